@@ -1,0 +1,234 @@
+//! Wire protocols: turn an HTTP request into a protocol-neutral [`Call`] (operation name + typed JSON
+//! input) and a service's answer back into the bytes its client expects. Service logic never sees the
+//! wire; codecs never see service state.
+
+mod json;
+mod query;
+mod validate;
+mod xml;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use serde_json::Value;
+
+use crate::model::Service;
+
+/// How a request was framed, so the answer is framed the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `X-Amz-Target` + `application/x-amz-json-1.x` (ECS, CodeDeploy 1.1; CloudWatch 1.0).
+    AwsJson,
+    /// Form-encoded `Action=…&Version=…`, XML answers (ELBv2, legacy CloudWatch).
+    AwsQuery,
+    /// Smithy RPC v2 CBOR (`/service/<S>/operation/<Op>`).
+    RpcV2Cbor,
+}
+
+/// One decoded API call.
+#[derive(Debug)]
+pub struct Call {
+    pub service: Service,
+    pub operation: String,
+    pub input: Value,
+    pub protocol: Protocol,
+    /// Whether the client asked for awsQuery-compatible errors (`x-amzn-query-mode: true`).
+    pub query_mode: bool,
+    pub region: String,
+    pub account: String,
+}
+
+/// An AWS error: `code` is the exception shape name (e.g. `ClusterNotFoundException`) or one of AWS's
+/// common codes; the codec maps it to the wire code and HTTP status the model gives it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError { code: code.into(), message: message.into() }
+    }
+}
+
+/// The account used when the access key does not name one (LocalStack's convention: a 12-digit access
+/// key id is taken as the account id).
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// A request that could not be decoded into a [`Call`]; answered in the protocol it arrived in.
+pub struct Rejected {
+    pub service: Option<Service>,
+    pub protocol: Protocol,
+    pub error: ApiError,
+}
+
+/// Decode an HTTP request into a call. Dispatch follows AWS's own rules: `X-Amz-Target` for awsJson,
+/// the `/service/…/operation/…` path for RPC v2 CBOR, the form's `Version` for awsQuery.
+pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rejected> {
+    let (region, account) = signing_scope(headers);
+    let query_mode = header(headers, "x-amzn-query-mode") == Some("true");
+    let make = |service, operation: String, input, protocol| Call {
+        service,
+        operation,
+        input,
+        protocol,
+        query_mode,
+        region: region.clone(),
+        account: account.clone(),
+    };
+    if let Some(target) = header(headers, "x-amz-target") {
+        let protocol = Protocol::AwsJson;
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let Some(service) = Service::by_target_prefix(prefix) else {
+            return Err(unknown_operation(None, protocol, target));
+        };
+        let input = json::decode(service, op, body).map_err(|error| Rejected {
+            service: Some(service),
+            protocol,
+            error,
+        })?;
+        return Ok(make(service, op.to_string(), input, protocol));
+    }
+    if let Some(rest) = path.strip_prefix("/service/") {
+        let protocol = Protocol::RpcV2Cbor;
+        let (service_name, op) = rest.split_once("/operation/").unwrap_or((rest, ""));
+        let service = Service::by_target_prefix(service_name);
+        return Err(Rejected {
+            service,
+            protocol,
+            error: ApiError::new(
+                "UnknownOperationException",
+                format!("the kirikae sandbox does not implement Smithy RPC v2 CBOR yet ({service_name}.{op}): not implemented"),
+            ),
+        });
+    }
+    let protocol = Protocol::AwsQuery;
+    let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (Some(action), Some(version)) = (get("Action"), get("Version")) else {
+        return Err(Rejected {
+            service: None,
+            protocol,
+            error: ApiError::new(
+                "MissingAction",
+                "request is neither awsJson (X-Amz-Target), RPC v2 CBOR nor awsQuery (Action and Version form fields)",
+            ),
+        });
+    };
+    let Some(service) = Service::by_query_version(version) else {
+        return Err(Rejected {
+            service: None,
+            protocol,
+            error: ApiError::new("InvalidAction", format!("no service with API version {version}")),
+        });
+    };
+    let input = query::decode(service, action, &form).map_err(|error| Rejected {
+        service: Some(service),
+        protocol,
+        error,
+    })?;
+    Ok(make(service, action.to_string(), input, protocol))
+}
+
+fn unknown_operation(service: Option<Service>, protocol: Protocol, what: &str) -> Rejected {
+    Rejected {
+        service,
+        protocol,
+        error: ApiError::new("UnknownOperationException", format!("Unknown operation {what}")),
+    }
+}
+
+/// Encode a successful answer.
+pub fn encode_output(call: &Call, output: Value) -> Response<Bytes> {
+    match call.protocol {
+        Protocol::AwsJson | Protocol::RpcV2Cbor => json::encode_output(call.service, output),
+        Protocol::AwsQuery => xml::encode_output(call.service, &call.operation, &output),
+    }
+}
+
+/// Encode an error answer.
+pub fn encode_error(
+    service: Option<Service>,
+    protocol: Protocol,
+    query_mode: bool,
+    error: &ApiError,
+) -> Response<Bytes> {
+    let (code, status, sender) = match service {
+        Some(s) => s.model().error_wire(&error.code),
+        None => (error.code.clone(), 400, true),
+    };
+    match protocol {
+        Protocol::AwsQuery => xml::encode_error(service, &code, status, sender, &error.message),
+        Protocol::AwsJson | Protocol::RpcV2Cbor => {
+            let mut resp = json::encode_error(&error.code, status, &error.message);
+            // awsQueryCompatible services (CloudWatch) carry the query error code in a header, which
+            // botocore prefers over `__type` so its modeled exception classes resolve.
+            if query_mode && service.is_some_and(|s| s.model().is_query_compatible()) {
+                let fault = if sender { "Sender" } else { "Receiver" };
+                if let Ok(v) = HeaderValue::from_str(&format!("{code};{fault}")) {
+                    resp.headers_mut().insert("x-amzn-query-error", v);
+                }
+            }
+            resp
+        }
+    }
+}
+
+pub(crate) fn response(status: u16, content_type: &str, body: Vec<u8>) -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_str(content_type).expect("static content type"));
+    h.insert(
+        "x-amzn-requestid",
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is a valid header"),
+    );
+    resp
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Region and account from the SigV4 `Authorization` header's credential scope. Signatures are not
+/// checked: any credentials are accepted, as the sandbox holds nothing secret.
+fn signing_scope(headers: &HeaderMap) -> (String, String) {
+    let credential = header(headers, "authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split([',', ' ']).next().unwrap_or(""))
+        .unwrap_or("");
+    let mut parts = credential.split('/');
+    let access_key = parts.next().unwrap_or("");
+    let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_REGION);
+    let account = if access_key.len() == 12 && access_key.bytes().all(|b| b.is_ascii_digit()) {
+        access_key
+    } else {
+        DEFAULT_ACCOUNT
+    };
+    (region.to_string(), account.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_scope_reads_region_and_numeric_account() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=123456789012/20260101/eu-west-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
+            ),
+        );
+        assert_eq!(signing_scope(&h), ("eu-west-1".into(), "123456789012".into()));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/ap-northeast-1/ecs/aws4_request"),
+        );
+        assert_eq!(signing_scope(&h), ("ap-northeast-1".into(), DEFAULT_ACCOUNT.into()));
+        assert_eq!(signing_scope(&HeaderMap::new()), (DEFAULT_REGION.into(), DEFAULT_ACCOUNT.into()));
+    }
+}

@@ -1,0 +1,198 @@
+//! Task processes. Every container of an ECS task runs as a real local process listening on the task's
+//! own loopback address; `kirikae/demo:<tag>` runs the built-in demo app, any other image runs the
+//! command the sandbox config maps it to. Children die with the sandbox (`PR_SET_PDEATHSIG`) and are
+//! killed by process group, so nothing outlives it.
+
+pub mod demo_app;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use crate::world::RegionKey;
+
+/// What the sandbox runs for an image.
+#[derive(Clone, Debug, Default)]
+pub struct ImageCommands {
+    /// Command line of the built-in demo app (normally `kirikae __demo-app`).
+    pub demo_app: Vec<String>,
+    /// Image (with or without tag) → shell command line.
+    pub images: BTreeMap<String, String>,
+}
+
+impl ImageCommands {
+    /// The program and arguments for `image`, or `None` when the sandbox cannot run it.
+    pub fn resolve(&self, image: &str) -> Option<(Vec<String>, Vec<(String, String)>)> {
+        if let Some(tag) = image.strip_prefix("kirikae/demo:").or_else(|| (image == "kirikae/demo").then_some("latest")) {
+            return Some((self.demo_app.clone(), vec![("KIRIKAE_DEMO_TAG".into(), tag.into())]));
+        }
+        let untagged = image.rsplit_once(':').map(|(name, _)| name).unwrap_or(image);
+        let line = self.images.get(image).or_else(|| self.images.get(untagged))?;
+        Some((vec!["/bin/sh".into(), "-c".into(), format!("exec {line}")], Vec::new()))
+    }
+}
+
+/// One container to start.
+#[derive(Clone, Debug)]
+pub struct ContainerSpec {
+    pub region: RegionKey,
+    pub task_arn: String,
+    pub task_id: String,
+    pub container_name: String,
+    pub image: String,
+    pub ip: Ipv4Addr,
+    /// First container port, handed to the process as `PORT`.
+    pub port: Option<u16>,
+    pub environment: Vec<(String, String)>,
+}
+
+/// Something a process did on its own.
+#[derive(Clone, Debug)]
+pub enum RuntimeEvent {
+    Exited {
+        region: RegionKey,
+        task_arn: String,
+        container_name: String,
+        exit_code: Option<i32>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref {0}: not found (the kirikae sandbox runs kirikae/demo:<tag> itself; map other images to a local command with --image-command IMAGE=COMMAND)"
+    )]
+    UnknownImage(String),
+    #[error("CannotStartContainerError: {0}")]
+    Spawn(String),
+}
+
+pub struct Runtime {
+    commands: ImageCommands,
+    time_scale: f64,
+    events: mpsc::UnboundedSender<RuntimeEvent>,
+    /// task ARN → process group ids of its containers.
+    running: Mutex<HashMap<String, Vec<i32>>>,
+}
+
+impl Runtime {
+    pub fn new(commands: ImageCommands, time_scale: f64, events: mpsc::UnboundedSender<RuntimeEvent>) -> Runtime {
+        Runtime { commands, time_scale, events, running: Mutex::new(HashMap::new()) }
+    }
+
+    /// Start one container process. Must be called from a tokio worker thread (not a blocking-pool
+    /// thread): the parent-death signal is tied to the spawning thread.
+    pub fn start(&self, spec: ContainerSpec) -> Result<(), StartError> {
+        let (argv, extra_env) = self
+            .commands
+            .resolve(&spec.image)
+            .ok_or_else(|| StartError::UnknownImage(spec.image.clone()))?;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .envs(spec.environment.iter().cloned())
+            .envs(extra_env)
+            .env("HOST", spec.ip.to_string())
+            .env("KIRIKAE_TASK_ARN", &spec.task_arn)
+            .env("KIRIKAE_TASK_ID", &spec.task_id)
+            .env("KIRIKAE_TIME_SCALE", self.time_scale.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(false)
+            .process_group(0);
+        if let Some(port) = spec.port {
+            cmd.env("PORT", port.to_string())
+                .env("KIRIKAE_BIND", format!("{}:{port}", spec.ip));
+        }
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when the
+        // sandbox dies, so no task process outlives a crashed sandbox.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", argv[0])))?;
+        let pid = child.id().map(|p| p as i32).unwrap_or(0);
+        self.running.lock().expect("runtime lock").entry(spec.task_arn.clone()).or_default().push(pid);
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let exit_code = status.ok().and_then(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().or_else(|| s.signal().map(|sig| 128 + sig))
+            });
+            let _ = events.send(RuntimeEvent::Exited {
+                region: spec.region,
+                task_arn: spec.task_arn,
+                container_name: spec.container_name,
+                exit_code,
+            });
+        });
+        Ok(())
+    }
+
+    /// Stop a task's processes: SIGTERM now, SIGKILL after `stop_timeout` (ECS's `stopTimeout`).
+    pub fn stop(&self, task_arn: &str, stop_timeout: Duration) {
+        let Some(pgids) = self.running.lock().expect("runtime lock").remove(task_arn) else {
+            return;
+        };
+        for pgid in &pgids {
+            signal_group(*pgid, libc::SIGTERM);
+        }
+        tokio::spawn(async move {
+            tokio::time::sleep(stop_timeout).await;
+            for pgid in pgids {
+                signal_group(pgid, libc::SIGKILL);
+            }
+        });
+    }
+
+    /// Kill every process this runtime started (shutdown).
+    pub fn kill_all(&self) {
+        let all: Vec<i32> = self.running.lock().expect("runtime lock").drain().flat_map(|(_, v)| v).collect();
+        for pgid in all {
+            signal_group(pgid, libc::SIGKILL);
+        }
+    }
+
+    /// Forget a task whose processes exited by themselves.
+    pub fn forget(&self, task_arn: &str) {
+        self.running.lock().expect("runtime lock").remove(task_arn);
+    }
+
+    pub fn running_tasks(&self) -> usize {
+        self.running.lock().expect("runtime lock").len()
+    }
+}
+
+fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 0 {
+        // SAFETY: kill(2) with a negative pid signals the process group we created for the task.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_demo_and_mapped_images() {
+        let mut c = ImageCommands { demo_app: vec!["/bin/kirikae".into(), "__demo-app".into()], ..Default::default() };
+        c.images.insert("example/web".into(), "python3 -m http.server $PORT".into());
+        let (argv, env) = c.resolve("kirikae/demo:v2").unwrap();
+        assert_eq!(argv, vec!["/bin/kirikae", "__demo-app"]);
+        assert_eq!(env, vec![("KIRIKAE_DEMO_TAG".to_string(), "v2".to_string())]);
+        let (argv, _) = c.resolve("example/web:1.4").unwrap();
+        assert_eq!(argv[2], "exec python3 -m http.server $PORT");
+        assert!(c.resolve("nginx:latest").is_none());
+    }
+}

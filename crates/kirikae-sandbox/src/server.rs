@@ -1,0 +1,123 @@
+//! The sandbox's one HTTP endpoint: every service, every protocol, plus `/_kirikae/*` for tools.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, body::Incoming, service::service_fn};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::model::Service;
+use crate::protocol::{self, ApiError, Call};
+use crate::world::{Ctx, RegionKey, Shared};
+use crate::{ecs, elbv2};
+
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return plain(400, "could not read request body"),
+    };
+    let path = parts.uri.path();
+    if let Some(what) = path.strip_prefix("/_kirikae/") {
+        return internal(shared, what);
+    }
+    let resp = match protocol::decode(path, &parts.headers, &body) {
+        Ok(call) => {
+            count(shared, call.service, &call.operation);
+            let result = dispatch(shared, &call);
+            shared.wake.notify_one();
+            match result {
+                Ok(output) => protocol::encode_output(&call, output),
+                Err(e) => {
+                    tracing::debug!(service = call.service.name(), op = %call.operation, code = %e.code, "{}", e.message);
+                    protocol::encode_error(Some(call.service), call.protocol, call.query_mode, &e)
+                }
+            }
+        }
+        Err(rejected) => protocol::encode_error(
+            rejected.service,
+            rejected.protocol,
+            false,
+            &rejected.error,
+        ),
+    };
+    resp.map(Full::new)
+}
+
+fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
+    let key = RegionKey { account: call.account.clone(), region: call.region.clone() };
+    let mut world = shared.world();
+    let mut cx = Ctx { shared, region: world.region(&key), now: shared.clock.now_epoch() };
+    match call.service {
+        Service::Ecs => ecs::handle(&mut cx, &call.operation, &call.input),
+        Service::Elbv2 => elbv2::handle(&mut cx, &call.operation, &call.input),
+        Service::CodeDeploy | Service::CloudWatch => Err(ApiError::new(
+            "UnknownOperationException",
+            format!(
+                "{}:{} is not implemented in the kirikae sandbox yet",
+                call.service.name(),
+                call.operation
+            ),
+        )),
+    }
+}
+
+fn count(shared: &Shared, service: Service, op: &str) {
+    let mut calls = shared.calls.lock().unwrap_or_else(|e| e.into_inner());
+    *calls.entry(format!("{}.{op}", service.name())).or_default() += 1;
+}
+
+/// Whether an operation only reads (AWS's naming convention holds for every emulated service).
+pub fn is_read_only(op: &str) -> bool {
+    ["Describe", "List", "Get", "BatchGet"].iter().any(|p| op.starts_with(p))
+}
+
+fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
+    match what {
+        "health" => plain(200, "ok\n"),
+        "calls" => {
+            let calls = shared.calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mutating: u64 = calls
+                .iter()
+                .filter(|(k, _)| !is_read_only(k.split_once('.').map_or("", |(_, op)| op)))
+                .map(|(_, n)| n)
+                .sum();
+            let total: u64 = calls.values().sum();
+            let body = json!({ "calls": calls, "total": total, "mutating": mutating });
+            let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+            resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+            resp
+        }
+        _ => plain(404, "unknown sandbox endpoint; try /_kirikae/health or /_kirikae/calls\n"),
+    }
+}
+
+fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).expect("static status");
+    resp
+}

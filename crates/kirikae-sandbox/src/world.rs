@@ -1,0 +1,84 @@
+//! All emulated state, and what every handler and background job shares.
+//!
+//! State is kept per account and region, as in AWS. Handlers run synchronously under one lock, so every
+//! API call is atomic with respect to every other and to the background controllers; nothing awaits
+//! while holding it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::addr::AddressPool;
+use crate::clock::Clock;
+use crate::runtime::Runtime;
+use crate::{ecs, elbv2};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegionKey {
+    pub account: String,
+    pub region: String,
+}
+
+impl RegionKey {
+    /// `arn:aws:{service}:{region}:{account}:{resource}`
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account)
+    }
+}
+
+/// One account's resources in one region.
+pub struct Region {
+    pub key: RegionKey,
+    pub ecs: ecs::EcsState,
+    pub elbv2: elbv2::Elbv2State,
+}
+
+#[derive(Default)]
+pub struct World {
+    regions: BTreeMap<RegionKey, Region>,
+}
+
+impl World {
+    pub fn region(&mut self, key: &RegionKey) -> &mut Region {
+        self.regions.entry(key.clone()).or_insert_with(|| Region {
+            key: key.clone(),
+            ecs: ecs::EcsState::default(),
+            elbv2: elbv2::Elbv2State::default(),
+        })
+    }
+
+    pub fn regions_mut(&mut self) -> impl Iterator<Item = &mut Region> {
+        self.regions.values_mut()
+    }
+}
+
+/// What handlers and background jobs share.
+pub struct Shared {
+    pub clock: Clock,
+    pub addrs: AddressPool,
+    pub runtime: Runtime,
+    pub world: Mutex<World>,
+    /// API calls answered, by `service.Operation` (benchmarks and tests read them).
+    pub calls: Mutex<BTreeMap<String, u64>>,
+    /// Wakes the controller after a change, so reactions do not wait for its next tick.
+    pub wake: Notify,
+    /// Cancelled at shutdown; every listener and job holds a child of it.
+    pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock is a sandbox bug; keep serving rather than cascade.
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What a handler or controller step gets: the shared sandbox and the region it acts in.
+pub struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub region: &'a mut Region,
+    /// Epoch seconds at the start of this call, so one call stamps one time everywhere.
+    pub now: f64,
+}

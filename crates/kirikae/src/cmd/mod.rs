@@ -1,0 +1,4 @@
+//! One file per command.
+
+pub mod demo_app;
+pub mod sandbox;

@@ -1,0 +1,83 @@
+//! `kirikae sandbox`: serve the local AWS endpoint until Ctrl-C or SIGTERM, then stop every process it
+//! started and free every address.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use kirikae_sandbox::{ImageCommands, Sandbox, SandboxConfig};
+
+use crate::exit::Status;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address of the AWS endpoint (port 0 picks a free port; the URL is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:4747")]
+    listen: SocketAddr,
+    /// AWS seconds per real second: 60 makes an AWS minute last one second.
+    #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
+    time_scale: f64,
+    /// Run IMAGE (with or without its tag) as the shell COMMAND; the task's address and port arrive
+    /// as $HOST and $PORT, with the container's environment. Repeatable.
+    #[arg(long = "image-command", value_name = "IMAGE=COMMAND", value_parser = image_command)]
+    image_commands: Vec<(String, String)>,
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
+    }
+}
+
+fn image_command(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((image, command)) if !image.is_empty() && !command.trim().is_empty() => {
+            Ok((image.to_string(), command.to_string()))
+        }
+        _ => Err(format!("`{s}` is not IMAGE=COMMAND (e.g. example/web=\"python3 -m http.server $PORT --bind $HOST\")")),
+    }
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let demo_app = match std::env::current_exe() {
+        Ok(exe) => vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
+        Err(e) => {
+            eprintln!("error: cannot find the kirikae executable to run the demo app: {e}");
+            return Status::Failure.into();
+        }
+    };
+    let images: BTreeMap<String, String> = args.image_commands.into_iter().collect();
+    let config = SandboxConfig {
+        listen: args.listen,
+        time_scale: args.time_scale,
+        images: ImageCommands { demo_app, images },
+    };
+    let sandbox = match Sandbox::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Status::Failure.into();
+        }
+    };
+    // The URL is the command's data: stdout, one line, so scripts can read it.
+    println!("{}", sandbox.endpoint_url());
+    eprintln!(
+        "kirikae sandbox ready at {} (time scale {}x); set AWS_ENDPOINT_URL to use it. Ctrl-C stops it.",
+        sandbox.endpoint_url(),
+        args.time_scale
+    );
+    wait_for_signal().await;
+    eprintln!("stopping: killing task processes and closing listeners");
+    sandbox.shutdown().await;
+    Status::Success.into()
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

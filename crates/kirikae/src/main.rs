@@ -1,0 +1,55 @@
+//! `kirikae`: a thin binary over the library crates. Data goes to stdout, messages to stderr, and the
+//! exit status is typed (see [`exit`]).
+
+mod cmd;
+mod exit;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kirikae", version, about = "Blue/Green deploys of Amazon ECS services through AWS CodeDeploy, and a local AWS sandbox to rehearse them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a local AWS endpoint (ECS, ELBv2) that runs real tasks behind real listeners.
+    Sandbox(cmd::sandbox::Args),
+    /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
+    #[command(name = "__demo-app", hide = true)]
+    DemoApp,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::Status::Failure.into();
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Sandbox(args) => cmd::sandbox::run(args).await,
+            Command::DemoApp => cmd::demo_app::run().await,
+        }
+    })
+}
+
+/// Logs go to stderr, filtered by `KIRIKAE_LOG` (e.g. `debug`, `kirikae_sandbox=trace`); colour only on
+/// a terminal and never with `NO_COLOR`.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KIRIKAE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .init();
+}
