@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::runtime::RuntimeEvent;
 use crate::world::{Ctx, Shared};
-use crate::{ecs, elbv2};
+use crate::{codedeploy, ecs, elbv2};
 
 /// Upper bound on how long a timed transition can be late, in real time.
 const TICK: Duration = Duration::from_millis(20);
@@ -33,6 +33,7 @@ pub async fn run(shared: Arc<Shared>, mut events: UnboundedReceiver<RuntimeEvent
             let mut cx = Ctx { shared: &shared, region, now };
             elbv2::reconcile(&mut cx);
             ecs::reconcile(&mut cx);
+            codedeploy::reconcile(&mut cx);
         }
     }
 }

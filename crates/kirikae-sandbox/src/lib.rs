@@ -8,6 +8,8 @@
 
 pub mod addr;
 pub mod clock;
+pub mod cloudwatch;
+pub mod codedeploy;
 mod controller;
 pub mod ecs;
 pub mod elbv2;

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::model::Service;
 use crate::protocol::{self, ApiError, Call};
 use crate::world::{Ctx, RegionKey, Shared};
-use crate::{ecs, elbv2};
+use crate::{cloudwatch, codedeploy, ecs, elbv2};
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
@@ -75,14 +75,8 @@ fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
     match call.service {
         Service::Ecs => ecs::handle(&mut cx, &call.operation, &call.input),
         Service::Elbv2 => elbv2::handle(&mut cx, &call.operation, &call.input),
-        Service::CodeDeploy | Service::CloudWatch => Err(ApiError::new(
-            "UnknownOperationException",
-            format!(
-                "{}:{} is not implemented in the kirikae sandbox yet",
-                call.service.name(),
-                call.operation
-            ),
-        )),
+        Service::CodeDeploy => codedeploy::handle(&mut cx, &call.operation, &call.input),
+        Service::CloudWatch => cloudwatch::handle(&mut cx, &call.operation, &call.input),
     }
 }
 

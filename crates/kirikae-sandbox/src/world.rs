@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::addr::AddressPool;
 use crate::clock::Clock;
 use crate::runtime::Runtime;
-use crate::{ecs, elbv2};
+use crate::{cloudwatch, codedeploy, ecs, elbv2};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionKey {
@@ -33,6 +33,8 @@ pub struct Region {
     pub key: RegionKey,
     pub ecs: ecs::EcsState,
     pub elbv2: elbv2::Elbv2State,
+    pub codedeploy: codedeploy::CodeDeployState,
+    pub cloudwatch: cloudwatch::CloudWatchState,
 }
 
 #[derive(Default)]
@@ -46,6 +48,8 @@ impl World {
             key: key.clone(),
             ecs: ecs::EcsState::default(),
             elbv2: elbv2::Elbv2State::default(),
+            codedeploy: codedeploy::CodeDeployState::default(),
+            cloudwatch: cloudwatch::CloudWatchState::default(),
         })
     }
 
