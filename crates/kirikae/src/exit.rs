@@ -1,15 +1,59 @@
-//! Exit statuses, documented in the README. Deploy-specific ones (1 deployment failed, 3 timed out)
-//! arrive with `kirikae deploy`.
+//! Exit statuses, documented in the README:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | succeeded |
+//! | 1 | the deployment failed, was stopped or was rolled back (or the command failed) |
+//! | 2 | usage or configuration error: nothing in AWS was changed |
+//! | 3 | timed out while the deployment still runs |
+//! | 130 | interrupted (Ctrl-C); a deployment already started goes on in AWS |
 
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Success = 0,
-    /// The command failed (for the sandbox: it could not start or crashed).
+    /// The deployment failed, was stopped or rolled back; or the command failed (for the sandbox: it could
+    /// not start or crashed).
     Failure = 1,
     /// Usage or configuration error: nothing was done.
     Usage = 2,
+    /// `kirikae deploy --timeout` passed while the deployment still runs.
+    TimedOut = 3,
+    /// Ctrl-C.
+    Interrupted = 130,
+}
+
+impl Status {
+    pub fn from_code(code: u8) -> Status {
+        match code {
+            0 => Status::Success,
+            2 => Status::Usage,
+            3 => Status::TimedOut,
+            130 => Status::Interrupted,
+            _ => Status::Failure,
+        }
+    }
+
+    /// How bad a status is, to report the worst of several deploys: an interrupt beats everything, then
+    /// usage errors, failures, time-outs.
+    fn severity(self) -> u8 {
+        match self {
+            Status::Success => 0,
+            Status::TimedOut => 1,
+            Status::Failure => 2,
+            Status::Usage => 3,
+            Status::Interrupted => 4,
+        }
+    }
+
+    pub fn worst(self, other: Status) -> Status {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 impl From<Status> for ExitCode {

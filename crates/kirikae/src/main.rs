@@ -3,11 +3,16 @@
 
 mod cmd;
 mod exit;
+mod render;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kirikae", version, about = "Blue/Green deploys of Amazon ECS services through AWS CodeDeploy, and a local AWS sandbox to rehearse them")]
+#[command(
+    name = "kirikae",
+    version,
+    about = "Blue/Green deploys of Amazon ECS services through AWS CodeDeploy, and a local AWS sandbox to rehearse them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Deploy ECS services Blue/Green through CodeDeploy, as declared in kirikae.yml.
+    Deploy(Box<cmd::deploy::Args>),
     /// Run a local AWS endpoint (ECS, ELBv2) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
@@ -25,7 +32,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -34,6 +44,7 @@ fn main() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
+            Command::Deploy(args) => cmd::deploy::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,
         }
@@ -44,8 +55,9 @@ fn main() -> std::process::ExitCode {
 /// a terminal and never with `NO_COLOR`.
 fn init_logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KIRIKAE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KIRIKAE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,aws_config=error,aws_smithy_runtime=error")
+    });
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)

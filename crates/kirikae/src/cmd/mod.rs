@@ -1,4 +1,5 @@
 //! One file per command.
 
 pub mod demo_app;
+pub mod deploy;
 pub mod sandbox;

@@ -1,0 +1,107 @@
+//! Turning SDK errors into the engine's, by their modeled error code (never by message text).
+
+use std::error::Error as StdError;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::error::Error;
+
+/// The modeled error code AWS sent, if the call reached AWS and it answered with one.
+pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(s) => s.err().code(),
+        _ => None,
+    }
+}
+
+/// Throttling codes across the services kirikae calls (AWS uses several spellings).
+pub fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "ThrottledException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "RequestThrottled"
+                | "RequestThrottledException"
+                | "SlowDown"
+        )
+    )
+}
+
+/// An engine error for a failed call, with a hint for the usual causes.
+pub fn failed<E, R>(operation: &'static str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = code(&err).map(str::to_string);
+    let (message, hint) = match &err {
+        SdkError::ServiceError(s) => {
+            let e = s.err();
+            let msg = match (e.code(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => DisplayErrorContext(&err).to_string(),
+            };
+            let hint = match e.code() {
+                Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
+                    Some("the credentials in use lack a permission for this call".to_string())
+                }
+                Some("UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException") => {
+                    Some("check your AWS credentials (profile, SSO session, environment)".to_string())
+                }
+                _ => None,
+            };
+            (msg, hint)
+        }
+        SdkError::DispatchFailure(_) if caused_by_credentials(&err) => (
+            chain(&err),
+            Some("no usable AWS credentials: kirikae uses the standard chain (environment, --profile / AWS_PROFILE incl. SSO, web identity, container, instance metadata)".into()),
+        ),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => (
+            chain(&err),
+            Some("could not reach AWS: check the network, the region, and --endpoint-url / AWS_ENDPOINT_URL".into()),
+        ),
+        SdkError::ConstructionFailure(_) => (
+            DisplayErrorContext(&err).to_string(),
+            Some("no usable AWS credentials? kirikae uses the standard chain: environment, --profile / AWS_PROFILE (incl. SSO), web identity, container, instance metadata".into()),
+        ),
+        _ => (DisplayErrorContext(&err).to_string(), None),
+    };
+    Error::Aws {
+        operation,
+        code,
+        message,
+        hint,
+    }
+}
+
+/// Whether the failure comes from the credentials provider chain (typed, via the source chain).
+fn caused_by_credentials(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<CredentialsError>().is_some() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// The error and its causes, by their Display (the SDK's Debug dumps are not for people).
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,141 @@
+//! The result of one service's deploy: for humans (the binary renders it) and machines (`--output json`,
+//! step outputs, webhooks).
+
+use serde::Serialize;
+
+use crate::group::Change;
+use crate::progress::{DeploymentSnapshot, ErrorInfo};
+
+/// How the deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Result {
+    /// The deployment (or the new service) finished successfully.
+    Succeeded,
+    /// `--wait-until EVENT`: that event succeeded; the deployment goes on.
+    Reached,
+    /// `--no-wait`: the deployment (or service) was created; nobody waited.
+    Started,
+    /// The deployment failed, and was not rolled back.
+    Failed,
+    /// The deployment was stopped (by someone, an alarm, or the ready wait running out), not rolled back.
+    Stopped,
+    /// The deployment failed or was stopped, and CodeDeploy rolled it back.
+    RolledBack,
+    /// `--timeout` passed while the deployment still runs.
+    TimedOut,
+    /// Ctrl-C while waiting; the deployment goes on.
+    Interrupted,
+}
+
+impl Result {
+    /// The documented exit status: 0 succeeded, 1 failed/stopped/rolled back, 3 timed out, 130 interrupted.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Result::Succeeded | Result::Reached | Result::Started => 0,
+            Result::Failed | Result::Stopped | Result::RolledBack => 1,
+            Result::TimedOut => 3,
+            Result::Interrupted => 130,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Result::Succeeded => "succeeded",
+            Result::Reached => "reached",
+            Result::Started => "started",
+            Result::Failed => "failed",
+            Result::Stopped => "stopped",
+            Result::RolledBack => "rolled_back",
+            Result::TimedOut => "timed_out",
+            Result::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        self.exit_code() == 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    pub container: String,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupAction {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub event: String,
+    pub status: String,
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub duration_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackOutcome {
+    pub deployment_id: String,
+    pub status: String,
+    /// Whether production traffic is back on the original (blue) task set.
+    pub traffic_on_blue: bool,
+}
+
+/// One service's deploy, start to end.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub config: String,
+    pub region: String,
+    pub cluster: String,
+    pub service: String,
+    pub result: Result,
+    /// One sentence saying what happened (and, on failure, why and where traffic is).
+    pub message: String,
+    pub application: String,
+    pub application_created: bool,
+    pub deployment_group: String,
+    pub deployment_group_action: GroupAction,
+    pub deployment_group_changes: Vec<Change>,
+    pub task_definition_arn: Option<String>,
+    pub task_definition_registered: bool,
+    pub images: Vec<Image>,
+    pub service_created: bool,
+    pub deployment_id: Option<String>,
+    pub console_url: Option<String>,
+    /// The deployment's last AWS status.
+    pub status: Option<String>,
+    pub error: Option<ErrorInfo>,
+    pub rollback: Option<RollbackOutcome>,
+    pub timeline: Vec<TimelineEntry>,
+    pub started_at: f64,
+    pub finished_at: f64,
+    pub duration_seconds: f64,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        self.result.exit_code()
+    }
+}
+
+/// The lifecycle events of a deployment as a timeline.
+pub fn timeline(snapshot: &DeploymentSnapshot) -> Vec<TimelineEntry> {
+    snapshot
+        .lifecycle_events
+        .iter()
+        .map(|e| TimelineEntry {
+            event: e.name.clone(),
+            status: e.status.clone(),
+            start: e.start,
+            end: e.end,
+            duration_seconds: e.duration_seconds(),
+        })
+        .collect()
+}

@@ -1,0 +1,562 @@
+//! Read-only checks against AWS, after the local plan is valid and before anything is changed: the
+//! cluster, target groups and listeners exist and fit together, the application is an ECS one, the
+//! service (if it exists) is a CODE_DEPLOY one, no other deployment is running. Only Describe/Get/List calls
+//! are made here.
+
+use aws_sdk_codedeploy::operation::get_application::GetApplicationError;
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
+use aws_sdk_codedeploy::types::{ComputePlatform, DeploymentStatus};
+use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError;
+use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersError;
+use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersError;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsError;
+use aws_sdk_elasticloadbalancingv2::types::Listener;
+use serde::Serialize;
+
+use crate::aws::failed;
+use crate::config::{ListenerRef, ReadyAction};
+use crate::connection::Clients;
+use crate::error::{ConfigError, Error};
+use crate::group::GroupSettings;
+use crate::plan::{Plan, TaskDefinitionChoice};
+
+/// What AWS already has, as far as this deploy is concerned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Remote {
+    /// `(name, ARN)` of the two target groups, in config order.
+    pub target_groups: Vec<(String, String)>,
+    pub production_listener: String,
+    pub test_listener: Option<String>,
+    pub application_exists: bool,
+    /// The existing deployment group's settings.
+    pub group: Option<GroupSettings>,
+    pub service: ServiceState,
+    /// The task definition to deploy when it is not registered by this run (`--skip-task-definition`,
+    /// `--revision`).
+    pub existing_task_definition: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ServiceState {
+    Missing,
+    Active {
+        task_definition: Option<String>,
+        desired_count: i32,
+        running_count: i32,
+    },
+}
+
+impl Remote {
+    /// The target group the service is created behind: the service definition's, else the first of the
+    /// pair.
+    pub fn initial_target_group_arn(&self, plan: &Plan) -> String {
+        plan.service_definition
+            .target_group_arn()
+            .map(str::to_string)
+            .unwrap_or_else(|| self.target_groups[0].1.clone())
+    }
+}
+
+/// Runs every check; the first failure is returned.
+pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
+    let cfg = plan.config_path.as_path();
+    check_cluster(plan, aws).await?;
+    let target_groups = target_groups(plan, aws).await?;
+    let tg_arns: Vec<&str> = target_groups.iter().map(|(_, a)| a.as_str()).collect();
+    if let Some(arn) = plan.service_definition.target_group_arn()
+        && !tg_arns.contains(&arn)
+    {
+        return Err(ConfigError::in_file(
+            &plan.service_definition.path,
+            format!(
+                "`{arn}` is not one of codedeploy.target_groups ({})",
+                plan.codedeploy.target_groups.join(", ")
+            ),
+        )
+        .field("loadBalancers[0].targetGroupArn")
+        .hint("remove it (kirikae uses the first target group) or name one of the pair")
+        .into());
+    }
+    let production_listener = listener(
+        aws,
+        cfg,
+        "codedeploy.production_listener",
+        &plan.codedeploy.production_listener,
+        &tg_arns,
+    )
+    .await?;
+    let test_listener = match &plan.codedeploy.test_listener {
+        Some(l) => Some(listener(aws, cfg, "codedeploy.test_listener", l, &tg_arns).await?),
+        None => None,
+    };
+
+    let application_exists = application(plan, aws).await?;
+    let group = if application_exists {
+        deployment_group(plan, aws).await?
+    } else {
+        None
+    };
+    let service = service(plan, aws).await?;
+    if group.is_some() && matches!(service, ServiceState::Active { .. }) {
+        no_active_deployment(plan, aws).await?;
+    }
+    let existing_task_definition = match plan.task_definition_choice {
+        TaskDefinitionChoice::Register => None,
+        TaskDefinitionChoice::Latest => Some(
+            describe_task_definition(
+                plan,
+                aws,
+                plan.task_definition.family().to_string(),
+                "--skip-task-definition",
+            )
+            .await?,
+        ),
+        TaskDefinitionChoice::Revision(n) => Some(
+            describe_task_definition(
+                plan,
+                aws,
+                format!("{}:{n}", plan.task_definition.family()),
+                "--revision",
+            )
+            .await?,
+        ),
+    };
+    Ok(Remote {
+        target_groups,
+        production_listener,
+        test_listener,
+        application_exists,
+        group,
+        service,
+        existing_task_definition,
+    })
+}
+
+/// The deployment group the config declares, with listeners resolved.
+pub fn desired_group(plan: &Plan, remote: &Remote) -> GroupSettings {
+    let cd = &plan.codedeploy;
+    let mut events: Vec<String> = cd
+        .auto_rollback
+        .iter()
+        .map(|e| e.as_str().to_string())
+        .collect();
+    events.sort();
+    events.dedup();
+    let alarms = cd.alarms.clone();
+    GroupSettings {
+        service_role_arn: cd.service_role.clone(),
+        deployment_config: cd.deployment_config.clone(),
+        target_groups: cd.target_groups.clone(),
+        production_listener: remote.production_listener.clone(),
+        test_listener: remote.test_listener.clone(),
+        termination_action: "TERMINATE".into(),
+        termination_wait_minutes: cd.termination_wait_minutes as i32,
+        ready_action: cd.ready.action.as_str().to_string(),
+        ready_wait_minutes: if cd.ready.action == ReadyAction::StopDeployment {
+            cd.ready.wait_minutes as i32
+        } else {
+            0
+        },
+        auto_rollback_events: events,
+        alarms_enabled: alarms
+            .as_ref()
+            .is_some_and(|a| a.enabled && !a.names.is_empty()),
+        alarms: alarms.as_ref().map(|a| a.names.clone()).unwrap_or_default(),
+        ignore_poll_alarm_failure: alarms.as_ref().is_some_and(|a| a.ignore_poll_failure),
+        cluster: plan.cluster.clone(),
+        service: plan.service.clone(),
+    }
+}
+
+async fn check_cluster(plan: &Plan, aws: &Clients) -> Result<(), Error> {
+    let out = aws
+        .ecs
+        .describe_clusters()
+        .clusters(&plan.cluster)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeClusters", e))?;
+    let active = out.clusters().iter().any(|c| c.status() == Some("ACTIVE"));
+    if !active {
+        return Err(ConfigError::in_file(&plan.config_path, format!("ECS cluster `{}` does not exist in {}", plan.cluster, aws.region))
+            .field("cluster")
+            .hint("create the cluster first (kirikae deploys services into existing clusters), or check region")
+            .into());
+    }
+    Ok(())
+}
+
+async fn target_groups(plan: &Plan, aws: &Clients) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::new();
+    let awsvpc = plan
+        .task_definition
+        .input
+        .network_mode()
+        .is_some_and(|m| m.as_str() == "awsvpc");
+    for (i, name) in plan.codedeploy.target_groups.iter().enumerate() {
+        let field = format!("codedeploy.target_groups[{i}]");
+        let resp = aws.elbv2.describe_target_groups().names(name).send().await;
+        let tg = match resp {
+            Ok(o) => o.target_groups().first().cloned(),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DescribeTargetGroupsError::TargetGroupNotFoundException(_))
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(failed("elasticloadbalancing:DescribeTargetGroups", e)),
+        };
+        let Some(tg) = tg else {
+            return Err(ConfigError::in_file(&plan.config_path, format!("target group `{name}` does not exist in {}", aws.region))
+                .field(field)
+                .hint("target groups are given by name; create both (Blue/Green needs two) before deploying")
+                .into());
+        };
+        if awsvpc && tg.target_type().is_some_and(|t| t.as_str() != "ip") {
+            return Err(ConfigError::in_file(
+                &plan.config_path,
+                format!(
+                    "target group `{name}` has target type {}, but awsvpc tasks register by IP",
+                    tg.target_type().map(|t| t.as_str()).unwrap_or("?")
+                ),
+            )
+            .field(field)
+            .hint("use target groups created with TargetType ip")
+            .into());
+        }
+        out.push((
+            name.clone(),
+            tg.target_group_arn().unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Resolves a listener reference to its ARN and checks it forwards to one of the pair (CodeDeploy shifts
+/// traffic by rewriting that forward).
+async fn listener(
+    aws: &Clients,
+    cfg: &std::path::Path,
+    field: &str,
+    r: &ListenerRef,
+    tg_arns: &[&str],
+) -> Result<String, Error> {
+    let not_found = |msg: String, hint: &str| -> Error {
+        ConfigError::in_file(cfg, msg)
+            .field(field.to_string())
+            .hint(hint.to_string())
+            .into()
+    };
+    let listener: Listener = match r {
+        ListenerRef::Arn(arn) => {
+            match aws
+                .elbv2
+                .describe_listeners()
+                .listener_arns(arn)
+                .send()
+                .await
+            {
+                Ok(o) => match o.listeners().first() {
+                    Some(l) => l.clone(),
+                    None => {
+                        return Err(not_found(
+                            format!("listener `{arn}` does not exist"),
+                            "check the ARN and region",
+                        ));
+                    }
+                },
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(DescribeListenersError::ListenerNotFoundException(_))
+                    ) =>
+                {
+                    return Err(not_found(
+                        format!("listener `{arn}` does not exist"),
+                        "check the ARN and region",
+                    ));
+                }
+                Err(e) => return Err(failed("elasticloadbalancing:DescribeListeners", e)),
+            }
+        }
+        ListenerRef::Port(p) => {
+            let lb = match aws
+                .elbv2
+                .describe_load_balancers()
+                .names(&p.load_balancer)
+                .send()
+                .await
+            {
+                Ok(o) => o
+                    .load_balancers()
+                    .first()
+                    .and_then(|l| l.load_balancer_arn())
+                    .map(str::to_string),
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(DescribeLoadBalancersError::LoadBalancerNotFoundException(_))
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => return Err(failed("elasticloadbalancing:DescribeLoadBalancers", e)),
+            };
+            let Some(lb) = lb else {
+                return Err(not_found(
+                    format!("load balancer `{}` does not exist", p.load_balancer),
+                    "check the name and region",
+                ));
+            };
+            let listeners = aws
+                .elbv2
+                .describe_listeners()
+                .load_balancer_arn(&lb)
+                .send()
+                .await
+                .map_err(|e| failed("elasticloadbalancing:DescribeListeners", e))?;
+            match listeners
+                .listeners()
+                .iter()
+                .find(|l| l.port() == Some(i32::from(p.port)))
+            {
+                Some(l) => l.clone(),
+                None => {
+                    let ports: Vec<String> = listeners
+                        .listeners()
+                        .iter()
+                        .filter_map(|l| l.port())
+                        .map(|p| p.to_string())
+                        .collect();
+                    return Err(not_found(
+                        format!(
+                            "load balancer `{}` has no listener on port {} (ports: {})",
+                            p.load_balancer,
+                            p.port,
+                            if ports.is_empty() {
+                                "none".into()
+                            } else {
+                                ports.join(", ")
+                            }
+                        ),
+                        "create the listener first; CodeDeploy shifts traffic on existing listeners",
+                    ));
+                }
+            }
+        }
+    };
+    let forwards: Vec<&str> = listener
+        .default_actions()
+        .iter()
+        .flat_map(|a| {
+            let single = a.target_group_arn().into_iter();
+            let weighted = a.forward_config().into_iter().flat_map(|f| {
+                f.target_groups()
+                    .iter()
+                    .filter_map(|t| t.target_group_arn())
+            });
+            single.chain(weighted)
+        })
+        .collect();
+    if !forwards.iter().any(|a| tg_arns.contains(a)) {
+        return Err(ConfigError::in_file(cfg, format!("listener `{r}` does not forward to either target group of the pair"))
+            .field(field.to_string())
+            .hint("its default action must forward to the target group the service is behind (CodeDeploy rewrites that forward)")
+            .into());
+    }
+    Ok(listener.listener_arn().unwrap_or_default().to_string())
+}
+
+async fn application(plan: &Plan, aws: &Clients) -> Result<bool, Error> {
+    match aws
+        .codedeploy
+        .get_application()
+        .application_name(&plan.application)
+        .send()
+        .await
+    {
+        Ok(o) => {
+            let platform = o.application().and_then(|a| a.compute_platform());
+            if platform != Some(&ComputePlatform::Ecs) {
+                return Err(ConfigError::in_file(
+                    &plan.config_path,
+                    format!(
+                        "CodeDeploy application `{}` exists with compute platform {}, not ECS",
+                        plan.application,
+                        platform.map(|p| p.as_str()).unwrap_or("Server")
+                    ),
+                )
+                .field("codedeploy.application")
+                .hint("an application serves one platform; name another one in codedeploy.application")
+                .into());
+            }
+            Ok(true)
+        }
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(GetApplicationError::ApplicationDoesNotExistException(_))
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(failed("codedeploy:GetApplication", e)),
+    }
+}
+
+async fn deployment_group(plan: &Plan, aws: &Clients) -> Result<Option<GroupSettings>, Error> {
+    match aws
+        .codedeploy
+        .get_deployment_group()
+        .application_name(&plan.application)
+        .deployment_group_name(&plan.deployment_group)
+        .send()
+        .await
+    {
+        Ok(o) => {
+            let Some(info) = o.deployment_group_info() else {
+                return Ok(None);
+            };
+            if info
+                .compute_platform()
+                .is_some_and(|p| p != &ComputePlatform::Ecs)
+            {
+                return Err(ConfigError::in_file(
+                    &plan.config_path,
+                    format!(
+                        "deployment group `{}` is not an ECS one",
+                        plan.deployment_group
+                    ),
+                )
+                .field("codedeploy.deployment_group")
+                .into());
+            }
+            Ok(Some(GroupSettings::from_info(info)))
+        }
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(GetDeploymentGroupError::DeploymentGroupDoesNotExistException(_))
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(failed("codedeploy:GetDeploymentGroup", e)),
+    }
+}
+
+async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
+    let out = aws
+        .ecs
+        .describe_services()
+        .cluster(&plan.cluster)
+        .services(&plan.service)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeServices", e))?;
+    let Some(svc) = out.services().first() else {
+        return Ok(ServiceState::Missing);
+    };
+    match svc.status() {
+        Some("INACTIVE") | None => return Ok(ServiceState::Missing),
+        Some("DRAINING") => {
+            return Err(Error::Conflict {
+                message: format!("service `{}` is being deleted (DRAINING)", plan.service),
+                hint: Some("wait until it is INACTIVE, then deploy again to recreate it".into()),
+            });
+        }
+        _ => {}
+    }
+    let controller = svc
+        .deployment_controller()
+        .map(|c| c.r#type().as_str())
+        .unwrap_or("ECS");
+    if controller != "CODE_DEPLOY" {
+        return Err(ConfigError::in_file(
+            &plan.config_path,
+            format!("service `{}` exists with the {controller} deployment controller; Blue/Green through CodeDeploy needs CODE_DEPLOY", plan.service),
+        )
+        .field("service")
+        .hint("the controller cannot be changed in place: deploy under a new service name, or recreate the service")
+        .into());
+    }
+    Ok(ServiceState::Active {
+        task_definition: svc.task_definition().map(str::to_string),
+        desired_count: svc.desired_count(),
+        running_count: svc.running_count(),
+    })
+}
+
+async fn no_active_deployment(plan: &Plan, aws: &Clients) -> Result<(), Error> {
+    let out = aws
+        .codedeploy
+        .list_deployments()
+        .application_name(&plan.application)
+        .deployment_group_name(&plan.deployment_group)
+        .set_include_only_statuses(Some(vec![
+            DeploymentStatus::Created,
+            DeploymentStatus::Queued,
+            DeploymentStatus::InProgress,
+            DeploymentStatus::Ready,
+            DeploymentStatus::Baking,
+        ]))
+        .send()
+        .await
+        .map_err(|e| failed("codedeploy:ListDeployments", e))?;
+    if let Some(id) = out.deployments().first() {
+        return Err(Error::Conflict {
+            message: format!(
+                "deployment group `{}` already has an active deployment {id}; nothing was changed",
+                plan.deployment_group
+            ),
+            hint: Some(format!(
+                "wait for it to end, or stop it: aws deploy stop-deployment --deployment-id {id} --auto-rollback-enabled"
+            )),
+        });
+    }
+    Ok(())
+}
+
+async fn describe_task_definition(
+    plan: &Plan,
+    aws: &Clients,
+    which: String,
+    flag: &str,
+) -> Result<String, Error> {
+    match aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&which)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap_or_default()
+            .to_string()),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(
+                    DescribeTaskDefinitionError::ClientException(_)
+                        | DescribeTaskDefinitionError::InvalidParameterException(_)
+                )
+            ) =>
+        {
+            Err(ConfigError::new(
+                flag,
+                format!(
+                    "task definition `{which}` does not exist (family from {})",
+                    plan.task_definition.path.display()
+                ),
+            )
+            .hint("register it first (deploy without --skip-task-definition / --revision)")
+            .into())
+        }
+        Err(e) => Err(failed("ecs:DescribeTaskDefinition", e)),
+    }
+}

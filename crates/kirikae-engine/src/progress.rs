@@ -1,0 +1,169 @@
+//! What a running deploy tells its observer: steps done, and snapshots of the service rollout or the
+//! CodeDeploy deployment while waiting. The binary renders them (live on a terminal, timestamped lines
+//! elsewhere); the engine never prints.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::group::Change;
+
+/// Receives a deploy's events, in order. Called from the deploy's task; keep it quick.
+pub trait Observer: Send + Sync {
+    fn on_event(&self, event: &Event);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_event(&self, _: &Event) {}
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A step finished (e.g. "created application AppEcs-demo-web").
+    Step {
+        message: String,
+    },
+    /// The deployment group was updated to match the config.
+    GroupUpdated {
+        name: String,
+        changes: Vec<Change>,
+    },
+    /// The service is being created; `ServiceProgress` follows.
+    ServiceCreating {
+        service: String,
+        task_definition: String,
+        desired_count: i32,
+    },
+    ServiceProgress(ServiceSnapshot),
+    DeploymentCreated {
+        deployment_id: String,
+        console_url: String,
+        task_definition: String,
+    },
+    DeploymentProgress(DeploymentSnapshot),
+    /// CodeDeploy rolls back with a new deployment; `DeploymentProgress` for it follows.
+    RollbackStarted {
+        deployment_id: String,
+        rollback_deployment_id: String,
+    },
+    /// AWS throttled a poll; waiting longer between polls.
+    Throttled {
+        interval_seconds: f64,
+    },
+    /// Something went wrong that does not fail the deploy (e.g. a notification).
+    Warning {
+        message: String,
+    },
+}
+
+/// The service's task sets while a new CODE_DEPLOY service starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSnapshot {
+    pub status: String,
+    pub desired_count: i32,
+    pub running_count: i32,
+    pub pending_count: i32,
+    /// The PRIMARY task set's stability (`STABILIZING` / `STEADY_STATE`).
+    pub stability: Option<String>,
+    /// The newest service event message.
+    pub last_event: Option<String>,
+}
+
+/// A CodeDeploy deployment as last seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentSnapshot {
+    pub deployment_id: String,
+    /// `Created`, `Queued`, `InProgress`, `Baking`, `Ready`, `Succeeded`, `Failed`, `Stopped`.
+    pub status: String,
+    /// The ECS target's status (`Succeeded` while blue waits for termination).
+    pub target_status: Option<String>,
+    pub lifecycle_events: Vec<LifecycleEvent>,
+    pub task_sets: Vec<TaskSet>,
+    pub error: Option<ErrorInfo>,
+    pub rollback: Option<RollbackInfo>,
+    /// Whether blue's termination wait has started (traffic fully on green).
+    pub termination_wait_started: bool,
+    /// Whether this is a rollback deployment made by CodeDeploy.
+    pub is_rollback: bool,
+}
+
+impl DeploymentSnapshot {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "Succeeded" | "Failed" | "Stopped")
+    }
+
+    pub fn event(&self, name: &str) -> Option<&LifecycleEvent> {
+        self.lifecycle_events.iter().find(|e| e.name == name)
+    }
+
+    /// Percent of production traffic on green (the task set labelled Green, else the non-PRIMARY one while
+    /// shifting).
+    pub fn green_weight(&self) -> Option<f64> {
+        self.task_sets
+            .iter()
+            .find(|t| t.label.as_deref() == Some("Green"))
+            .map(|t| t.traffic_weight)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LifecycleEvent {
+    pub name: String,
+    /// `Pending`, `InProgress`, `Succeeded`, `Failed`, `Skipped`, `Unknown`.
+    pub status: String,
+    /// Epoch seconds (AWS's clock).
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+}
+
+impl LifecycleEvent {
+    pub fn duration_seconds(&self) -> Option<f64> {
+        Some(self.end? - self.start?)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskSet {
+    pub id: String,
+    /// `Blue` / `Green`.
+    pub label: Option<String>,
+    /// `PRIMARY`, `ACTIVE`, `DRAINING`.
+    pub status: String,
+    pub traffic_weight: f64,
+    pub desired_count: i64,
+    pub running_count: i64,
+    pub pending_count: i64,
+    pub target_group: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorInfo {
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackInfo {
+    pub rollback_deployment_id: Option<String>,
+    pub rollback_triggering_deployment_id: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Now, as epoch seconds.
+pub fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The AWS console page of a deployment.
+pub fn console_url(region: &str, deployment_id: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/codesuite/codedeploy/deployments/{deployment_id}?region={region}"
+    )
+}

@@ -1,0 +1,257 @@
+//! Rendering a deploy for people, on stderr: live progress on a terminal (one block per service, redrawn in
+//! place), plain timestamped lines anywhere else (CI logs, pipes), and the final summary. Colour only on a
+//! terminal and never with `NO_COLOR`.
+
+mod live;
+mod plain;
+mod summary;
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kirikae_engine::progress::{DeploymentSnapshot, Event, Observer, ServiceSnapshot};
+
+pub use summary::{error, github_outputs, summary};
+
+/// What the renderer knows about one service's deploy.
+#[derive(Default)]
+struct Row {
+    label: String,
+    bar: Option<ProgressBar>,
+    deployment_id: Option<String>,
+    console_url: Option<String>,
+    deployment: Option<DeploymentSnapshot>,
+    /// The original deployment's last snapshot while its rollback runs.
+    rolled_back: Option<DeploymentSnapshot>,
+    service: Option<ServiceSnapshot>,
+    creating_service: bool,
+    started: Option<Instant>,
+}
+
+pub struct Renderer {
+    multi: Option<MultiProgress>,
+    rows: Vec<Mutex<Row>>,
+    color: bool,
+}
+
+/// Colours, or nothing.
+#[derive(Clone, Copy)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn green(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    pub fn red(self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    pub fn yellow(self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    pub fn blue(self, s: &str) -> String {
+        self.wrap("34", s)
+    }
+    pub fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    pub fn bold(self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+/// Whether stderr gets colour.
+pub fn color_enabled() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+impl Renderer {
+    /// One row per service; `labels` are empty for a single service.
+    pub fn new(labels: Vec<String>) -> Renderer {
+        let live =
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let multi = live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let rows = labels
+            .into_iter()
+            .map(|label| {
+                Mutex::new(Row {
+                    label,
+                    ..Row::default()
+                })
+            })
+            .collect();
+        Renderer {
+            multi,
+            rows,
+            color: color_enabled(),
+        }
+    }
+
+    pub fn observer(self: &Arc<Self>, index: usize) -> RowObserver {
+        RowObserver {
+            renderer: self.clone(),
+            index,
+        }
+    }
+
+    /// Removes the live blocks (the summary is printed afterwards).
+    pub fn finish(&self) {
+        for row in &self.rows {
+            let row = row.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(bar) = &row.bar {
+                bar.finish_and_clear();
+            }
+        }
+    }
+
+    fn paint(&self) -> Paint {
+        Paint(self.color)
+    }
+
+    /// A line above the live blocks, or a timestamped line.
+    fn line(&self, label: &str, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let prefix = if label.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", self.paint().bold(label))
+                };
+                let _ = m.println(format!("{prefix}{text}"));
+            }
+            None => plain::line(label, text),
+        }
+    }
+
+    fn handle(&self, index: usize, event: &Event) {
+        let mut row = self.rows[index].lock().unwrap_or_else(|e| e.into_inner());
+        let paint = self.paint();
+        let label = row.label.clone();
+        match event {
+            Event::Step { message } => {
+                self.line(&label, &format!("{} {message}", paint.green("✓")))
+            }
+            Event::GroupUpdated { name, changes } => {
+                self.line(
+                    &label,
+                    &format!("{} updated deployment group {name}:", paint.green("✓")),
+                );
+                for c in changes {
+                    self.line(&label, &format!("    {c}"));
+                }
+            }
+            Event::Warning { message } => {
+                self.line(&label, &format!("{} {message}", paint.yellow("warning:")))
+            }
+            Event::Throttled { interval_seconds } => {
+                if self.multi.is_none() {
+                    self.line(
+                        &label,
+                        &format!("AWS is throttling; polling every {interval_seconds:.0} s"),
+                    );
+                }
+            }
+            Event::ServiceCreating {
+                service,
+                task_definition,
+                desired_count,
+            } => {
+                row.creating_service = true;
+                row.started = Some(Instant::now());
+                self.line(
+                    &label,
+                    &format!(
+                        "creating service {service} with {} ({desired_count} task(s))",
+                        kirikae_engine::deploy::short_arn(task_definition)
+                    ),
+                );
+                self.start_bar(&mut row);
+            }
+            Event::ServiceProgress(s) => {
+                if self.multi.is_none() {
+                    plain::service(&label, row.service.as_ref(), s);
+                }
+                row.service = Some(s.clone());
+            }
+            Event::DeploymentCreated {
+                deployment_id,
+                console_url,
+                ..
+            } => {
+                row.deployment_id = Some(deployment_id.clone());
+                row.console_url = Some(console_url.clone());
+                row.started = Some(Instant::now());
+                self.line(
+                    &label,
+                    &format!(
+                        "{} created deployment {}",
+                        paint.green("✓"),
+                        paint.bold(deployment_id)
+                    ),
+                );
+                self.line(&label, &format!("  {}", paint.dim(console_url)));
+                self.start_bar(&mut row);
+            }
+            Event::DeploymentProgress(s) => {
+                if self.multi.is_none() {
+                    plain::deployment(
+                        &label,
+                        row.deployment
+                            .as_ref()
+                            .filter(|p| p.deployment_id == s.deployment_id),
+                        s,
+                    );
+                }
+                row.deployment = Some(s.clone());
+            }
+            Event::RollbackStarted {
+                deployment_id,
+                rollback_deployment_id,
+            } => {
+                row.rolled_back = row.deployment.take();
+                self.line(
+                    &label,
+                    &format!(
+                        "{} {deployment_id} is rolled back by {rollback_deployment_id}",
+                        paint.yellow("↩")
+                    ),
+                );
+            }
+        }
+        if let Some(bar) = &row.bar {
+            bar.set_message(live::block(&row, paint));
+        }
+    }
+
+    fn start_bar(&self, row: &mut Row) {
+        let Some(multi) = &self.multi else { return };
+        if row.bar.is_some() {
+            return;
+        }
+        let bar = multi.add(ProgressBar::new_spinner());
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("static template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(live::block(row, self.paint()));
+        row.bar = Some(bar);
+    }
+}
+
+/// The engine's observer for one service.
+pub struct RowObserver {
+    renderer: Arc<Renderer>,
+    index: usize,
+}
+
+impl Observer for RowObserver {
+    fn on_event(&self, event: &Event) {
+        self.renderer.handle(self.index, event);
+    }
+}
