@@ -161,7 +161,10 @@ impl ServiceModel {
 
     /// `application/x-amz-json-1.0` or `-1.1`, as the model's `jsonVersion` says.
     pub fn json_content_type(&self) -> String {
-        format!("application/x-amz-json-{}", self.metadata.json_version.as_deref().unwrap_or("1.1"))
+        format!(
+            "application/x-amz-json-{}",
+            self.metadata.json_version.as_deref().unwrap_or("1.1")
+        )
     }
 
     pub fn is_query_compatible(&self) -> bool {
@@ -171,7 +174,11 @@ impl ServiceModel {
     /// Wire code and HTTP status of a modeled exception shape; unmodeled codes (AWS's common errors
     /// such as `ValidationError` or `UnknownOperationException`) keep their name and answer 400.
     pub fn error_wire(&self, shape_name: &str) -> (String, u16, bool) {
-        match self.shapes.get(shape_name).and_then(|s| s.error.as_ref().map(|e| (s, e))) {
+        match self
+            .shapes
+            .get(shape_name)
+            .and_then(|s| s.error.as_ref().map(|e| (s, e)))
+        {
             Some((shape, e)) => (
                 e.code.clone().unwrap_or_else(|| shape_name.to_string()),
                 e.http_status_code.unwrap_or(400),
@@ -179,7 +186,11 @@ impl ServiceModel {
             ),
             None => {
                 let fault = self.shapes.get(shape_name).is_some_and(|s| s.fault);
-                (shape_name.to_string(), if fault { 500 } else { 400 }, !fault)
+                (
+                    shape_name.to_string(),
+                    if fault { 500 } else { 400 },
+                    !fault,
+                )
             }
         }
     }
