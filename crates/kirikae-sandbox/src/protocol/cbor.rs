@@ -24,7 +24,13 @@ const DATE_TIME_TAG: u64 = 0;
 
 pub fn decode(service: Service, op: &str, body: &Bytes) -> Result<Value, ApiError> {
     let model = service.model();
-    let Some(operation) = model.operation(op) else {
+    // Only services whose model lists the protocol answer it (CloudWatch, CodeDeploy; not ECS).
+    let speaks_cbor = model
+        .metadata
+        .protocols
+        .iter()
+        .any(|p| p == "smithy-rpc-v2-cbor");
+    let Some(operation) = model.operation(op).filter(|_| speaks_cbor) else {
         return Err(ApiError::new(
             "UnknownOperationException",
             format!("Unknown operation {op}"),
@@ -483,7 +489,22 @@ mod tests {
     }
 
     #[test]
+    fn only_services_modeled_with_cbor_answer_it() {
+        let err = decode(Service::Ecs, "ListClusters", &Bytes::new()).unwrap_err();
+        assert_eq!(err.code, "UnknownOperationException");
+        assert!(decode(Service::CodeDeploy, "ListApplications", &Bytes::new()).is_ok());
+    }
+
+    #[test]
     fn blobs_travel_as_base64_in_json() {
+        let mut out = Vec::new();
+        write_value(
+            Service::CloudWatch,
+            Some("MetricWidgetImage"),
+            &json!("AAH/"),
+            &mut out,
+        );
+        assert_eq!(out, [0x43, 0x00, 0x01, 0xff]);
         assert_eq!(base64_encode(b""), "");
         assert_eq!(base64_encode(b"f"), "Zg==");
         assert_eq!(base64_encode(b"fo"), "Zm8=");
