@@ -19,10 +19,18 @@ pub const CONTENT_TYPE: &str = "application/cbor";
 
 /// CBOR tag 1: epoch-based date/time (RFC 8949 §3.4.2), Smithy's timestamp encoding.
 const EPOCH_TAG: u64 = 1;
+/// CBOR tag 0: RFC 3339 date/time string.
+const DATE_TIME_TAG: u64 = 0;
 
 pub fn decode(service: Service, op: &str, body: &Bytes) -> Result<Value, ApiError> {
     let model = service.model();
-    let Some(operation) = model.operation(op) else {
+    // Only services whose model lists the protocol answer it (CloudWatch, CodeDeploy; not ECS).
+    let speaks_cbor = model
+        .metadata
+        .protocols
+        .iter()
+        .any(|p| p == "smithy-rpc-v2-cbor");
+    let Some(operation) = model.operation(op).filter(|_| speaks_cbor) else {
         return Err(ApiError::new(
             "UnknownOperationException",
             format!("Unknown operation {op}"),
@@ -87,6 +95,14 @@ fn to_json(service: Service, shape_name: Option<&str>, value: Cbor) -> Result<Va
             Cbor::Integer(i) => float(i128::from(i) as f64)?,
             Cbor::Float(f) => float(f)?,
             _ => return Err(serialization("timestamp tag 1 must wrap a number")),
+        },
+        // Smithy sends tag 1; generic CBOR encoders (cbor2, ciborium's users) often write tag 0, an
+        // RFC 3339 string. Accepting it costs nothing.
+        Cbor::Tag(DATE_TIME_TAG, inner) => match *inner {
+            Cbor::Text(s) => {
+                float(parse_iso8601(&s).ok_or_else(|| serialization("invalid date/time string"))?)?
+            }
+            _ => return Err(serialization("date/time tag 0 must wrap a string")),
         },
         Cbor::Tag(tag, _) => return Err(serialization(&format!("unexpected CBOR tag {tag}"))),
         Cbor::Array(items) => {
@@ -321,6 +337,8 @@ fn write_value(service: Service, shape_name: Option<&str>, value: &Value, out: &
 
 /// ISO-8601 to epoch seconds, for timestamps a handler kept as text (query inputs carry them so).
 fn parse_iso8601(s: &str) -> Option<f64> {
+    // humantime takes `Z` only; cbor2 and others write `+00:00`.
+    let s = s.strip_suffix("+00:00").unwrap_or(s);
     let t = humantime::parse_rfc3339_weak(s).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64())
 }
@@ -428,6 +446,13 @@ mod tests {
             v,
             json!({"StartDate": 1_700_000_000.0, "EndDate": 1_700_000_000.5})
         );
+        // Tag 0 (RFC 3339 text) as generic encoders write it.
+        let mut b = vec![0xa1];
+        b.extend(text("StartDate"));
+        b.push(0xc0);
+        b.extend(text("2023-11-14T22:13:20.250000+00:00"));
+        let v = decode(Service::CloudWatch, "DescribeAlarmHistory", &Bytes::from(b)).unwrap();
+        assert_eq!(v, json!({"StartDate": 1_700_000_000.25}));
         let v = decode(Service::CloudWatch, "DescribeAlarms", &Bytes::new()).unwrap();
         assert_eq!(v, json!({}));
     }
@@ -464,7 +489,22 @@ mod tests {
     }
 
     #[test]
+    fn only_services_modeled_with_cbor_answer_it() {
+        let err = decode(Service::Ecs, "ListClusters", &Bytes::new()).unwrap_err();
+        assert_eq!(err.code, "UnknownOperationException");
+        assert!(decode(Service::CodeDeploy, "ListApplications", &Bytes::new()).is_ok());
+    }
+
+    #[test]
     fn blobs_travel_as_base64_in_json() {
+        let mut out = Vec::new();
+        write_value(
+            Service::CloudWatch,
+            Some("MetricWidgetImage"),
+            &json!("AAH/"),
+            &mut out,
+        );
+        assert_eq!(out, [0x43, 0x00, 0x01, 0xff]);
         assert_eq!(base64_encode(b""), "");
         assert_eq!(base64_encode(b"f"), "Zg==");
         assert_eq!(base64_encode(b"fo"), "Zm8=");
