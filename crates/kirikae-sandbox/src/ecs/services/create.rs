@@ -80,13 +80,13 @@ fn check_controller(
     Ok(())
 }
 
-/// The request as compared for idempotency (AWS answers an identical CreateService with the service).
-fn idempotency_key(input: &Value) -> Value {
-    let mut v = input.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("clientToken");
-    }
-    v
+/// Whether a CreateService request repeats the one that created `existing`: AWS makes CreateService
+/// idempotent through `clientToken` (documented), so only a retry with the same token and the same
+/// parameters is answered with the existing service; anything else is "not idempotent".
+fn is_retry(existing: &Service, input: &Value) -> bool {
+    existing.is_active()
+        && input.get("clientToken").is_some_and(|t| !t.is_null())
+        && existing.create_request == *input
 }
 
 pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
@@ -108,7 +108,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let cluster = region.ecs.clusters.active(io::cluster_ref(input))?;
     let (cluster_name, cluster_arn) = (cluster.name.clone(), cluster.arn.clone());
     if let Some(existing) = cluster.services.get(&name) {
-        if existing.is_active() && existing.create_request == idempotency_key(input) {
+        if is_retry(existing, input) {
             return Ok(json!({ "service": existing.to_json(&cluster.tasks, true) }));
         }
         return Err(errors::invalid("Creation of service was not idempotent."));
@@ -174,7 +174,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         sets: Vec::new(),
         events: VecDeque::new(),
         steady: false,
-        create_request: idempotency_key(input),
+        create_request: input.clone(),
     };
     match controller {
         Controller::Ecs => {
