@@ -22,6 +22,7 @@ impl Fixture {
             clock: clock::Clock::new(60.0),
             addrs: addr::AddressPool::claim().expect("a free loopback block"),
             runtime: runtime::Runtime::new(Default::default(), 60.0, tx),
+            hooks: Default::default(),
             world: Mutex::new(World::default()),
             calls: Mutex::new(Default::default()),
             wake: Notify::new(),
