@@ -58,10 +58,10 @@ fn check_controller(
             "Health check grace period is only valid for services configured to use load balancers",
         ));
     }
-    if controller == Controller::Ecs {
-        return Ok(());
-    }
     let dc = &input["deploymentConfiguration"];
+    if controller == Controller::Ecs {
+        return check_strategy(dc);
+    }
     if dc["alarms"]["enable"] == true {
         return Err(errors::invalid(
             "Alarm based rollback feature is only supported with ECS deployment controller. Update to ECS deployment controller and try again.",
@@ -78,6 +78,20 @@ fn check_controller(
         ));
     }
     Ok(())
+}
+
+/// Only rolling updates are emulated for the ECS controller; the 2025 ECS-native BLUE_GREEN, LINEAR and
+/// CANARY strategies (service deployments, lifecycle hooks) are refused rather than run as rolling.
+pub fn check_strategy(deployment_configuration: &Value) -> Result<(), ApiError> {
+    match deployment_configuration["strategy"].as_str() {
+        None | Some("ROLLING") => Ok(()),
+        Some(other) => Err(ApiError::new(
+            "UnsupportedFeatureException",
+            format!(
+                "The kirikae sandbox does not emulate the {other} deployment strategy of the ECS deployment controller; use ROLLING, or the CODE_DEPLOY deployment controller for blue/green deployments."
+            ),
+        )),
+    }
 }
 
 /// Whether a CreateService request repeats the one that created `existing`: AWS makes CreateService
