@@ -274,4 +274,134 @@ mod tests {
             "http://new.shop.example.com:80/v2/a/b"
         );
     }
+
+    /// A state with a listener forwarding to `blue`/`green` by weight, each with two targets.
+    fn weighted_state(blue_weight: u32, green_weight: u32) -> (Elbv2State, Vec<String>) {
+        use crate::elbv2::{listeners::Listener, target_groups, targets};
+        let key = crate::world::RegionKey {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let mut st = Elbv2State::default();
+        let mut arns = Vec::new();
+        for name in ["blue", "green"] {
+            let out = target_groups::create(
+                &mut st,
+                &key,
+                &json!({"Name": name, "Protocol": "HTTP", "Port": 80, "TargetType": "ip"}),
+            )
+            .unwrap();
+            arns.push(
+                out["TargetGroups"][0]["TargetGroupArn"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        for (i, arn) in arns.iter().enumerate() {
+            for port in [8000 + 10 * i as u16, 8001 + 10 * i as u16] {
+                targets::register(&mut st, arn, "127.0.0.1", Some(port), None, 0.0).unwrap();
+            }
+        }
+        let actions = json!([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": arns[0], "Weight": blue_weight}, {"TargetGroupArn": arns[1], "Weight": green_weight}
+        ]}}]);
+        st.listeners.insert(
+            "l".into(),
+            Listener {
+                arn: "l".into(),
+                lb_arn: "lb".into(),
+                port: 80,
+                protocol: "HTTP".into(),
+                default_actions: parse_actions(Some(&actions), |_| true).unwrap(),
+                default_rule_arn: "l-default".into(),
+                stop: tokio_util::sync::CancellationToken::new(),
+                seq: 1,
+            },
+        );
+        (st, arns)
+    }
+
+    fn set_verdict(st: &mut Elbv2State, tg: &str, port: u16, verdict: health::Verdict) {
+        let t = st
+            .target_groups
+            .get_mut(tg)
+            .unwrap()
+            .targets
+            .iter_mut()
+            .find(|t| t.port == port)
+            .unwrap();
+        t.health.verdict = verdict;
+    }
+
+    fn ports_hit(st: &mut Elbv2State, n: usize) -> std::collections::BTreeMap<u16, usize> {
+        let h = http::HeaderMap::new();
+        let req = RequestFacts {
+            method: "GET",
+            path: "/",
+            query: None,
+            host: None,
+            headers: &h,
+            source: "127.0.0.1".parse().unwrap(),
+        };
+        let mut hits = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            match route(st, "l", &req, 80) {
+                Decision::Forward(addr) => *hits.entry(addr.port()).or_default() += 1,
+                other => {
+                    *hits
+                        .entry(match other {
+                            Decision::NoHealthyTarget => 503,
+                            _ => 0,
+                        })
+                        .or_default() += 1
+                }
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn only_healthy_targets_get_requests() {
+        use health::{Outcome, Verdict};
+        let (mut st, arns) = weighted_state(1, 1);
+        // Everything is still initial: nothing to route to.
+        assert_eq!(ports_hit(&mut st, 3), [(503, 3)].into());
+        set_verdict(&mut st, &arns[0], 8000, Verdict::Healthy);
+        set_verdict(
+            &mut st,
+            &arns[0],
+            8001,
+            Verdict::Unhealthy(Outcome::CodeMismatch(500)),
+        );
+        // Green has no healthy target, so blue's one healthy target takes everything.
+        assert_eq!(ports_hit(&mut st, 10), [(8000, 10)].into());
+        set_verdict(&mut st, &arns[0], 8001, Verdict::Healthy);
+        assert_eq!(
+            ports_hit(&mut st, 10),
+            [(8000, 5), (8001, 5)].into(),
+            "round-robin"
+        );
+        // A draining target gets no new requests.
+        crate::elbv2::targets::deregister(&mut st, &arns[0], "127.0.0.1", 8001, 0.0);
+        assert_eq!(ports_hit(&mut st, 4), [(8000, 4)].into());
+    }
+
+    #[test]
+    fn weight_zero_groups_never_get_requests() {
+        use health::Verdict;
+        let (mut st, arns) = weighted_state(0, 100);
+        for (tg, port) in [(0, 8000), (0, 8001), (1, 8010), (1, 8011)] {
+            set_verdict(&mut st, &arns[tg], port, Verdict::Healthy);
+        }
+        let hits = ports_hit(&mut st, 50);
+        assert_eq!(hits.keys().copied().collect::<Vec<_>>(), vec![8010, 8011]);
+        let (mut st, arns) = weighted_state(50, 50);
+        for (tg, port) in [(0, 8000), (1, 8010)] {
+            set_verdict(&mut st, &arns[tg], port, Verdict::Healthy);
+        }
+        let hits = ports_hit(&mut st, 2000);
+        assert!((800..1200).contains(&hits[&8000]), "{hits:?}");
+        assert_eq!(hits[&8000] + hits[&8010], 2000);
+    }
 }

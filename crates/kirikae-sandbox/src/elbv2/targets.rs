@@ -88,6 +88,16 @@ impl TargetState {
     }
 }
 
+/// The sandbox has no EC2 instances: a target is reached at its Id, which must be an IP address.
+fn target_ip(id: &str) -> Result<IpAddr, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::new(
+            "InvalidTargetException",
+            format!("The IP address '{id}' is not a valid IPv4 address (the kirikae sandbox reaches targets by IP)"),
+        )
+    })
+}
+
 /// The port a target description means: its own, else the group's.
 fn port_of(tg: &TargetGroup, target: &Value) -> Result<u16, ApiError> {
     params::i64_opt(target, "Port")
@@ -115,10 +125,7 @@ pub fn register(
             tg.settings.target_type
         )));
     }
-    // The sandbox has no EC2 instances: a target is reached at its Id, which must be an IP address.
-    let ip: IpAddr = id.parse().map_err(|_| {
-        invalid(format!("The IP address '{id}' is not a valid IPv4 address (the kirikae sandbox reaches targets by IP)"))
-    })?;
+    let ip = target_ip(id)?;
     let port = port
         .or(tg.settings.port)
         .ok_or_else(|| errors::validation("A port must be specified for each target"))?;
