@@ -13,7 +13,9 @@ const CLAIM_PORT: u16 = 47_731;
 const FIRST_BLOCK: u8 = 16;
 
 #[derive(Debug, thiserror::Error)]
-#[error("no free loopback block 127.B.0.0/16 (B in {FIRST_BLOCK}..=254): every block is claimed by another sandbox")]
+#[error(
+    "no free loopback block 127.B.0.0/16 (B in {FIRST_BLOCK}..=254): every block is claimed by another sandbox"
+)]
 pub struct NoFreeBlock;
 
 pub struct AddressPool {
@@ -31,7 +33,11 @@ impl AddressPool {
             let block = (FIRST_BLOCK as u16 + (start + i) % span) as u8;
             let addr = SocketAddr::from((Ipv4Addr::new(127, block, 0, 1), CLAIM_PORT));
             if let Ok(claim) = TcpListener::bind(addr) {
-                return Ok(AddressPool { block, next: Mutex::new(2), _claim: claim });
+                return Ok(AddressPool {
+                    block,
+                    next: Mutex::new(2),
+                    _claim: claim,
+                });
             }
         }
         Err(NoFreeBlock)
@@ -46,7 +52,11 @@ impl AddressPool {
         let mut next = self.next.lock().expect("address pool lock");
         let n = *next;
         // Skip .0 and .255 host bytes so addresses look ordinary; 65k addresses outlast any session.
-        *next = if n & 0xff >= 254 { (n & 0xff00) + 0x101 } else { n + 1 };
+        *next = if n & 0xff >= 254 {
+            (n & 0xff00) + 0x101
+        } else {
+            n + 1
+        };
         Ipv4Addr::new(127, self.block, (n >> 8) as u8, n as u8)
     }
 }
@@ -70,7 +80,11 @@ mod tests {
     fn allocation_skips_broadcast_like_host_bytes() {
         let a = AddressPool::claim().unwrap();
         let addrs: Vec<_> = (0..600).map(|_| a.allocate()).collect();
-        assert!(addrs.iter().all(|ip| ip.octets()[3] != 0 && ip.octets()[3] != 255));
+        assert!(
+            addrs
+                .iter()
+                .all(|ip| ip.octets()[3] != 0 && ip.octets()[3] != 255)
+        );
         let unique: std::collections::HashSet<_> = addrs.iter().collect();
         assert_eq!(unique.len(), addrs.len());
     }

@@ -13,7 +13,10 @@ pub struct Clock {
 impl Clock {
     /// `scale` must be positive and finite (validated where it is parsed).
     pub fn new(scale: f64) -> Clock {
-        assert!(scale.is_finite() && scale > 0.0, "time scale must be positive");
+        assert!(
+            scale.is_finite() && scale > 0.0,
+            "time scale must be positive"
+        );
         Clock { scale }
     }
 
@@ -33,7 +36,10 @@ impl Clock {
 
     /// Now, as epoch seconds (the form awsJson and CBOR carry timestamps in).
     pub fn now_epoch(&self) -> f64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
     }
 
     /// AWS seconds elapsed since a real instant.

@@ -19,6 +19,7 @@ pub mod runtime;
 mod server;
 pub mod world;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +40,8 @@ pub struct SandboxConfig {
     /// AWS seconds per real second (60: an AWS minute is one second).
     pub time_scale: f64,
     pub images: ImageCommands,
+    /// CodeDeploy hook functions: Lambda function name → local command line or `http://` URL.
+    pub hooks: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,7 @@ impl Sandbox {
             clock: clock::Clock::new(config.time_scale),
             addrs: addr::AddressPool::claim()?,
             runtime: runtime::Runtime::new(config.images, config.time_scale, events_tx),
+            hooks: codedeploy::HookConfig { targets: config.hooks, endpoint_url: format!("http://{endpoint}") },
             world: Mutex::new(World::default()),
             calls: Mutex::new(Default::default()),
             wake: Notify::new(),

@@ -118,8 +118,6 @@ pub struct Shape {
     pub max: Option<f64>,
     pub error: Option<ErrorTrait>,
     #[serde(default)]
-    pub exception: bool,
-    #[serde(default)]
     pub fault: bool,
 }
 
@@ -144,8 +142,6 @@ pub enum ShapeKind {
 pub struct ErrorTrait {
     pub code: Option<String>,
     pub http_status_code: Option<u16>,
-    #[serde(default)]
-    pub sender_fault: bool,
 }
 
 impl ServiceModel {
@@ -161,7 +157,10 @@ impl ServiceModel {
 
     /// `application/x-amz-json-1.0` or `-1.1`, as the model's `jsonVersion` says.
     pub fn json_content_type(&self) -> String {
-        format!("application/x-amz-json-{}", self.metadata.json_version.as_deref().unwrap_or("1.1"))
+        format!(
+            "application/x-amz-json-{}",
+            self.metadata.json_version.as_deref().unwrap_or("1.1")
+        )
     }
 
     pub fn is_query_compatible(&self) -> bool {
@@ -171,16 +170,14 @@ impl ServiceModel {
     /// Wire code and HTTP status of a modeled exception shape; unmodeled codes (AWS's common errors
     /// such as `ValidationError` or `UnknownOperationException`) keep their name and answer 400.
     pub fn error_wire(&self, shape_name: &str) -> (String, u16, bool) {
-        match self.shapes.get(shape_name).and_then(|s| s.error.as_ref().map(|e| (s, e))) {
-            Some((shape, e)) => (
-                e.code.clone().unwrap_or_else(|| shape_name.to_string()),
-                e.http_status_code.unwrap_or(400),
-                !shape.fault && e.sender_fault || !shape.fault,
-            ),
-            None => {
-                let fault = self.shapes.get(shape_name).is_some_and(|s| s.fault);
-                (shape_name.to_string(), if fault { 500 } else { 400 }, !fault)
-            }
-        }
+        let shape = self.shapes.get(shape_name);
+        // A fault (server-side error) is the Receiver's; everything else is the Sender's.
+        let fault = shape.is_some_and(|s| s.fault);
+        let error = shape.and_then(|s| s.error.as_ref());
+        let code = error.and_then(|e| e.code.clone()).unwrap_or_else(|| shape_name.to_string());
+        let status = error
+            .and_then(|e| e.http_status_code)
+            .unwrap_or(if fault { 500 } else { 400 });
+        (code, status, !fault)
     }
 }

@@ -58,12 +58,12 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
                 }
             }
         }
-        Err(rejected) => protocol::encode_error(
-            rejected.service,
-            rejected.protocol,
-            false,
-            &rejected.error,
-        ),
+        Err(rejected) => {
+            if let (Some(service), Some(op)) = (rejected.service, &rejected.operation) {
+                count(shared, service, op);
+            }
+            protocol::encode_error(rejected.service, rejected.protocol, rejected.query_mode, &rejected.error)
+        }
     };
     resp.map(Full::new)
 }

@@ -63,6 +63,8 @@ pub struct Shared {
     pub clock: Clock,
     pub addrs: AddressPool,
     pub runtime: Runtime,
+    /// What CodeDeploy runs for AppSpec hook functions.
+    pub hooks: codedeploy::HookConfig,
     pub world: Mutex<World>,
     /// API calls answered, by `service.Operation` (benchmarks and tests read them).
     pub calls: Mutex<BTreeMap<String, u64>>,

@@ -1,5 +1,24 @@
-//! Amazon ECS (awsJson 1.1): clusters, task definitions, services (ECS and CODE_DEPLOY controllers),
-//! task sets and tasks.
+//! Amazon ECS (awsJson 1.1): clusters, task definitions, services (ECS, CODE_DEPLOY and EXTERNAL
+//! deployment controllers), task sets, tasks and tags, with a scheduler that runs real task processes
+//! and registers them with ELBv2 target groups.
+//!
+//! Layout: one module per resource (`clusters`, `task_definitions`, `services`, `task_sets`, `tasks`,
+//! `tags`), `spec` for what tasks are launched with and AWS's checks on it, `arns` for ARNs and ids,
+//! `scheduler` for everything that happens between API calls.
+
+mod arns;
+mod clusters;
+mod errors;
+mod io;
+mod scheduler;
+mod services;
+mod spec;
+mod tags;
+mod task_definitions;
+mod task_sets;
+mod tasks;
+
+pub use scheduler::{on_container_exit, reconcile};
 
 use serde_json::Value;
 
@@ -7,15 +26,43 @@ use crate::protocol::ApiError;
 use crate::world::Ctx;
 
 #[derive(Default)]
-pub struct EcsState {}
-
-pub fn handle(_cx: &mut Ctx, op: &str, _input: &Value) -> Result<Value, ApiError> {
-    Err(ApiError::new(
-        "UnknownOperationException",
-        format!("ecs:{op} is not implemented in the kirikae sandbox"),
-    ))
+pub struct EcsState {
+    clusters: clusters::Clusters,
+    task_definitions: task_definitions::TaskDefinitions,
 }
 
-pub fn reconcile(_cx: &mut Ctx) {}
-
-pub fn on_container_exit(_cx: &mut Ctx, _task_arn: &str, _container: &str, _exit_code: Option<i32>) {}
+pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> {
+    match op {
+        "CreateCluster" => clusters::create(cx, input),
+        "DescribeClusters" => clusters::describe(cx, input),
+        "ListClusters" => clusters::list(cx, input),
+        "DeleteCluster" => clusters::delete(cx, input),
+        "RegisterTaskDefinition" => task_definitions::register(cx, input),
+        "DescribeTaskDefinition" => task_definitions::describe(cx, input),
+        "ListTaskDefinitions" => task_definitions::list(cx, input),
+        "ListTaskDefinitionFamilies" => task_definitions::list_families(cx, input),
+        "DeregisterTaskDefinition" => task_definitions::deregister(cx, input),
+        "DeleteTaskDefinitions" => task_definitions::delete(cx, input),
+        "CreateService" => services::create(cx, input),
+        "DescribeServices" => services::describe(cx, input),
+        "ListServices" => services::list(cx, input),
+        "UpdateService" => services::update(cx, input),
+        "DeleteService" => services::delete(cx, input),
+        "CreateTaskSet" => task_sets::create(cx, input),
+        "DescribeTaskSets" => task_sets::describe(cx, input),
+        "UpdateTaskSet" => task_sets::update(cx, input),
+        "UpdateServicePrimaryTaskSet" => task_sets::update_primary(cx, input),
+        "DeleteTaskSet" => task_sets::delete(cx, input),
+        "ListTasks" => tasks::api::list(cx, input),
+        "DescribeTasks" => tasks::api::describe(cx, input),
+        "StopTask" => tasks::api::stop(cx, input),
+        "RunTask" => tasks::api::run(cx, input),
+        "TagResource" => tags::tag_resource(cx, input),
+        "UntagResource" => tags::untag_resource(cx, input),
+        "ListTagsForResource" => tags::list_tags_for_resource(cx, input),
+        _ => Err(ApiError::new(
+            "UnknownOperationException",
+            format!("ecs:{op} is not implemented in the kirikae sandbox"),
+        )),
+    }
+}

@@ -19,7 +19,10 @@ pub fn decode(service: Service, op: &str, body: &Bytes) -> Result<Value, ApiErro
         json!({})
     } else {
         serde_json::from_slice(body).map_err(|e| {
-            ApiError::new("SerializationException", format!("Malformed JSON request body: {e}"))
+            ApiError::new(
+                "SerializationException",
+                format!("Malformed JSON request body: {e}"),
+            )
         })?
     };
     if !input.is_object() {

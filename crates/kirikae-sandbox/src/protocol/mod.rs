@@ -2,6 +2,7 @@
 //! input) and a service's answer back into the bytes its client expects. Service logic never sees the
 //! wire; codecs never see service state.
 
+mod cbor;
 mod json;
 mod query;
 mod validate;
@@ -60,7 +61,10 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// A request that could not be decoded into a [`Call`]; answered in the protocol it arrived in.
 pub struct Rejected {
     pub service: Option<Service>,
+    /// The operation the client named, when the request got that far (rejected calls are counted too).
+    pub operation: Option<String>,
     pub protocol: Protocol,
+    pub query_mode: bool,
     pub error: ApiError,
 }
 
@@ -82,11 +86,13 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
         let protocol = Protocol::AwsJson;
         let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
         let Some(service) = Service::by_target_prefix(prefix) else {
-            return Err(unknown_operation(None, protocol, target));
+            return Err(unknown_operation(None, protocol, query_mode, target));
         };
         let input = json::decode(service, op, body).map_err(|error| Rejected {
             service: Some(service),
+            operation: Some(op.to_string()),
             protocol,
+            query_mode,
             error,
         })?;
         return Ok(make(service, op.to_string(), input, protocol));
@@ -94,15 +100,17 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
     if let Some(rest) = path.strip_prefix("/service/") {
         let protocol = Protocol::RpcV2Cbor;
         let (service_name, op) = rest.split_once("/operation/").unwrap_or((rest, ""));
-        let service = Service::by_target_prefix(service_name);
-        return Err(Rejected {
-            service,
+        let Some(service) = Service::by_target_prefix(service_name) else {
+            return Err(unknown_operation(None, protocol, query_mode, &format!("{service_name}.{op}")));
+        };
+        let input = cbor::decode(service, op, body).map_err(|error| Rejected {
+            service: Some(service),
+            operation: Some(op.to_string()),
             protocol,
-            error: ApiError::new(
-                "UnknownOperationException",
-                format!("the kirikae sandbox does not implement Smithy RPC v2 CBOR yet ({service_name}.{op}): not implemented"),
-            ),
-        });
+            query_mode,
+            error,
+        })?;
+        return Ok(make(service, op.to_string(), input, protocol));
     }
     let protocol = Protocol::AwsQuery;
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
@@ -110,7 +118,9 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
     let (Some(action), Some(version)) = (get("Action"), get("Version")) else {
         return Err(Rejected {
             service: None,
+            operation: None,
             protocol,
+            query_mode,
             error: ApiError::new(
                 "MissingAction",
                 "request is neither awsJson (X-Amz-Target), RPC v2 CBOR nor awsQuery (Action and Version form fields)",
@@ -120,22 +130,28 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
     let Some(service) = Service::by_query_version(version) else {
         return Err(Rejected {
             service: None,
+            operation: Some(action.to_string()),
             protocol,
+            query_mode,
             error: ApiError::new("InvalidAction", format!("no service with API version {version}")),
         });
     };
     let input = query::decode(service, action, &form).map_err(|error| Rejected {
         service: Some(service),
+        operation: Some(action.to_string()),
         protocol,
+        query_mode,
         error,
     })?;
     Ok(make(service, action.to_string(), input, protocol))
 }
 
-fn unknown_operation(service: Option<Service>, protocol: Protocol, what: &str) -> Rejected {
+fn unknown_operation(service: Option<Service>, protocol: Protocol, query_mode: bool, what: &str) -> Rejected {
     Rejected {
         service,
+        operation: None,
         protocol,
+        query_mode,
         error: ApiError::new("UnknownOperationException", format!("Unknown operation {what}")),
     }
 }
@@ -143,7 +159,8 @@ fn unknown_operation(service: Option<Service>, protocol: Protocol, what: &str) -
 /// Encode a successful answer.
 pub fn encode_output(call: &Call, output: Value) -> Response<Bytes> {
     match call.protocol {
-        Protocol::AwsJson | Protocol::RpcV2Cbor => json::encode_output(call.service, output),
+        Protocol::AwsJson => json::encode_output(call.service, output),
+        Protocol::RpcV2Cbor => cbor::encode_output(call.service, &call.operation, &output),
         Protocol::AwsQuery => xml::encode_output(call.service, &call.operation, &output),
     }
 }
@@ -162,7 +179,13 @@ pub fn encode_error(
     match protocol {
         Protocol::AwsQuery => xml::encode_error(service, &code, status, sender, &error.message),
         Protocol::AwsJson | Protocol::RpcV2Cbor => {
-            let mut resp = json::encode_error(&error.code, status, &error.message);
+            // `__type` carries the shape name (clients pick the modeled error type from it); the
+            // query-compatible code goes in the header below.
+            let mut resp = if protocol == Protocol::RpcV2Cbor {
+                cbor::encode_error(&error.code, status, &error.message)
+            } else {
+                json::encode_error(&error.code, status, &error.message)
+            };
             // awsQueryCompatible services (CloudWatch) carry the query error code in a header, which
             // botocore prefers over `__type` so its modeled exception classes resolve.
             if query_mode && service.is_some_and(|s| s.model().is_query_compatible()) {
@@ -230,5 +253,35 @@ mod tests {
         );
         assert_eq!(signing_scope(&h), ("ap-northeast-1".into(), DEFAULT_ACCOUNT.into()));
         assert_eq!(signing_scope(&HeaderMap::new()), (DEFAULT_REGION.into(), DEFAULT_ACCOUNT.into()));
+    }
+
+    #[test]
+    fn rpc_v2_cbor_path_decodes_and_rejections_name_the_operation() {
+        let mut h = HeaderMap::new();
+        h.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+        h.insert("x-amzn-query-mode", HeaderValue::from_static("true"));
+        let path = "/service/GraniteServiceVersion20100801/operation/DescribeAlarms";
+        let call = decode(path, &h, &Bytes::new()).unwrap_or_else(|r| panic!("{}", r.error));
+        assert_eq!((call.service, call.operation.as_str()), (Service::CloudWatch, "DescribeAlarms"));
+        assert_eq!(call.protocol, Protocol::RpcV2Cbor);
+        assert!(call.query_mode);
+
+        let path = "/service/GraniteServiceVersion20100801/operation/Nope";
+        let Err(rejected) = decode(path, &h, &Bytes::new()) else { panic!("unknown operation accepted") };
+        assert_eq!(rejected.operation.as_deref(), Some("Nope"));
+        assert_eq!(rejected.error.code, "UnknownOperationException");
+        assert!(rejected.query_mode);
+
+        // Errors: CBOR body, modeled status, query-compatible code in the header.
+        let err = ApiError::new("ResourceNotFound", "Alarm x not found");
+        let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, true, &err);
+        assert_eq!(resp.status(), 404);
+        assert_eq!(resp.headers()["x-amzn-query-error"], "ResourceNotFound;Sender");
+        assert_eq!(resp.headers()["content-type"], "application/cbor");
+        let err = ApiError::new("InvalidFormatFault", "bad json");
+        let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, true, &err);
+        assert_eq!(resp.headers()["x-amzn-query-error"], "InvalidFormat;Sender");
+        let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, false, &err);
+        assert!(resp.headers().get("x-amzn-query-error").is_none());
     }
 }

@@ -8,7 +8,11 @@ use serde_json::{Map, Value};
 use super::{ApiError, validate};
 use crate::model::{Service, ShapeKind};
 
-pub fn decode(service: Service, action: &str, form: &[(String, String)]) -> Result<Value, ApiError> {
+pub fn decode(
+    service: Service,
+    action: &str,
+    form: &[(String, String)],
+) -> Result<Value, ApiError> {
     let model = service.model();
     let Some(operation) = model.operation(action) else {
         return Err(ApiError::new(
@@ -36,10 +40,19 @@ fn present(fields: &Fields, prefix: &str) -> bool {
             .is_some_and(|(k, _)| k.starts_with(&format!("{prefix}.")))
 }
 
-fn read_structure(service: Service, shape: &str, prefix: &str, fields: &Fields) -> Result<Value, ApiError> {
+fn read_structure(
+    service: Service,
+    shape: &str,
+    prefix: &str,
+    fields: &Fields,
+) -> Result<Value, ApiError> {
     let mut obj = Map::new();
     for (name, member) in &service.model().shape(shape).members {
-        let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
         if present(fields, &key) {
             obj.insert(name.clone(), read(service, &member.shape, &key, fields)?);
         }
@@ -53,14 +66,21 @@ fn read(service: Service, shape_name: &str, key: &str, fields: &Fields) -> Resul
     let bad = |what: &str| {
         ApiError::new(
             "ValidationError",
-            format!("Value '{}' at '{key}' is not a valid {what}", scalar.unwrap_or("")),
+            format!(
+                "Value '{}' at '{key}' is not a valid {what}",
+                scalar.unwrap_or("")
+            ),
         )
     };
     Ok(match shape.kind {
         ShapeKind::Structure => read_structure(service, shape_name, key, fields)?,
         ShapeKind::List => {
             // An empty list is sent as `Key=` (no members).
-            let member = &shape.member.as_ref().expect("list shape has a member").shape;
+            let member = &shape
+                .member
+                .as_ref()
+                .expect("list shape has a member")
+                .shape;
             let mut items = Vec::new();
             for i in 1.. {
                 let k = format!("{key}.member.{i}");
@@ -79,8 +99,14 @@ fn read(service: Service, shape_name: &str, key: &str, fields: &Fields) -> Resul
                 if !present(fields, &k) {
                     break;
                 }
-                let name = fields.get(format!("{k}.key").as_str()).copied().unwrap_or_default();
-                obj.insert(name.to_string(), read(service, v_shape, &format!("{k}.value"), fields)?);
+                let name = fields
+                    .get(format!("{k}.key").as_str())
+                    .copied()
+                    .unwrap_or_default();
+                obj.insert(
+                    name.to_string(),
+                    read(service, v_shape, &format!("{k}.value"), fields)?,
+                );
             }
             Value::Object(obj)
         }
@@ -90,11 +116,15 @@ fn read(service: Service, shape_name: &str, key: &str, fields: &Fields) -> Resul
             _ => return Err(bad("boolean")),
         },
         ShapeKind::Integer | ShapeKind::Long => {
-            let n: i64 = scalar.and_then(|s| s.parse().ok()).ok_or_else(|| bad("integer"))?;
+            let n: i64 = scalar
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("integer"))?;
             Value::from(n)
         }
         ShapeKind::Double | ShapeKind::Float => {
-            let n: f64 = scalar.and_then(|s| s.parse().ok()).ok_or_else(|| bad("number"))?;
+            let n: f64 = scalar
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("number"))?;
             Value::from(n)
         }
         ShapeKind::String | ShapeKind::Timestamp | ShapeKind::Blob => {
@@ -109,7 +139,10 @@ mod tests {
     use serde_json::json;
 
     fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -120,11 +153,26 @@ mod tests {
             ("ListenerArn", "arn:l"),
             ("Port", "80"),
             ("DefaultActions.member.1.Type", "forward"),
-            ("DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.TargetGroupArn", "arn:blue"),
-            ("DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.Weight", "90"),
-            ("DefaultActions.member.1.ForwardConfig.TargetGroups.member.2.TargetGroupArn", "arn:green"),
-            ("DefaultActions.member.1.ForwardConfig.TargetGroups.member.2.Weight", "10"),
-            ("DefaultActions.member.1.ForwardConfig.TargetGroupStickinessConfig.Enabled", "false"),
+            (
+                "DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.TargetGroupArn",
+                "arn:blue",
+            ),
+            (
+                "DefaultActions.member.1.ForwardConfig.TargetGroups.member.1.Weight",
+                "90",
+            ),
+            (
+                "DefaultActions.member.1.ForwardConfig.TargetGroups.member.2.TargetGroupArn",
+                "arn:green",
+            ),
+            (
+                "DefaultActions.member.1.ForwardConfig.TargetGroups.member.2.Weight",
+                "10",
+            ),
+            (
+                "DefaultActions.member.1.ForwardConfig.TargetGroupStickinessConfig.Enabled",
+                "false",
+            ),
         ]);
         let v = decode(Service::Elbv2, "ModifyListener", &f).unwrap();
         assert_eq!(
@@ -154,6 +202,10 @@ mod tests {
         let f = form(&[("Name", "tg"), ("Protocol", "FTP")]);
         let err = decode(Service::Elbv2, "CreateTargetGroup", &f).unwrap_err();
         assert_eq!(err.code, "ValidationError");
-        assert!(err.message.contains("Value 'FTP' at 'Protocol'"), "{}", err.message);
+        assert!(
+            err.message.contains("Value 'FTP' at 'Protocol'"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -49,7 +49,13 @@ fn walk(
 ) {
     let model = service.model();
     let shape = model.shape(shape_name);
-    let at = |p: &str| if p.is_empty() { "input".to_string() } else { p.to_string() };
+    let at = |p: &str| {
+        if p.is_empty() {
+            "input".to_string()
+        } else {
+            p.to_string()
+        }
+    };
     let mismatch = |expected: &str| format!("Expected {expected} at '{}', got {value}", at(path));
     match shape.kind {
         ShapeKind::Structure => {
@@ -67,7 +73,14 @@ fn walk(
             }
             for (name, member) in &shape.members {
                 if let Some(v) = obj.get(name).filter(|v| !v.is_null()) {
-                    walk(service, &member.shape, v, &join(path, name), violations, type_errors);
+                    walk(
+                        service,
+                        &member.shape,
+                        v,
+                        &join(path, name),
+                        violations,
+                        type_errors,
+                    );
                 }
             }
         }
@@ -77,7 +90,11 @@ fn walk(
                 return;
             };
             check_len(shape.min, shape.max, items.len(), value, path, violations);
-            let member = &shape.member.as_ref().expect("list shape has a member").shape;
+            let member = &shape
+                .member
+                .as_ref()
+                .expect("list shape has a member")
+                .shape;
             for (i, item) in items.iter().enumerate() {
                 let p = format!("{}.{}.member", at(path), i + 1);
                 walk(service, member, item, &p, violations, type_errors);
@@ -90,7 +107,14 @@ fn walk(
             };
             let v_shape = &shape.value.as_ref().expect("map shape has a value").shape;
             for (k, v) in entries {
-                walk(service, v_shape, v, &format!("{}.{k}", at(path)), violations, type_errors);
+                walk(
+                    service,
+                    v_shape,
+                    v,
+                    &format!("{}.{k}", at(path)),
+                    violations,
+                    type_errors,
+                );
             }
         }
         ShapeKind::String => {
@@ -107,7 +131,14 @@ fn walk(
                     allowed.join(", ")
                 ));
             }
-            check_len(shape.min, shape.max, s.chars().count(), value, path, violations);
+            check_len(
+                shape.min,
+                shape.max,
+                s.chars().count(),
+                value,
+                path,
+                violations,
+            );
         }
         ShapeKind::Integer | ShapeKind::Long | ShapeKind::Double | ShapeKind::Float => {
             let Some(n) = value.as_f64() else {
@@ -173,9 +204,15 @@ fn check_len(
 }
 
 fn display(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
 }

@@ -14,7 +14,10 @@ pub fn encode_output(service: Service, op: &str, output: &Value) -> Response<Byt
     let ns = model.metadata.xml_namespace.as_deref().unwrap_or("");
     let mut xml = format!("<{op}Response xmlns=\"{ns}\">");
     if let Some(out) = model.operation(op).and_then(|o| o.output.as_ref()) {
-        let wrapper = out.result_wrapper.clone().unwrap_or_else(|| format!("{op}Result"));
+        let wrapper = out
+            .result_wrapper
+            .clone()
+            .unwrap_or_else(|| format!("{op}Result"));
         xml.push_str(&format!("<{wrapper}>"));
         write_value(service, &out.shape, output, &mut xml);
         xml.push_str(&format!("</{wrapper}>"));
@@ -26,7 +29,13 @@ pub fn encode_output(service: Service, op: &str, output: &Value) -> Response<Byt
     response(200, "text/xml", xml.into_bytes())
 }
 
-pub fn encode_error(service: Option<Service>, code: &str, status: u16, sender: bool, message: &str) -> Response<Bytes> {
+pub fn encode_error(
+    service: Option<Service>,
+    code: &str,
+    status: u16,
+    sender: bool,
+    message: &str,
+) -> Response<Bytes> {
     let ns = service
         .and_then(|s| s.model().metadata.xml_namespace.as_deref())
         .unwrap_or("");
@@ -54,7 +63,11 @@ fn write_value(service: Service, shape_name: &str, value: &Value, xml: &mut Stri
             }
         }
         ShapeKind::List => {
-            let member = &shape.member.as_ref().expect("list shape has a member").shape;
+            let member = &shape
+                .member
+                .as_ref()
+                .expect("list shape has a member")
+                .shape;
             for item in value.as_array().into_iter().flatten() {
                 xml.push_str("<member>");
                 write_value(service, member, item, xml);
@@ -100,8 +113,14 @@ mod tests {
         let out = json!({"TargetGroups": [{"TargetGroupName": "a<b", "Port": 80, "HealthCheckEnabled": true}]});
         let resp = encode_output(Service::Elbv2, "DescribeTargetGroups", &out);
         let body = String::from_utf8(resp.body().to_vec()).unwrap();
-        assert!(body.contains("<DescribeTargetGroupsResult><TargetGroups><member>"), "{body}");
-        assert!(body.contains("<TargetGroupName>a&lt;b</TargetGroupName>"), "{body}");
+        assert!(
+            body.contains("<DescribeTargetGroupsResult><TargetGroups><member>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<TargetGroupName>a&lt;b</TargetGroupName>"),
+            "{body}"
+        );
         assert!(body.contains("<Port>80</Port>"), "{body}");
         assert_eq!(iso8601(&json!(0.5)), "1970-01-01T00:00:00.500Z");
     }

@@ -17,9 +17,16 @@ pub enum DemoAppError {
     #[error("environment variable {0} is required (the sandbox sets it when it starts a task)")]
     MissingEnv(&'static str),
     #[error("{name}={value} is not valid: {reason}")]
-    BadEnv { name: &'static str, value: String, reason: String },
+    BadEnv {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 struct Settings {
@@ -36,26 +43,39 @@ fn env(name: &'static str) -> Option<String> {
 }
 
 fn seconds(name: &'static str, scale: f64) -> Result<Option<Duration>, DemoAppError> {
-    let Some(value) = env(name) else { return Ok(None) };
-    let secs: f64 = value.parse().map_err(|e: std::num::ParseFloatError| DemoAppError::BadEnv {
-        name,
-        value: value.clone(),
-        reason: e.to_string(),
-    })?;
+    let Some(value) = env(name) else {
+        return Ok(None);
+    };
+    let secs: f64 = value
+        .parse()
+        .map_err(|e: std::num::ParseFloatError| DemoAppError::BadEnv {
+            name,
+            value: value.clone(),
+            reason: e.to_string(),
+        })?;
     if !(secs.is_finite() && secs >= 0.0) {
-        return Err(DemoAppError::BadEnv { name, value, reason: "must be a non-negative number of seconds".into() });
+        return Err(DemoAppError::BadEnv {
+            name,
+            value,
+            reason: "must be a non-negative number of seconds".into(),
+        });
     }
     Ok(Some(Duration::from_secs_f64(secs / scale)))
 }
 
 fn settings() -> Result<Settings, DemoAppError> {
     let bind_s = env("KIRIKAE_BIND").ok_or(DemoAppError::MissingEnv("KIRIKAE_BIND"))?;
-    let bind = bind_s.parse().map_err(|e: std::net::AddrParseError| DemoAppError::BadEnv {
-        name: "KIRIKAE_BIND",
-        value: bind_s.clone(),
-        reason: e.to_string(),
-    })?;
-    let scale: f64 = env("KIRIKAE_TIME_SCALE").and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(1.0);
+    let bind = bind_s
+        .parse()
+        .map_err(|e: std::net::AddrParseError| DemoAppError::BadEnv {
+            name: "KIRIKAE_BIND",
+            value: bind_s.clone(),
+            reason: e.to_string(),
+        })?;
+    let scale: f64 = env("KIRIKAE_TIME_SCALE")
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(1.0);
     let health_fails = match env("DEMO_HEALTH").as_deref() {
         None | Some("ok") | Some("pass") => false,
         Some("fail") => true,
@@ -90,14 +110,19 @@ pub async fn run() -> Result<std::process::ExitCode, DemoAppError> {
     tokio::time::sleep(s.start_delay).await;
     let listener = tokio::net::TcpListener::bind(s.bind)
         .await
-        .map_err(|source| DemoAppError::Bind { addr: s.bind, source })?;
+        .map_err(|source| DemoAppError::Bind {
+            addr: s.bind,
+            source,
+        })?;
     let body_root = Bytes::from(format!(
         "{{\"app\":\"kirikae/demo\",\"version\":\"{}\",\"task\":\"{}\"}}\n",
         s.tag, s.task_id
     ));
     let health_fails = s.health_fails;
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let body_root = body_root.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {
@@ -119,6 +144,9 @@ fn answer(req: &Request<Incoming>, body_root: Bytes, health_fails: bool) -> Resp
     };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = hyper::StatusCode::from_u16(status).expect("static status");
-    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     resp
 }

@@ -28,12 +28,27 @@ pub struct ImageCommands {
 impl ImageCommands {
     /// The program and arguments for `image`, or `None` when the sandbox cannot run it.
     pub fn resolve(&self, image: &str) -> Option<(Vec<String>, Vec<(String, String)>)> {
-        if let Some(tag) = image.strip_prefix("kirikae/demo:").or_else(|| (image == "kirikae/demo").then_some("latest")) {
-            return Some((self.demo_app.clone(), vec![("KIRIKAE_DEMO_TAG".into(), tag.into())]));
+        if let Some(tag) = image
+            .strip_prefix("kirikae/demo:")
+            .or_else(|| (image == "kirikae/demo").then_some("latest"))
+        {
+            return Some((
+                self.demo_app.clone(),
+                vec![("KIRIKAE_DEMO_TAG".into(), tag.into())],
+            ));
         }
-        let untagged = image.rsplit_once(':').map(|(name, _)| name).unwrap_or(image);
-        let line = self.images.get(image).or_else(|| self.images.get(untagged))?;
-        Some((vec!["/bin/sh".into(), "-c".into(), format!("exec {line}")], Vec::new()))
+        let untagged = image
+            .rsplit_once(':')
+            .map(|(name, _)| name)
+            .unwrap_or(image);
+        let line = self
+            .images
+            .get(image)
+            .or_else(|| self.images.get(untagged))?;
+        Some((
+            vec!["/bin/sh".into(), "-c".into(), format!("exec {line}")],
+            Vec::new(),
+        ))
     }
 }
 
@@ -81,8 +96,17 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(commands: ImageCommands, time_scale: f64, events: mpsc::UnboundedSender<RuntimeEvent>) -> Runtime {
-        Runtime { commands, time_scale, events, running: Mutex::new(HashMap::new()) }
+    pub fn new(
+        commands: ImageCommands,
+        time_scale: f64,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> Runtime {
+        Runtime {
+            commands,
+            time_scale,
+            events,
+            running: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Start one container process. Must be called from a tokio worker thread (not a blocking-pool
@@ -117,9 +141,16 @@ impl Runtime {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| StartError::Spawn(format!("{}: {e}", argv[0])))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| StartError::Spawn(format!("{}: {e}", argv[0])))?;
         let pid = child.id().map(|p| p as i32).unwrap_or(0);
-        self.running.lock().expect("runtime lock").entry(spec.task_arn.clone()).or_default().push(pid);
+        self.running
+            .lock()
+            .expect("runtime lock")
+            .entry(spec.task_arn.clone())
+            .or_default()
+            .push(pid);
         let events = self.events.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -155,7 +186,13 @@ impl Runtime {
 
     /// Kill every process this runtime started (shutdown).
     pub fn kill_all(&self) {
-        let all: Vec<i32> = self.running.lock().expect("runtime lock").drain().flat_map(|(_, v)| v).collect();
+        let all: Vec<i32> = self
+            .running
+            .lock()
+            .expect("runtime lock")
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
         for pgid in all {
             signal_group(pgid, libc::SIGKILL);
         }
@@ -186,11 +223,18 @@ mod tests {
 
     #[test]
     fn resolves_demo_and_mapped_images() {
-        let mut c = ImageCommands { demo_app: vec!["/bin/kirikae".into(), "__demo-app".into()], ..Default::default() };
-        c.images.insert("example/web".into(), "python3 -m http.server $PORT".into());
+        let mut c = ImageCommands {
+            demo_app: vec!["/bin/kirikae".into(), "__demo-app".into()],
+            ..Default::default()
+        };
+        c.images
+            .insert("example/web".into(), "python3 -m http.server $PORT".into());
         let (argv, env) = c.resolve("kirikae/demo:v2").unwrap();
         assert_eq!(argv, vec!["/bin/kirikae", "__demo-app"]);
-        assert_eq!(env, vec![("KIRIKAE_DEMO_TAG".to_string(), "v2".to_string())]);
+        assert_eq!(
+            env,
+            vec![("KIRIKAE_DEMO_TAG".to_string(), "v2".to_string())]
+        );
         let (argv, _) = c.resolve("example/web:1.4").unwrap();
         assert_eq!(argv[2], "exec python3 -m http.server $PORT");
         assert!(c.resolve("nginx:latest").is_none());

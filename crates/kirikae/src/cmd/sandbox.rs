@@ -21,6 +21,12 @@ pub struct Args {
     /// as $HOST and $PORT, with the container's environment. Repeatable.
     #[arg(long = "image-command", value_name = "IMAGE=COMMAND", value_parser = image_command)]
     image_commands: Vec<(String, String)>,
+    /// Run the CodeDeploy hook Lambda FUNCTION (name as the AppSpec gives it, or its ARN's name) as
+    /// the shell COMMAND (payload on stdin and in $KIRIKAE_HOOK_PAYLOAD, $AWS_ENDPOINT_URL set), or
+    /// POST the payload to an http:// URL. The hook reports with
+    /// PutLifecycleEventHookExecutionStatus. Repeatable.
+    #[arg(long = "hook", value_name = "FUNCTION=COMMAND_OR_URL", value_parser = hook)]
+    hooks: Vec<(String, String)>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {
@@ -39,6 +45,17 @@ fn image_command(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn hook(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((function, target)) if !function.is_empty() && !target.trim().is_empty() => {
+            Ok((function.to_string(), target.to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not FUNCTION=COMMAND_OR_URL (e.g. validate=./hooks/validate.sh or validate=http://127.0.0.1:9000/hook)"
+        )),
+    }
+}
+
 pub async fn run(args: Args) -> ExitCode {
     let demo_app = match std::env::current_exe() {
         Ok(exe) => vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
@@ -52,6 +69,7 @@ pub async fn run(args: Args) -> ExitCode {
         listen: args.listen,
         time_scale: args.time_scale,
         images: ImageCommands { demo_app, images },
+        hooks: args.hooks.into_iter().collect(),
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,

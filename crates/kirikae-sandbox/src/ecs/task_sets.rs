@@ -1,0 +1,420 @@
+//! Task sets, and the deployments of ECS-controller services (AWS runs both on one mechanism: both have
+//! `ecs-svc/…` ids and their tasks carry that id as `startedBy`). CreateTaskSet, DescribeTaskSets,
+//! UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::services::{Controller, Service};
+use super::spec::{self, LaunchSpec, Purpose};
+use super::tags::{self, Tag};
+use super::tasks::Task;
+use super::{arns, errors, io};
+use crate::protocol::ApiError;
+use crate::world::Ctx;
+
+/// AWS's limit of task sets ("deployments") per service.
+const MAX_TASK_SETS: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetKind {
+    /// An ECS-controller deployment (shown in `deployments`).
+    Deployment,
+    /// A task set of a CODE_DEPLOY or EXTERNAL service (shown in `taskSets`).
+    TaskSet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetStatus {
+    Primary,
+    Active,
+    Draining,
+}
+
+impl SetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetStatus::Primary => "PRIMARY",
+            SetStatus::Active => "ACTIVE",
+            SetStatus::Draining => "DRAINING",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskSet {
+    pub id: String,
+    pub arn: String,
+    pub kind: SetKind,
+    pub status: SetStatus,
+    pub spec: LaunchSpec,
+    /// Percent of the service's desired count (task sets).
+    pub scale: f64,
+    /// Tasks it should run now: a deployment's desired count, or a task set's computedDesiredCount.
+    pub desired: u32,
+    pub external_id: Option<String>,
+    pub started_by: Option<String>,
+    pub client_token: Option<String>,
+    pub created_at: f64,
+    pub updated_at: f64,
+    pub stable: bool,
+    pub stability_at: f64,
+    pub tags: Vec<Tag>,
+    /// Deployments: `IN_PROGRESS`, `COMPLETED` or `FAILED`.
+    pub rollout_state: &'static str,
+    pub failed_tasks: u32,
+    /// Consecutive task failures, and when the scheduler may launch again (throttling, as AWS does
+    /// for tasks that keep failing to start).
+    pub launch_failures: u32,
+    pub next_launch_at: f64,
+}
+
+/// `computedDesiredCount`: ceil(desiredCount × scale / 100).
+pub fn computed_desired_count(desired: u32, scale_percent: f64) -> u32 {
+    let exact = desired as f64 * scale_percent.clamp(0.0, 100.0) / 100.0;
+    // Tolerate float noise (e.g. 3 × 33.3333…%) before rounding up.
+    (exact - 1e-9).ceil().max(0.0) as u32
+}
+
+/// Running and pending tasks of one set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub running: u32,
+    pub pending: u32,
+}
+
+pub fn counts(tasks: &BTreeMap<String, Task>, service: &str, set_id: &str) -> Counts {
+    let mut c = Counts::default();
+    for t in tasks.values().filter(|t| t.belongs_to(service, set_id)) {
+        if t.is_running() {
+            c.running += 1;
+        } else if t.is_pending() {
+            c.pending += 1;
+        }
+    }
+    c
+}
+
+impl TaskSet {
+    pub fn new(
+        kind: SetKind,
+        status: SetStatus,
+        service: &Service,
+        spec: LaunchSpec,
+        now: f64,
+    ) -> TaskSet {
+        let id = arns::new_task_set_id();
+        TaskSet {
+            arn: arns::task_set(&service.region, &service.cluster_name, &service.name, &id),
+            id,
+            kind,
+            status,
+            spec,
+            scale: 100.0,
+            desired: 0,
+            external_id: None,
+            started_by: None,
+            client_token: None,
+            created_at: now,
+            updated_at: now,
+            stable: false,
+            stability_at: now,
+            tags: Vec::new(),
+            rollout_state: "IN_PROGRESS",
+            failed_tasks: 0,
+            launch_failures: 0,
+            next_launch_at: 0.0,
+        }
+    }
+
+    pub fn to_json(
+        &self,
+        service: &Service,
+        tasks: &BTreeMap<String, Task>,
+        with_tags: bool,
+    ) -> Value {
+        let c = counts(tasks, &service.name, &self.id);
+        let mut v = json!({
+            "id": self.id,
+            "taskSetArn": self.arn,
+            "serviceArn": service.arn,
+            "clusterArn": service.cluster_arn,
+            "startedBy": self.started_by,
+            "externalId": self.external_id,
+            "status": self.status.as_str(),
+            "taskDefinition": self.spec.task_definition,
+            "computedDesiredCount": self.desired,
+            "pendingCount": c.pending,
+            "runningCount": c.running,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "launchType": self.spec.launch_type,
+            "capacityProviderStrategy": self.spec.capacity_provider_strategy,
+            "platformVersion": self.spec.reported_platform_version(),
+            "platformFamily": self.spec.is_fargate().then_some("Linux"),
+            "networkConfiguration": self.spec.network_configuration,
+            "loadBalancers": self.spec.load_balancers_json(),
+            "serviceRegistries": self.spec.service_registries_json(),
+            "scale": { "value": self.scale, "unit": "PERCENT" },
+            "stabilityStatus": if self.stable { "STEADY_STATE" } else { "STABILIZING" },
+            "stabilityStatusAt": self.stability_at,
+        });
+        if with_tags {
+            v["tags"] = tags::to_json(&self.tags);
+        }
+        io::compact(v)
+    }
+
+    /// How `DescribeServices` shows an ECS-controller deployment.
+    pub fn deployment_json(&self, service: &Service, tasks: &BTreeMap<String, Task>) -> Value {
+        let c = counts(tasks, &service.name, &self.id);
+        let reason = match self.rollout_state {
+            "COMPLETED" => format!("ECS deployment {} completed.", self.id),
+            "FAILED" => format!("ECS deployment {} failed.", self.id),
+            _ => format!("ECS deployment {} in progress.", self.id),
+        };
+        io::compact(json!({
+            "id": self.id,
+            "status": self.status.as_str(),
+            "taskDefinition": self.spec.task_definition,
+            "desiredCount": self.desired,
+            "pendingCount": c.pending,
+            "runningCount": c.running,
+            "failedTasks": self.failed_tasks,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "launchType": self.spec.launch_type,
+            "capacityProviderStrategy": self.spec.capacity_provider_strategy,
+            "platformVersion": self.spec.reported_platform_version(),
+            "platformFamily": self.spec.is_fargate().then_some("Linux"),
+            "networkConfiguration": self.spec.network_configuration,
+            "rolloutState": self.rollout_state,
+            "rolloutStateReason": reason,
+        }))
+    }
+}
+
+/// The ACTIVE task-set service a request names (task set APIs need `cluster` and `service`).
+fn task_set_service<'a>(
+    cx: &'a mut Ctx,
+    input: &Value,
+) -> Result<(&'a mut Service, &'a BTreeMap<String, Task>), ApiError> {
+    let cluster = cx.region.ecs.clusters.active_mut(io::cluster_ref(input))?;
+    let (_, name) = arns::service_name(input["service"].as_str().unwrap_or_default());
+    let service = cluster
+        .services
+        .get_mut(&name)
+        .ok_or_else(errors::service_not_found)?;
+    if !service.is_active() {
+        return Err(errors::service_not_active());
+    }
+    if service.controller == Controller::Ecs {
+        return Err(errors::invalid(
+            "Task sets are only supported for services that use the CODE_DEPLOY or EXTERNAL deployment controller.",
+        ));
+    }
+    Ok((service, &cluster.tasks))
+}
+
+fn find_set<'a>(service: &'a mut Service, reference: &str) -> Result<&'a mut TaskSet, ApiError> {
+    let id = arns::task_set_id(reference);
+    service
+        .sets
+        .iter_mut()
+        .find(|s| s.id == id)
+        .ok_or_else(|| errors::task_set_not_found(&id))
+}
+
+pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+    let td_ref = input["taskDefinition"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let td_arn = cx
+        .region
+        .ecs
+        .task_definitions
+        .for_launch(&td_ref)?
+        .arn
+        .clone();
+    let mut spec = LaunchSpec::from_input(input, Some(td_arn.clone()))?;
+    let set_tags = tags::from_input(input)?;
+    let now = cx.now;
+    // Checks need the service (for inherited settings) and ELBv2 at once.
+    let (service, tasks) = task_set_service(cx, input)?;
+    if let Some(token) = input.get("clientToken").and_then(Value::as_str)
+        && let Some(existing) = service
+            .sets
+            .iter()
+            .find(|s| s.client_token.as_deref() == Some(token))
+    {
+        return Ok(json!({ "taskSet": existing.to_json(service, tasks, true) }));
+    }
+    if service.sets.len() >= MAX_TASK_SETS {
+        return Err(errors::invalid(format!(
+            "{MAX_TASK_SETS} deployments exist on the service. Unable to create new TaskSet since this exceeds the maximum limit."
+        )));
+    }
+    // Settings the request leaves out follow the service (CodeDeploy passes the service's own when the
+    // AppSpec omits them).
+    if spec.launch_type.is_none() && spec.capacity_provider_strategy.is_none() {
+        spec.launch_type = service.spec.launch_type.clone();
+        spec.capacity_provider_strategy = service.spec.capacity_provider_strategy.clone();
+    }
+    if spec.network_configuration.is_none() {
+        spec.network_configuration = service.primary_spec().network_configuration.clone();
+    }
+    let service_name = service.name.clone();
+    let cluster_name = service.cluster_name.clone();
+    let region = &mut *cx.region;
+    let td = region.ecs.task_definitions.for_launch(&td_arn)?;
+    spec::check(&spec, td, &region.elbv2, Purpose::TaskSet)?;
+    let cluster = region.ecs.clusters.active_mut(&cluster_name)?;
+    let service = cluster
+        .services
+        .get_mut(&service_name)
+        .ok_or_else(errors::service_not_found)?;
+    let mut set = TaskSet::new(SetKind::TaskSet, SetStatus::Active, service, spec, now);
+    set.scale = input["scale"]["value"].as_f64().unwrap_or(0.0);
+    set.desired = computed_desired_count(service.desired_count, set.scale);
+    set.external_id = input
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    set.client_token = input
+        .get("clientToken")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    set.tags = set_tags;
+    // Only CodeDeploy creates task sets on CODE_DEPLOY services; AWS marks those `CODE_DEPLOY`.
+    if service.controller == Controller::CodeDeploy {
+        set.started_by = Some("CODE_DEPLOY".to_string());
+    }
+    let out = json!({ "taskSet": set.to_json(service, &cluster.tasks, true) });
+    service.sets.push(set);
+    service.steady = false;
+    Ok(out)
+}
+
+pub fn describe(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+    let with_tags = io::includes_tags(input);
+    let wanted: Option<Vec<String>> = match input.get("taskSets") {
+        Some(v) if v.as_array().is_some_and(|a| !a.is_empty()) => Some(io::parse(v)?),
+        _ => None,
+    };
+    let (service, tasks) = task_set_service(cx, input)?;
+    let service = &*service;
+    let Some(wanted) = wanted else {
+        let sets: Vec<Value> = service
+            .sets
+            .iter()
+            .map(|s| s.to_json(service, tasks, with_tags))
+            .collect();
+        return Ok(json!({ "taskSets": sets, "failures": [] }));
+    };
+    let mut sets = Vec::new();
+    let mut failures = Vec::new();
+    for r in wanted {
+        let id = arns::task_set_id(&r);
+        match service.sets.iter().find(|s| s.id == id) {
+            Some(s) => sets.push(s.to_json(service, tasks, with_tags)),
+            None => failures.push(json!({ "arn": r, "reason": "MISSING" })),
+        }
+    }
+    Ok(json!({ "taskSets": sets, "failures": failures }))
+}
+
+pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+    let now = cx.now;
+    let scale = input["scale"]["value"].as_f64().unwrap_or(0.0);
+    let (service, tasks) = task_set_service(cx, input)?;
+    let desired = service.desired_count;
+    let set = find_set(service, input["taskSet"].as_str().unwrap_or_default())?;
+    if set.status == SetStatus::Draining {
+        return Err(errors::invalid(
+            "The specified task set is DRAINING and cannot be updated.",
+        ));
+    }
+    set.scale = scale;
+    set.desired = computed_desired_count(desired, scale);
+    set.updated_at = now;
+    let set = set.clone();
+    service.steady = false;
+    Ok(json!({ "taskSet": set.to_json(service, tasks, true) }))
+}
+
+pub fn update_primary(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+    let now = cx.now;
+    let (service, tasks) = task_set_service(cx, input)?;
+    let id = find_set(
+        service,
+        input["primaryTaskSet"].as_str().unwrap_or_default(),
+    )?
+    .id
+    .clone();
+    for set in service.sets.iter_mut() {
+        if set.id == id {
+            if set.status == SetStatus::Draining {
+                return Err(errors::invalid(
+                    "A DRAINING task set cannot become the primary task set.",
+                ));
+            }
+            if set.status != SetStatus::Primary {
+                set.status = SetStatus::Primary;
+                set.updated_at = now;
+            }
+        } else if set.status == SetStatus::Primary {
+            set.status = SetStatus::Active;
+            set.updated_at = now;
+        }
+    }
+    let set = service
+        .sets
+        .iter()
+        .find(|s| s.id == id)
+        .expect("found above")
+        .clone();
+    Ok(json!({ "taskSet": set.to_json(service, tasks, true) }))
+}
+
+/// DeleteTaskSet: the set goes DRAINING; the scheduler deregisters and stops its tasks and removes it
+/// once they are all stopped. Without `force`, the set must have been scaled to zero first (model doc).
+pub fn delete(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+    let now = cx.now;
+    let force = input.get("force").and_then(Value::as_bool).unwrap_or(false);
+    let (service, tasks) = task_set_service(cx, input)?;
+    let set = find_set(service, input["taskSet"].as_str().unwrap_or_default())?;
+    if !force && set.desired > 0 && set.status != SetStatus::Draining {
+        return Err(errors::invalid(format!(
+            "The task set {} cannot be deleted because it has not been scaled down to zero. Scale it to 0 or use force.",
+            set.id
+        )));
+    }
+    set.status = SetStatus::Draining;
+    set.desired = 0;
+    set.updated_at = now;
+    let set = set.clone();
+    service.steady = false;
+    Ok(json!({ "taskSet": set.to_json(service, tasks, true) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computed_desired_count_rounds_up() {
+        assert_eq!(computed_desired_count(2, 100.0), 2);
+        assert_eq!(computed_desired_count(2, 0.0), 0);
+        assert_eq!(computed_desired_count(3, 50.0), 2);
+        assert_eq!(computed_desired_count(10, 1.0), 1);
+        assert_eq!(computed_desired_count(3, 100.0 / 3.0), 1);
+        assert_eq!(computed_desired_count(0, 100.0), 0);
+        assert_eq!(
+            computed_desired_count(4, 150.0),
+            4,
+            "scale is capped at 100 %"
+        );
+    }
+}
