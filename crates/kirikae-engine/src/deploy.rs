@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::appspec;
 use crate::aws::failed;
 use crate::connection::{Clients, Connection};
+use crate::definitions::task::SPEC_TAG;
 use crate::error::Error;
 use crate::group::{Change, GroupSettings};
 use crate::notify::{Notifier, Start};
@@ -128,6 +129,15 @@ impl Prepared {
             interval: self.plan.wait.poll_interval,
         };
 
+        if cancel.is_cancelled() {
+            return Ok(self.outcome(
+                &p,
+                Res::Interrupted,
+                "interrupted before the service or deployment was created".into(),
+                None,
+                None,
+            ));
+        }
         if self.remote.service == ServiceState::Missing {
             self.create_service(&td_arn, observer).await?;
             p.service_created = true;
@@ -168,6 +178,24 @@ impl Prepared {
         }
 
         self.ensure_group(&mut p, observer).await?;
+        if self.remote.up_to_date.is_some() && !self.plan.force {
+            let msg = format!(
+                "nothing to deploy: {}/{} already runs {} (--force deploys it again)",
+                self.plan.cluster,
+                self.plan.service,
+                short_arn(&td_arn)
+            );
+            return Ok(self.outcome(&p, Res::Succeeded, msg, None, None));
+        }
+        if cancel.is_cancelled() {
+            return Ok(self.outcome(
+                &p,
+                Res::Interrupted,
+                "interrupted before the deployment was created".into(),
+                None,
+                None,
+            ));
+        }
         let id = self.create_deployment(&td_arn).await?;
         let url = console_url(&self.aws.region, &id);
         observer.on_event(&Event::DeploymentCreated {
@@ -258,6 +286,13 @@ impl Prepared {
         p: &mut Progress,
         observer: &dyn Observer,
     ) -> Result<String, Error> {
+        if let Some(arn) = &self.remote.up_to_date {
+            observer.on_event(&Event::Step {
+                message: format!("task definition {} is unchanged", short_arn(arn)),
+            });
+            p.task_definition_arn = Some(arn.clone());
+            return Ok(arn.clone());
+        }
         if let Some(arn) = &self.remote.existing_task_definition {
             observer.on_event(&Event::Step {
                 message: format!("using task definition {}", short_arn(arn)),
@@ -282,7 +317,7 @@ impl Prepared {
             .set_requires_compatibilities(i.requires_compatibilities)
             .set_cpu(i.cpu)
             .set_memory(i.memory)
-            .set_tags(i.tags)
+            .set_tags(Some(self.tags_with_spec(i.tags)))
             .set_pid_mode(i.pid_mode)
             .set_ipc_mode(i.ipc_mode)
             .set_proxy_configuration(i.proxy_configuration)
@@ -304,6 +339,25 @@ impl Prepared {
         p.task_definition_arn = Some(arn.clone());
         p.registered = true;
         Ok(arn)
+    }
+
+    /// The file's tags plus the spec fingerprint that makes the next identical run a no-op.
+    fn tags_with_spec(
+        &self,
+        tags: Option<Vec<aws_sdk_ecs::types::Tag>>,
+    ) -> Vec<aws_sdk_ecs::types::Tag> {
+        let mut tags: Vec<_> = tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key() != Some(SPEC_TAG))
+            .collect();
+        tags.push(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(SPEC_TAG)
+                .value(self.plan.task_definition.spec_hash())
+                .build(),
+        );
+        tags
     }
 
     async fn create_service(&self, td_arn: &str, observer: &dyn Observer) -> Result<(), Error> {

@@ -88,6 +88,8 @@ pub struct DeployFlags {
     pub images: Vec<(String, String)>,
     pub task_definition: TaskDefinitionChoice,
     pub wait: WaitOptions,
+    /// Create a deployment even when the service already runs exactly this task definition.
+    pub force: bool,
 }
 
 /// Everything one service's deploy needs, validated.
@@ -101,6 +103,7 @@ pub struct Plan {
     pub deployment_group: String,
     pub task_definition: TaskDefinition,
     pub task_definition_choice: TaskDefinitionChoice,
+    pub force: bool,
     pub service_definition: ServiceDefinition,
     pub codedeploy: CodeDeploySection,
     pub wait: WaitOptions,
@@ -230,6 +233,7 @@ fn from_loaded(
         deployment_group,
         task_definition: td,
         task_definition_choice: flags.task_definition,
+        force: flags.force,
         service_definition: sd,
         codedeploy: cd.clone(),
         wait: flags.wait.clone(),

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::aws::failed;
 use crate::config::{ListenerRef, ReadyAction};
 use crate::connection::Clients;
+use crate::definitions::task::SPEC_TAG;
 use crate::error::{ConfigError, Error};
 use crate::group::GroupSettings;
 use crate::plan::{Plan, TaskDefinitionChoice};
@@ -34,6 +35,9 @@ pub struct Remote {
     /// The task definition to deploy when it is not registered by this run (`--skip-task-definition`,
     /// `--revision`).
     pub existing_task_definition: Option<String>,
+    /// The service's current task definition, when it is exactly what this run would deploy: then there
+    /// is nothing to deploy (unless `--force`).
+    pub up_to_date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,30 +102,33 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
         None
     };
     let service = service(plan, aws).await?;
-    if group.is_some() && matches!(service, ServiceState::Active { .. }) {
-        no_active_deployment(plan, aws).await?;
-    }
     let existing_task_definition = match plan.task_definition_choice {
         TaskDefinitionChoice::Register => None,
-        TaskDefinitionChoice::Latest => Some(
-            describe_task_definition(
-                plan,
-                aws,
-                plan.task_definition.family().to_string(),
-                "--skip-task-definition",
-            )
-            .await?,
-        ),
-        TaskDefinitionChoice::Revision(n) => Some(
-            describe_task_definition(
-                plan,
-                aws,
-                format!("{}:{n}", plan.task_definition.family()),
-                "--revision",
-            )
-            .await?,
-        ),
+        TaskDefinitionChoice::Latest => {
+            let family = plan.task_definition.family().to_string();
+            Some(describe_task_definition(plan, aws, family, "--skip-task-definition").await?)
+        }
+        TaskDefinitionChoice::Revision(n) => {
+            let which = format!("{}:{n}", plan.task_definition.family());
+            Some(describe_task_definition(plan, aws, which, "--revision").await?)
+        }
     };
+    let up_to_date = match &service {
+        ServiceState::Active {
+            task_definition: Some(current),
+            ..
+        } => match &existing_task_definition {
+            Some(arn) => (arn == current).then(|| current.clone()),
+            None => registered_from_same_file(plan, aws, current)
+                .await?
+                .then(|| current.clone()),
+        },
+        _ => None,
+    };
+    let deploying = up_to_date.is_none() || plan.force;
+    if group.is_some() && matches!(service, ServiceState::Active { .. }) && deploying {
+        no_active_deployment(plan, aws).await?;
+    }
     Ok(Remote {
         target_groups,
         production_listener,
@@ -130,6 +137,7 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
         group,
         service,
         existing_task_definition,
+        up_to_date,
     })
 }
 
@@ -518,6 +526,23 @@ async fn no_active_deployment(plan: &Plan, aws: &Clients) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// Whether `arn` was registered by kirikae from a file identical to this run's (its spec tag matches).
+async fn registered_from_same_file(plan: &Plan, aws: &Clients, arn: &str) -> Result<bool, Error> {
+    let out = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeTaskDefinition", e))?;
+    let hash = plan.task_definition.spec_hash();
+    Ok(out
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some(SPEC_TAG) && t.value() == Some(hash.as_str())))
 }
 
 async fn describe_task_definition(

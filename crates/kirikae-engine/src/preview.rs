@@ -49,7 +49,7 @@ pub struct GroupPreview {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskDefinitionPreview {
-    /// `register` or `use`.
+    /// `register`, `use` (`--skip-task-definition`, `--revision`) or `unchanged` (already deployed).
     pub action: &'static str,
     pub family: String,
     pub arn: Option<String>,
@@ -58,7 +58,8 @@ pub struct TaskDefinitionPreview {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServicePreview {
-    /// `create` (new CODE_DEPLOY service) or `deploy` (Blue/Green deployment).
+    /// `create` (new CODE_DEPLOY service), `deploy` (Blue/Green deployment) or `none` (the service already
+    /// runs this task definition).
     pub action: &'static str,
     pub desired_count: i32,
     pub container: String,
@@ -80,7 +81,12 @@ impl Preview {
             .map(|(container, image)| Image { container, image })
             .collect();
         let creating = p.remote.service == ServiceState::Missing;
-        let td_arn = p.remote.existing_task_definition.clone();
+        let td_arn = p
+            .remote
+            .up_to_date
+            .clone()
+            .or_else(|| p.remote.existing_task_definition.clone());
+        let nothing_to_deploy = p.remote.up_to_date.is_some() && !plan.force;
         let tg_arn = p.remote.initial_target_group_arn(plan);
         let target_group = p
             .remote
@@ -115,20 +121,32 @@ impl Preview {
                 settings: p.desired_group.clone(),
             },
             task_definition: TaskDefinitionPreview {
-                action: if td_arn.is_some() { "use" } else { "register" },
+                action: if p.remote.up_to_date.is_some() {
+                    "unchanged"
+                } else if td_arn.is_some() {
+                    "use"
+                } else {
+                    "register"
+                },
                 family: plan.task_definition.family().to_string(),
                 arn: td_arn.clone(),
                 images,
             },
             service_action: ServicePreview {
-                action: if creating { "create" } else { "deploy" },
+                action: if creating {
+                    "create"
+                } else if nothing_to_deploy {
+                    "none"
+                } else {
+                    "deploy"
+                },
                 desired_count: plan.service_definition.desired_count(),
                 container: plan.service_definition.container_name().to_string(),
                 container_port: plan.service_definition.container_port(),
                 target_group,
                 deployment_config: plan.codedeploy.deployment_config.clone(),
             },
-            appspec: (!creating).then(|| {
+            appspec: (!creating && !nothing_to_deploy).then(|| {
                 appspec::build(
                     td_arn.as_deref().unwrap_or(TO_BE_REGISTERED),
                     &plan.service_definition,
@@ -201,11 +219,18 @@ impl fmt::Display for Preview {
                 "  service           {}: would create (CODE_DEPLOY controller, {} task(s), container {}:{} behind {})",
                 self.service, s.desired_count, s.container, s.container_port, s.target_group
             )?,
+            "none" => writeln!(
+                f,
+                "  deployment        none: the service already runs this task definition"
+            )?,
             _ => writeln!(
                 f,
                 "  deployment        would create a Blue/Green deployment of {} ({}, container {}:{})",
                 self.service, s.deployment_config, s.container, s.container_port
             )?,
+        }
+        if s.action == "none" {
+            return Ok(());
         }
         let wait = match &self.wait.mode {
             WaitMode::Complete => "until it ends".to_string(),

@@ -4,11 +4,15 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::{check_and_decode, read_json, required_str};
 use crate::config::Templater;
 use crate::error::ConfigError;
 use crate::suggest::closest;
+
+/// The task definition tag that records [`TaskDefinition::spec_hash`].
+pub const SPEC_TAG: &str = "kirikae:spec-sha256";
 
 /// A task definition, checked and parsed.
 #[derive(Debug, Clone)]
@@ -67,6 +71,21 @@ impl TaskDefinition {
             }
         }
         Ok(())
+    }
+
+    /// A fingerprint of what this file asks ECS to register (our own tag excluded), stored as the tag
+    /// [`SPEC_TAG`] on each registration: a later run with an identical file recognises the registered
+    /// revision exactly, without comparing against the defaults ECS fills in.
+    pub fn spec_hash(&self) -> String {
+        let mut json = self.json.clone();
+        if let Some(tags) = json.get_mut("tags").and_then(Value::as_array_mut) {
+            tags.retain(|t| t.get("key").and_then(Value::as_str) != Some(SPEC_TAG));
+            if tags.is_empty() {
+                json.as_object_mut().expect("an object").remove("tags");
+            }
+        }
+        let digest = Sha256::digest(json.to_string().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn family(&self) -> &str {
@@ -204,6 +223,19 @@ mod tests {
         let e = td.set_image("wbe", "x").unwrap_err();
         assert_eq!(e.source, "--image");
         assert_eq!(e.hint.as_deref(), Some("did you mean `web=x`?"));
+    }
+
+    #[test]
+    fn spec_hash_follows_content_and_ignores_its_own_tag() {
+        let a = TaskDefinition::from_json(Path::new("td.json"), describe_output()).unwrap();
+        let mut b = a.clone();
+        b.json["tags"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": SPEC_TAG, "value": "x"}));
+        assert_eq!(a.spec_hash(), b.spec_hash());
+        b.set_image("web", "kirikae/demo:v2").unwrap();
+        assert_ne!(a.spec_hash(), b.spec_hash());
     }
 
     #[test]

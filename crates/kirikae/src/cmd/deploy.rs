@@ -43,6 +43,9 @@ pub struct Args {
     /// Check everything and print what would be done; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Deploy even when the service already runs exactly this task definition.
+    #[arg(long)]
+    force: bool,
     /// Return once the deployment (or the new service) is created.
     #[arg(long, conflicts_with = "wait_until")]
     no_wait: bool,
@@ -116,6 +119,7 @@ impl Args {
                 timeout: self.timeout,
                 poll_interval: self.poll_interval,
             },
+            force: self.force,
         })
     }
 

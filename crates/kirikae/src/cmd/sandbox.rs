@@ -41,7 +41,9 @@ fn image_command(s: &str) -> Result<(String, String), String> {
         Some((image, command)) if !image.is_empty() && !command.trim().is_empty() => {
             Ok((image.to_string(), command.to_string()))
         }
-        _ => Err(format!("`{s}` is not IMAGE=COMMAND (e.g. example/web=\"python3 -m http.server $PORT --bind $HOST\")")),
+        _ => Err(format!(
+            "`{s}` is not IMAGE=COMMAND (e.g. example/web=\"python3 -m http.server $PORT --bind $HOST\")"
+        )),
     }
 }
 
