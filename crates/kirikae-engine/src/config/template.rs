@@ -138,18 +138,22 @@ fn describe(file: &Path, text: &str, e: &RenderError) -> ConfigError {
 fn field_on_line(text: &str, line: usize) -> Option<String> {
     let l = text.lines().nth(line.checked_sub(1)?)?;
     let before = &l[..l.find("{{").unwrap_or(l.len())];
-    let colon = before.rfind(':')?;
-    let key = before[..colon]
-        .trim()
-        .trim_start_matches('-')
-        .trim()
-        .trim_matches('"')
-        .trim_matches('\'');
-    let key = key
-        .rsplit(['{', ',', ' '])
-        .next()
-        .unwrap_or(key)
-        .trim_matches('"');
+    // JSON: the last quoted key, `"key":`, before the template.
+    let json_key = before.match_indices(':').rev().find_map(|(i, _)| {
+        let head = before[..i].trim_end();
+        let head = head.strip_suffix('"')?;
+        let start = head.rfind('"')?;
+        Some(head[start + 1..].to_string())
+    });
+    if let Some(k) = json_key.filter(|k| !k.is_empty()) {
+        return Some(k);
+    }
+    // YAML: `key: value` (also `- key: value`).
+    let t = before.trim_start().trim_start_matches("- ");
+    let colon = t
+        .find(": ")
+        .or_else(|| t.trim_end().ends_with(':').then(|| t.trim_end().len() - 1))?;
+    let key = t[..colon].trim().trim_matches('"').trim_matches('\'');
     (!key.is_empty()).then(|| key.to_string())
 }
 
@@ -174,6 +178,20 @@ mod tests {
             .render(Path::new("f.yml"), "image: kirikae/demo:{{ env \"TAG\" \"v1\" }}\nx: {{ env \"NOPE\" \"d\" }}\ny: {{ must_env \"TAG\" }}")
             .unwrap();
         assert_eq!(out, "image: kirikae/demo:v2\nx: d\ny: v2");
+    }
+
+    #[test]
+    fn the_field_is_found_on_json_and_yaml_lines() {
+        let json = r#"  "containerDefinitions": [{"name": "web", "image": "kirikae/demo:{{ x }}"#;
+        assert_eq!(field_on_line(json, 1).as_deref(), Some("image"));
+        assert_eq!(
+            field_on_line("  - url: https://x/{{ y }}", 1).as_deref(),
+            Some("url")
+        );
+        assert_eq!(
+            field_on_line("cluster: '{{ z }}'", 1).as_deref(),
+            Some("cluster")
+        );
     }
 
     #[test]

@@ -1,0 +1,589 @@
+//! A small builder so `kirikae deploy` tests read like a spec:
+//!
+//! ```ignore
+//! let stack = Stack::new().await;                       // sandbox + cluster, ALB, two target groups, listeners 80/8080
+//! let run = stack.project().image("v2").deploy(&[]);    // kirikae.yml + definitions in a temp dir, the real binary
+//! run.assert_exit(0);
+//! ```
+//!
+//! Everything is real: the `kirikae` binary, a `kirikae sandbox` process, HTTP through its listeners. The
+//! surrounding infrastructure is provisioned with the AWS SDK for Rust, as a user's Terraform would.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, TargetTypeEnum};
+use serde_json::{Value, json};
+
+pub const CLUSTER: &str = "demo";
+pub const SERVICE: &str = "web";
+pub const BLUE: &str = "web-blue";
+pub const GREEN: &str = "web-green";
+pub const LB: &str = "web-alb";
+
+/// A `kirikae sandbox` process, stopped with SIGTERM when dropped.
+pub struct Sandbox {
+    child: Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    pub fn start(time_scale: &str) -> Sandbox {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kirikae"))
+            .args([
+                "sandbox",
+                "--listen",
+                "127.0.0.1:0",
+                "--time-scale",
+                time_scale,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kirikae sandbox");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout piped"))
+            .read_line(&mut line)
+            .expect("read sandbox URL");
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("http://"),
+            "sandbox printed {url:?} instead of its URL"
+        );
+        Sandbox { child, url }
+    }
+
+    /// `/_kirikae/calls`.
+    pub fn calls(&self) -> Value {
+        let (_, body) = http_get(&format!("{}/_kirikae/calls", self.url)).expect("calls endpoint");
+        serde_json::from_str(&body).expect("calls endpoint answers JSON")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A sandbox with what a team has before adopting kirikae: an ECS cluster, an ALB with a production (80)
+/// and a test (8080) listener, both forwarding to the first of two `ip` target groups.
+pub struct Stack {
+    pub sandbox: Sandbox,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub dns: String,
+    pub prod_listener: String,
+    pub test_listener: String,
+    pub target_groups: Vec<String>,
+}
+
+impl Stack {
+    pub async fn new() -> Stack {
+        Self::with_time_scale("60").await
+    }
+
+    pub async fn with_time_scale(scale: &str) -> Stack {
+        let sandbox = Sandbox::start(scale);
+        let creds =
+            aws_credential_types::Credentials::new("test", "test", None, None, "kirikae-tests");
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(&sandbox.url)
+            .load()
+            .await;
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+        let codedeploy = aws_sdk_codedeploy::Client::new(&config);
+        ecs.create_cluster()
+            .cluster_name(CLUSTER)
+            .send()
+            .await
+            .expect("create cluster");
+        let mut target_groups = Vec::new();
+        for name in [BLUE, GREEN] {
+            let out = elb
+                .create_target_group()
+                .name(name)
+                .protocol(ProtocolEnum::Http)
+                .port(8080)
+                .vpc_id("vpc-0sandbox")
+                .target_type(TargetTypeEnum::Ip)
+                .health_check_path("/health")
+                .health_check_interval_seconds(5)
+                .health_check_timeout_seconds(2)
+                .healthy_threshold_count(2)
+                .unhealthy_threshold_count(2)
+                .send()
+                .await
+                .expect("create target group");
+            target_groups.push(
+                out.target_groups()[0]
+                    .target_group_arn()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        let lb = elb
+            .create_load_balancer()
+            .name(LB)
+            .subnets("subnet-a")
+            .subnets("subnet-b")
+            .send()
+            .await
+            .expect("create ALB");
+        let lb = &lb.load_balancers()[0];
+        let mut listeners = Vec::new();
+        for port in [80, 8080] {
+            let out = elb
+                .create_listener()
+                .load_balancer_arn(lb.load_balancer_arn().unwrap())
+                .protocol(ProtocolEnum::Http)
+                .port(port)
+                .default_actions(
+                    Action::builder()
+                        .r#type(ActionTypeEnum::Forward)
+                        .target_group_arn(&target_groups[0])
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("create listener");
+            listeners.push(out.listeners()[0].listener_arn().unwrap().to_string());
+        }
+        Stack {
+            dns: lb.dns_name().unwrap().to_string(),
+            prod_listener: listeners[0].clone(),
+            test_listener: listeners[1].clone(),
+            sandbox,
+            ecs,
+            elb,
+            codedeploy,
+            target_groups,
+        }
+    }
+
+    /// API calls that changed something, so far.
+    pub fn mutating_calls(&self) -> u64 {
+        self.sandbox.calls()["mutating"]
+            .as_u64()
+            .expect("mutating count")
+    }
+
+    /// How often `service.Operation` was called.
+    pub fn calls_of(&self, op: &str) -> u64 {
+        self.sandbox.calls()["calls"][op].as_u64().unwrap_or(0)
+    }
+
+    /// GET / through a listener.
+    pub fn get(&self, port: u16) -> (u16, String) {
+        http_get(&format!("http://{}:{port}/", self.dns)).unwrap_or((0, String::new()))
+    }
+
+    /// The demo app's version answering on a listener (`None` when it does not answer 200).
+    pub fn version_on(&self, port: u16) -> Option<String> {
+        let (status, body) = self.get(port);
+        if status != 200 {
+            return None;
+        }
+        let v: Value = serde_json::from_str(&body).ok()?;
+        v["version"].as_str().map(str::to_string)
+    }
+
+    /// A project (config + definitions) for service `web` with image `kirikae/demo:v1`.
+    pub fn project(&self) -> Project {
+        Project::new(&self.sandbox.url)
+    }
+}
+
+static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
+
+/// `kirikae.yml`, `task-definition.json` and `service-definition.json` in a directory of their own.
+pub struct Project {
+    pub dir: PathBuf,
+    pub config: Value,
+    pub task: Value,
+    pub service: Value,
+    raw: BTreeMap<String, String>,
+    env: Vec<(String, String)>,
+    endpoint: String,
+}
+
+impl Project {
+    fn new(endpoint: &str) -> Project {
+        let dir = std::env::temp_dir().join(format!(
+            "kirikae-deploy-test-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Project {
+            dir,
+            config: json!({
+                "cluster": CLUSTER,
+                "service": SERVICE,
+                "task_definition": "task-definition.json",
+                "service_definition": "service-definition.json",
+                "codedeploy": {
+                    "service_role": "arn:aws:iam::000000000000:role/ecsCodeDeployRole",
+                    "target_groups": [BLUE, GREEN],
+                    "production_listener": {"load_balancer": LB, "port": 80},
+                    "test_listener": {"load_balancer": LB, "port": 8080},
+                    "termination_wait_minutes": 2
+                }
+            }),
+            task: json!({
+                "family": "web",
+                "networkMode": "awsvpc",
+                "requiresCompatibilities": ["FARGATE"],
+                "cpu": "256",
+                "memory": "512",
+                "containerDefinitions": [{
+                    "name": "web",
+                    "image": "kirikae/demo:v1",
+                    "essential": true,
+                    "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]
+                }]
+            }),
+            service: json!({
+                "desiredCount": 2,
+                "launchType": "FARGATE",
+                "loadBalancers": [{"containerName": "web", "containerPort": 8080}],
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-a"], "assignPublicIp": "DISABLED"}}
+            }),
+            raw: BTreeMap::new(),
+            env: Vec::new(),
+            endpoint: endpoint.to_string(),
+        }
+    }
+
+    /// Sets a config value by JSON pointer (`/codedeploy/termination_wait_minutes`); `null` removes it.
+    pub fn config(mut self, pointer: &str, v: Value) -> Self {
+        set(&mut self.config, pointer, v);
+        self
+    }
+
+    pub fn task(mut self, pointer: &str, v: Value) -> Self {
+        set(&mut self.task, pointer, v);
+        self
+    }
+
+    pub fn service(mut self, pointer: &str, v: Value) -> Self {
+        set(&mut self.service, pointer, v);
+        self
+    }
+
+    /// The image tag of the only container.
+    pub fn image(self, tag: &str) -> Self {
+        self.task(
+            "/containerDefinitions/0/image",
+            json!(format!("kirikae/demo:{tag}")),
+        )
+    }
+
+    /// Replaces a file's content verbatim (for malformed files and templates).
+    pub fn raw(mut self, file: &str, text: &str) -> Self {
+        self.raw.insert(file.to_string(), text.to_string());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    fn write(&self) {
+        // JSON is YAML: kirikae.yml is written as JSON so tests can build it as a value.
+        let files = [
+            (
+                "kirikae.yml",
+                serde_json::to_string_pretty(&self.config).unwrap(),
+            ),
+            (
+                "task-definition.json",
+                serde_json::to_string_pretty(&self.task).unwrap(),
+            ),
+            (
+                "service-definition.json",
+                serde_json::to_string_pretty(&self.service).unwrap(),
+            ),
+        ];
+        for (name, text) in files {
+            let text = self.raw.get(name).cloned().unwrap_or(text);
+            std::fs::write(self.dir.join(name), text).expect("write project file");
+        }
+        for (name, text) in &self.raw {
+            std::fs::write(self.dir.join(name), text).expect("write project file");
+        }
+    }
+
+    /// Runs `kirikae deploy -c <dir>/kirikae.yml ARGS` against the sandbox (endpoint from
+    /// AWS_ENDPOINT_URL, test credentials) and waits for it.
+    pub fn deploy(&self, args: &[&str]) -> Run {
+        self.spawn(args).wait()
+    }
+
+    /// Starts `kirikae deploy` without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        self.write();
+        let config = self.dir.join("kirikae.yml");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kirikae"));
+        cmd.arg("deploy")
+            .arg("-c")
+            .arg(&config)
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .env_remove("GITHUB_OUTPUT")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        Running {
+            child: cmd.spawn().expect("run kirikae deploy"),
+            started,
+            args: args.join(" "),
+        }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn set(doc: &mut Value, pointer: &str, v: Value) {
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    let parent = if parent.is_empty() {
+        &mut *doc
+    } else {
+        doc.pointer_mut(parent)
+            .unwrap_or_else(|| panic!("no {parent}"))
+    };
+    match parent {
+        Value::Object(map) => {
+            if v.is_null() {
+                map.remove(key);
+            } else {
+                map.insert(key.to_string(), v);
+            }
+        }
+        Value::Array(items) => items[key.parse::<usize>().expect("an index")] = v,
+        other => panic!("cannot set {pointer} in {other}"),
+    }
+}
+
+pub struct Running {
+    pub child: Child,
+    started: Instant,
+    args: String,
+}
+
+impl Running {
+    pub fn wait(mut self) -> Run {
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        // Read both pipes to the end (stderr on a thread so neither can fill up and block the child).
+        let mut err_pipe = self.child.stderr.take().expect("stderr piped");
+        let err_thread = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err_pipe.read_to_string(&mut s);
+            s
+        });
+        let _ = self
+            .child
+            .stdout
+            .take()
+            .expect("stdout piped")
+            .read_to_string(&mut stdout);
+        stderr.push_str(&err_thread.join().unwrap_or_default());
+        let status = self.child.wait().expect("wait for kirikae deploy");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            elapsed: self.started.elapsed(),
+            args: self.args,
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C).
+    pub fn interrupt(&self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+    }
+}
+
+/// A finished `kirikae deploy`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    args: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "kirikae deploy {} exited {} (expected {code})\n--- stderr\n{}\n--- stdout\n{}",
+            self.args, self.code, self.stderr, self.stdout
+        );
+        self
+    }
+
+    /// stderr contains every one of `parts`.
+    #[track_caller]
+    pub fn assert_says(&self, parts: &[&str]) -> &Self {
+        for p in parts {
+            assert!(
+                self.stderr.contains(p),
+                "stderr lacks {p:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    /// The JSON document on stdout.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A minimal HTTP/1.1 GET (tests must not depend on the code under test to talk HTTP).
+pub fn http_get(url: &str) -> std::io::Result<(u16, String)> {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A local HTTP receiver for webhooks: records every request body; answers `status`.
+pub struct Receiver {
+    pub url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    pub fn start(status: u16) -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!(
+            "http://{}/hook/secret-token-123",
+            listener.local_addr().unwrap()
+        );
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                if let Some(body) = read_request(&mut stream) {
+                    sink.lock().unwrap().push(body);
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                );
+            }
+        });
+        Receiver { url, bodies }
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("a JSON body"))
+            .collect()
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    String::from_utf8(body).ok()
+}
+
+/// Poll `check` every 100 ms until it returns `Some`, or panic naming `what` after `secs` seconds.
+pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
