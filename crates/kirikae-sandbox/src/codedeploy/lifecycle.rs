@@ -1110,8 +1110,6 @@ fn task_set_input(deployment_id: &str, a: &AppSpec, r: &Resolved, service: &Serv
         "loadBalancers": [{ "targetGroupArn": r.replacement_tg.arn, "containerName": a.container_name, "containerPort": a.container_port }],
         "scale": { "value": 100.0, "unit": "PERCENT" },
         "clientToken": deployment_id,
-        // Not an API member: tells ECS the set is CodeDeploy's, which it reports as `startedBy`.
-        "startedBy": "CODE_DEPLOY",
     });
     if let Some(n) = a
         .network_configuration

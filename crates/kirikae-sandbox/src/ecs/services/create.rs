@@ -58,10 +58,10 @@ fn check_controller(
             "Health check grace period is only valid for services configured to use load balancers",
         ));
     }
-    if controller == Controller::Ecs {
-        return Ok(());
-    }
     let dc = &input["deploymentConfiguration"];
+    if controller == Controller::Ecs {
+        return check_strategy(dc);
+    }
     if dc["alarms"]["enable"] == true {
         return Err(errors::invalid(
             "Alarm based rollback feature is only supported with ECS deployment controller. Update to ECS deployment controller and try again.",
@@ -80,13 +80,27 @@ fn check_controller(
     Ok(())
 }
 
-/// The request as compared for idempotency (AWS answers an identical CreateService with the service).
-fn idempotency_key(input: &Value) -> Value {
-    let mut v = input.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("clientToken");
+/// Only rolling updates are emulated for the ECS controller; the 2025 ECS-native BLUE_GREEN, LINEAR and
+/// CANARY strategies (service deployments, lifecycle hooks) are refused rather than run as rolling.
+pub fn check_strategy(deployment_configuration: &Value) -> Result<(), ApiError> {
+    match deployment_configuration["strategy"].as_str() {
+        None | Some("ROLLING") => Ok(()),
+        Some(other) => Err(ApiError::new(
+            "UnsupportedFeatureException",
+            format!(
+                "The kirikae sandbox does not emulate the {other} deployment strategy of the ECS deployment controller; use ROLLING, or the CODE_DEPLOY deployment controller for blue/green deployments."
+            ),
+        )),
     }
-    v
+}
+
+/// Whether a CreateService request repeats the one that created `existing`: AWS makes CreateService
+/// idempotent through `clientToken` (documented), so only a retry with the same token and the same
+/// parameters is answered with the existing service; anything else is "not idempotent".
+fn is_retry(existing: &Service, input: &Value) -> bool {
+    existing.is_active()
+        && input.get("clientToken").is_some_and(|t| !t.is_null())
+        && existing.create_request == *input
 }
 
 pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
@@ -108,7 +122,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let cluster = region.ecs.clusters.active(io::cluster_ref(input))?;
     let (cluster_name, cluster_arn) = (cluster.name.clone(), cluster.arn.clone());
     if let Some(existing) = cluster.services.get(&name) {
-        if existing.is_active() && existing.create_request == idempotency_key(input) {
+        if is_retry(existing, input) {
             return Ok(json!({ "service": existing.to_json(&cluster.tasks, true) }));
         }
         return Err(errors::invalid("Creation of service was not idempotent."));
@@ -174,7 +188,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         sets: Vec::new(),
         events: VecDeque::new(),
         steady: false,
-        create_request: idempotency_key(input),
+        create_request: input.clone(),
     };
     match controller {
         Controller::Ecs => {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::create::merged_deployment_configuration;
+use super::create::{check_strategy, merged_deployment_configuration};
 use super::{Controller, Service};
 use crate::ecs::spec::{self, Purpose};
 use crate::ecs::task_sets::{SetKind, SetStatus, TaskSet};
@@ -68,6 +68,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if controller != Controller::Ecs {
         reject_task_set_controlled(controller, input)?;
     }
+    check_strategy(&input["deploymentConfiguration"])?;
 
     // What tasks would run after the update (ECS controller).
     let mut new_spec = service.spec.clone();
