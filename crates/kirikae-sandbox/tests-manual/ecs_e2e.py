@@ -375,6 +375,45 @@ def test_errors(sb):
     assert live_tasks(ecs) == []
 
 
+def test_codedeploy_blue_green_through_ecs_task_sets(sb):
+    """CodeDeploy drives the service through ECS's task set APIs: green set, traffic switch, blue drained."""
+    s = stack(sb, desired=2)
+    ecs = sb.ecs
+    cd = boto3.client("codedeploy", endpoint_url=sb.url, **CREDS)
+    wait_for("blue steady", lambda: service(ecs)["taskSets"][0]["stabilityStatus"] == "STEADY_STATE")
+    blue_set = service(ecs)["taskSets"][0]["id"]
+    listeners = sb.elb.describe_listeners(LoadBalancerArn=sb.elb.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"])["Listeners"]
+    prod = [l["ListenerArn"] for l in listeners if l["Port"] == 80]
+    test = [l["ListenerArn"] for l in listeners if l["Port"] == 8080]
+    cd.create_application(applicationName="app", computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName="app", deploymentGroupName="dg", serviceRoleArn="arn:aws:iam::000000000000:role/cd",
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"}},
+        ecsServices=[{"serviceName": "web", "clusterName": "demo"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "web-blue"}, {"name": "web-green"}],
+            "prodTrafficRoute": {"listenerArns": prod}, "testTrafficRoute": {"listenerArns": test}}]})
+    td2 = register(ecs, tag="v2")
+    appspec = {"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
+        "TaskDefinition": td2["taskDefinitionArn"],
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]}
+    dep = cd.create_deployment(applicationName="app", deploymentGroupName="dg", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(appspec)}})["deploymentId"]
+    wait_for("deployment succeeded", lambda: cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Succeeded", timeout=90)
+    svc = service(ecs)
+    assert svc["taskDefinition"] == td2["taskDefinitionArn"], svc["taskDefinition"]
+    assert {t["id"]: t["status"] for t in svc["taskSets"]}.get(blue_set) in (None, "DRAINING"), svc["taskSets"]
+    svc = wait_for("blue set gone", lambda: len(service(ecs)["taskSets"]) == 1 and service(ecs), timeout=30)
+    assert svc["taskSets"][0]["status"] == "PRIMARY" and svc["taskSets"][0]["id"] != blue_set
+    assert svc["taskSets"][0]["startedBy"] == "CODE_DEPLOY" and svc["taskSets"][0]["externalId"] == dep
+    assert svc["loadBalancers"][0]["targetGroupArn"] == s["green"]
+    assert json.loads(http_get(f"http://{s['dns']}:80/")[1])["version"] == "v2"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", default="")

@@ -231,13 +231,8 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let td_arn = cx
-        .region
-        .ecs
-        .task_definitions
-        .for_launch(&td_ref)?
-        .arn
-        .clone();
+    let td = cx.region.ecs.task_definitions.for_launch(&td_ref)?;
+    let (td_arn, awsvpc) = (td.arn.clone(), td.network_mode() == "awsvpc");
     let mut spec = LaunchSpec::from_input(input, Some(td_arn.clone()))?;
     let set_tags = tags::from_input(input)?;
     let now = cx.now;
@@ -262,7 +257,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         spec.launch_type = service.spec.launch_type.clone();
         spec.capacity_provider_strategy = service.spec.capacity_provider_strategy.clone();
     }
-    if spec.network_configuration.is_none() {
+    if spec.network_configuration.is_none() && awsvpc {
         spec.network_configuration = service.primary_spec().network_configuration.clone();
     }
     let service_name = service.name.clone();
