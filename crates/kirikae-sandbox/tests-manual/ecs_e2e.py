@@ -263,6 +263,29 @@ def test_ecs_controller_rolling_update(sb):
     assert len(svc["deployments"]) == 2
 
 
+def test_circuit_breaker_rolls_back_a_failing_deployment(sb):
+    ecs = sb.ecs
+    ecs.create_cluster(clusterName="demo")
+    good = register(ecs)
+    ecs.create_service(cluster="demo", serviceName="web", taskDefinition=good["taskDefinitionArn"], desiredCount=2,
+                       launchType="FARGATE", networkConfiguration=NETWORK,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    wait_for("first rollout", lambda: service(ecs)["deployments"][0]["rolloutState"] == "COMPLETED")
+    bad = ecs.register_task_definition(family="web", networkMode="awsvpc", cpu="256", memory="512",
+                                       containerDefinitions=[{"name": "web", "image": "nginx:latest"}])["taskDefinition"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=bad["taskDefinitionArn"])
+
+    def rolled_back():
+        svc = service(ecs)
+        d = svc["deployments"]
+        return len(d) == 1 and d[0]["rolloutState"] == "COMPLETED" and svc["taskDefinition"] == good["taskDefinitionArn"] and svc
+    svc = wait_for("rollback", rolled_back, timeout=60)
+    msgs = [e["message"] for e in svc["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in msgs), msgs
+    assert any("rolling back to deployment" in m for m in msgs), msgs
+    assert svc["runningCount"] == 2
+
+
 def test_run_task_and_stop_task(sb):
     ecs = sb.ecs
     ecs.create_cluster(clusterName="default")

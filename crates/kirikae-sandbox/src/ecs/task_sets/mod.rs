@@ -168,7 +168,7 @@ impl TaskSet {
         let c = counts(tasks, &service.name, &self.id);
         let reason = match self.rollout_state {
             "COMPLETED" => format!("ECS deployment {} completed.", self.id),
-            "FAILED" => format!("ECS deployment {} failed.", self.id),
+            "FAILED" => "ECS deployment circuit breaker: tasks failed to start.".to_string(),
             _ => format!("ECS deployment {} in progress.", self.id),
         };
         io::compact(json!({
