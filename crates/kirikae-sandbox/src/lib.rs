@@ -76,7 +76,10 @@ impl Sandbox {
             clock: clock::Clock::new(config.time_scale),
             addrs: addr::AddressPool::claim()?,
             runtime: runtime::Runtime::new(config.images, config.time_scale, events_tx),
-            hooks: codedeploy::HookConfig { targets: config.hooks, endpoint_url: format!("http://{endpoint}") },
+            hooks: codedeploy::HookConfig {
+                targets: config.hooks,
+                endpoint_url: format!("http://{endpoint}"),
+            },
             world: Mutex::new(World::default()),
             calls: Mutex::new(Default::default()),
             wake: Notify::new(),

@@ -263,6 +263,29 @@ def test_ecs_controller_rolling_update(sb):
     assert len(svc["deployments"]) == 2
 
 
+def test_circuit_breaker_rolls_back_a_failing_deployment(sb):
+    ecs = sb.ecs
+    ecs.create_cluster(clusterName="demo")
+    good = register(ecs)
+    ecs.create_service(cluster="demo", serviceName="web", taskDefinition=good["taskDefinitionArn"], desiredCount=2,
+                       launchType="FARGATE", networkConfiguration=NETWORK,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    wait_for("first rollout", lambda: service(ecs)["deployments"][0]["rolloutState"] == "COMPLETED")
+    bad = ecs.register_task_definition(family="web", networkMode="awsvpc", cpu="256", memory="512",
+                                       containerDefinitions=[{"name": "web", "image": "nginx:latest"}])["taskDefinition"]
+    ecs.update_service(cluster="demo", service="web", taskDefinition=bad["taskDefinitionArn"])
+
+    def rolled_back():
+        svc = service(ecs)
+        d = svc["deployments"]
+        return len(d) == 1 and d[0]["rolloutState"] == "COMPLETED" and svc["taskDefinition"] == good["taskDefinitionArn"] and svc
+    svc = wait_for("rollback", rolled_back, timeout=60)
+    msgs = [e["message"] for e in svc["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in msgs), msgs
+    assert any("rolling back to deployment" in m for m in msgs), msgs
+    assert svc["runningCount"] == 2
+
+
 def test_run_task_and_stop_task(sb):
     ecs = sb.ecs
     ecs.create_cluster(clusterName="default")
@@ -373,6 +396,45 @@ def test_errors(sb):
     wait_for("inactive", lambda: service(ecs)["status"] == "INACTIVE", timeout=30)
     assert ecs.list_services(cluster="demo")["serviceArns"] == []
     assert live_tasks(ecs) == []
+
+
+def test_codedeploy_blue_green_through_ecs_task_sets(sb):
+    """CodeDeploy drives the service through ECS's task set APIs: green set, traffic switch, blue drained."""
+    s = stack(sb, desired=2)
+    ecs = sb.ecs
+    cd = boto3.client("codedeploy", endpoint_url=sb.url, **CREDS)
+    wait_for("blue steady", lambda: service(ecs)["taskSets"][0]["stabilityStatus"] == "STEADY_STATE")
+    blue_set = service(ecs)["taskSets"][0]["id"]
+    listeners = sb.elb.describe_listeners(LoadBalancerArn=sb.elb.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"])["Listeners"]
+    prod = [l["ListenerArn"] for l in listeners if l["Port"] == 80]
+    test = [l["ListenerArn"] for l in listeners if l["Port"] == 8080]
+    cd.create_application(applicationName="app", computePlatform="ECS")
+    cd.create_deployment_group(
+        applicationName="app", deploymentGroupName="dg", serviceRoleArn="arn:aws:iam::000000000000:role/cd",
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"}},
+        ecsServices=[{"serviceName": "web", "clusterName": "demo"}],
+        loadBalancerInfo={"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "web-blue"}, {"name": "web-green"}],
+            "prodTrafficRoute": {"listenerArns": prod}, "testTrafficRoute": {"listenerArns": test}}]})
+    td2 = register(ecs, tag="v2")
+    appspec = {"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
+        "TaskDefinition": td2["taskDefinitionArn"],
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]}
+    dep = cd.create_deployment(applicationName="app", deploymentGroupName="dg", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(appspec)}})["deploymentId"]
+    wait_for("deployment succeeded", lambda: cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"] == "Succeeded", timeout=90)
+    svc = service(ecs)
+    assert svc["taskDefinition"] == td2["taskDefinitionArn"], svc["taskDefinition"]
+    assert {t["id"]: t["status"] for t in svc["taskSets"]}.get(blue_set) in (None, "DRAINING"), svc["taskSets"]
+    svc = wait_for("blue set gone", lambda: len(service(ecs)["taskSets"]) == 1 and service(ecs), timeout=30)
+    assert svc["taskSets"][0]["status"] == "PRIMARY" and svc["taskSets"][0]["id"] != blue_set
+    assert svc["taskSets"][0]["startedBy"] == "CODE_DEPLOY" and svc["taskSets"][0]["externalId"] == dep
+    assert svc["loadBalancers"][0]["targetGroupArn"] == s["green"]
+    assert json.loads(http_get(f"http://{s['dns']}:80/")[1])["version"] == "v2"
 
 
 def main():

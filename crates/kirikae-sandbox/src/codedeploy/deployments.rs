@@ -494,6 +494,7 @@ impl Deployment {
             "blueGreenDeploymentConfiguration": to(&self.plan.blue_green),
             "loadBalancerInfo": to(&self.plan.load_balancer_info),
             "fileExistsBehavior": "DISALLOW",
+            "targetInstances": { "tagFilters": [], "autoScalingGroups": [] },
             "deploymentStatusMessages": self.status_messages,
             "computePlatform": "ECS",
         });

@@ -663,7 +663,7 @@ impl Deployment {
                     for ts in service
                         .task_sets
                         .iter()
-                        .filter(|t| t.status != "PRIMARY" && t.id != r.original)
+                        .filter(|t| t.status == "ACTIVE" && t.id != r.original)
                     {
                         let _ = env.platform.delete_task_set(&r.cluster, &r.service, &ts.id);
                     }

@@ -84,6 +84,16 @@ pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> 
         "BatchGetApplicationRevisions" => revisions::batch_get(cx, input),
         "ListApplicationRevisions" => revisions::list(cx, input),
 
+        // Instances are what Server deployments have; ECS deployments have targets.
+        "ListDeploymentInstances" | "GetDeploymentInstance" | "BatchGetDeploymentInstances" => {
+            Err(err(
+                "InvalidComputePlatformException",
+                format!(
+                    "{op} applies to deployments of the Server compute platform; for ECS deployments use ListDeploymentTargets, GetDeploymentTarget or BatchGetDeploymentTargets."
+                ),
+            ))
+        }
+
         "TagResource" => tags::tag(cx, input),
         "UntagResource" => tags::untag(cx, input),
         "ListTagsForResource" => tags::list(cx, input),

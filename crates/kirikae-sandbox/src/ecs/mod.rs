@@ -3,8 +3,9 @@
 //! and registers them with ELBv2 target groups.
 //!
 //! Layout: one module per resource (`clusters`, `task_definitions`, `services`, `task_sets`, `tasks`,
-//! `tags`), `spec` for what tasks are launched with and AWS's checks on it, `arns` for ARNs and ids,
-//! `scheduler` for everything that happens between API calls.
+//! `tags`: state, JSON views, operations), `spec` for what tasks are launched with and AWS's checks on
+//! it, `arns` for ARNs and ids, `io` for reading inputs and paging, and `scheduler` for everything that
+//! happens between API calls (task lifecycle, scaling, rolling deployments, ELB health, stability).
 
 mod arns;
 mod clusters;
@@ -37,22 +38,22 @@ pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> 
         "DescribeClusters" => clusters::describe(cx, input),
         "ListClusters" => clusters::list(cx, input),
         "DeleteCluster" => clusters::delete(cx, input),
-        "RegisterTaskDefinition" => task_definitions::register(cx, input),
-        "DescribeTaskDefinition" => task_definitions::describe(cx, input),
-        "ListTaskDefinitions" => task_definitions::list(cx, input),
-        "ListTaskDefinitionFamilies" => task_definitions::list_families(cx, input),
-        "DeregisterTaskDefinition" => task_definitions::deregister(cx, input),
-        "DeleteTaskDefinitions" => task_definitions::delete(cx, input),
+        "RegisterTaskDefinition" => task_definitions::register::register(cx, input),
+        "DescribeTaskDefinition" => task_definitions::api::describe(cx, input),
+        "ListTaskDefinitions" => task_definitions::api::list(cx, input),
+        "ListTaskDefinitionFamilies" => task_definitions::api::list_families(cx, input),
+        "DeregisterTaskDefinition" => task_definitions::api::deregister(cx, input),
+        "DeleteTaskDefinitions" => task_definitions::api::delete(cx, input),
         "CreateService" => services::create(cx, input),
         "DescribeServices" => services::describe(cx, input),
         "ListServices" => services::list(cx, input),
         "UpdateService" => services::update(cx, input),
         "DeleteService" => services::delete(cx, input),
-        "CreateTaskSet" => task_sets::create(cx, input),
-        "DescribeTaskSets" => task_sets::describe(cx, input),
-        "UpdateTaskSet" => task_sets::update(cx, input),
-        "UpdateServicePrimaryTaskSet" => task_sets::update_primary(cx, input),
-        "DeleteTaskSet" => task_sets::delete(cx, input),
+        "CreateTaskSet" => task_sets::api::create(cx, input),
+        "DescribeTaskSets" => task_sets::api::describe(cx, input),
+        "UpdateTaskSet" => task_sets::api::update(cx, input),
+        "UpdateServicePrimaryTaskSet" => task_sets::api::update_primary(cx, input),
+        "DeleteTaskSet" => task_sets::api::delete(cx, input),
         "ListTasks" => tasks::api::list(cx, input),
         "DescribeTasks" => tasks::api::describe(cx, input),
         "StopTask" => tasks::api::stop(cx, input),

@@ -33,16 +33,6 @@ impl LoadBalancer {
     }
 
     pub fn to_json(&self, key: &RegionKey) -> Value {
-        // One zone per subnet, named after the region like AWS zones (a, b, c, ...).
-        let zones: Vec<Value> = self
-            .subnets
-            .iter()
-            .enumerate()
-            .map(|(i, subnet)| {
-                let letter = (b'a' + (i % 26) as u8) as char;
-                json!({"ZoneName": format!("{}{letter}", key.region), "SubnetId": subnet, "LoadBalancerAddresses": []})
-            })
-            .collect();
         json!({
             "LoadBalancerArn": self.arn,
             "DNSName": self.ip.to_string(),
@@ -54,11 +44,41 @@ impl LoadBalancer {
             "VpcId": SANDBOX_VPC,
             "State": {"Code": "active"},
             "Type": "application",
-            "AvailabilityZones": zones,
+            "AvailabilityZones": self.zones(key),
             "SecurityGroups": self.security_groups,
             "IpAddressType": self.ip_address_type,
         })
     }
+
+    fn zones(&self, key: &RegionKey) -> Value {
+        // One zone per subnet, named after the region like AWS zones (a, b, c, ...).
+        let zones: Vec<Value> = self
+            .subnets
+            .iter()
+            .enumerate()
+            .map(|(i, subnet)| {
+                let letter = (b'a' + (i % 26) as u8) as char;
+                json!({"ZoneName": format!("{}{letter}", key.region), "SubnetId": subnet, "LoadBalancerAddresses": []})
+            })
+            .collect();
+        Value::Array(zones)
+    }
+}
+
+/// `Subnets` and `SubnetMappings[].SubnetId` together (the sandbox has no subnets to check them against).
+fn subnets_of(input: &Value) -> Vec<String> {
+    let mut subnets = params::strings(input, "Subnets").unwrap_or_default();
+    for mapping in input
+        .get("SubnetMappings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(s) = params::str_opt(mapping, "SubnetId") {
+            subnets.push(s.to_string());
+        }
+    }
+    subnets
 }
 
 pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
@@ -214,4 +234,35 @@ pub fn modify_attributes(st: &mut Elbv2State, input: &Value) -> Result<Value, Ap
         .ok_or_else(|| errors::load_balancer_not_found(arn))?;
     lb.attributes.modify(input)?;
     Ok(json!({"Attributes": lb.attributes.to_json()}))
+}
+
+pub fn set_subnets(st: &mut Elbv2State, key: &RegionKey, input: &Value) -> Result<Value, ApiError> {
+    let lb = found_mut(st, input)?;
+    let subnets = subnets_of(input);
+    if !subnets.is_empty() {
+        lb.subnets = subnets;
+    }
+    if let Some(t) = params::str_opt(input, "IpAddressType") {
+        lb.ip_address_type = t.to_string();
+    }
+    Ok(json!({"AvailabilityZones": lb.zones(key), "IpAddressType": lb.ip_address_type}))
+}
+
+pub fn set_security_groups(st: &mut Elbv2State, input: &Value) -> Result<Value, ApiError> {
+    let lb = found_mut(st, input)?;
+    lb.security_groups = params::strings(input, "SecurityGroups").unwrap_or_default();
+    Ok(json!({"SecurityGroupIds": lb.security_groups}))
+}
+
+pub fn set_ip_address_type(st: &mut Elbv2State, input: &Value) -> Result<Value, ApiError> {
+    let lb = found_mut(st, input)?;
+    lb.ip_address_type = params::str_req(input, "IpAddressType")?.to_string();
+    Ok(json!({"IpAddressType": lb.ip_address_type}))
+}
+
+fn found_mut<'a>(st: &'a mut Elbv2State, input: &Value) -> Result<&'a mut LoadBalancer, ApiError> {
+    let arn = params::str_req(input, "LoadBalancerArn")?;
+    st.load_balancers
+        .get_mut(arn)
+        .ok_or_else(|| errors::load_balancer_not_found(arn))
 }

@@ -157,7 +157,7 @@ fn settings_from(input: &Value) -> Result<Settings, ApiError> {
                 .to_string(),
         ),
     };
-    check_health_check(&health_check)?;
+    check_health_check(&health_check, &target_type)?;
     Ok(Settings {
         protocol_version: (!lambda).then(|| {
             params::str_opt(input, "ProtocolVersion")
@@ -175,7 +175,13 @@ fn settings_from(input: &Value) -> Result<Settings, ApiError> {
     })
 }
 
-fn check_health_check(hc: &HealthCheck) -> Result<(), ApiError> {
+fn check_health_check(hc: &HealthCheck, target_type: &str) -> Result<(), ApiError> {
+    // Only lambda target groups may switch health checks off.
+    if !hc.enabled && target_type != "lambda" {
+        return Err(errors::validation(format!(
+            "Health checks cannot be disabled for target groups with target type '{target_type}'"
+        )));
+    }
     if let Some(p) = hc.protocol.as_deref()
         && p != "HTTP"
     {
@@ -319,7 +325,7 @@ pub fn modify(st: &mut Elbv2State, input: &Value) -> Result<Value, ApiError> {
     if let Some(v) = input.pointer("/Matcher/HttpCode").and_then(Value::as_str) {
         hc.matcher = Some(v.to_string());
     }
-    check_health_check(&hc)?;
+    check_health_check(&hc, &tg.settings.target_type)?;
     tg.settings.health_check = hc;
     Ok(json!({"TargetGroups": [tg.to_json(lbs)]}))
 }
@@ -402,6 +408,7 @@ mod tests {
         assert!(with("HealthCheckPort", json!("http")).is_err());
         assert!(with("Matcher", json!({"HttpCode": "999"})).is_err());
         assert!(with("Protocol", json!("TCP")).is_err());
+        assert!(with("HealthCheckEnabled", json!(false)).is_err());
         assert!(settings_from(&json!({"Name": "t", "Port": 80})).is_err());
         assert!(settings_from(&json!({"Name": "t", "TargetType": "lambda"})).is_ok());
     }

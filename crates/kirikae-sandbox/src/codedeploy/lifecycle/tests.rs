@@ -578,3 +578,33 @@ fn reweight_keeps_other_actions_and_stickiness() {
         .is_none()
     );
 }
+
+#[test]
+fn a_later_deployment_removes_what_a_failed_one_left_behind() {
+    let mut p = plan(true);
+    p.appspec = appspec::parse(HOOKED);
+    let mut r = Run::new(p);
+    r.h.fail = true;
+    r.run_until(5.0);
+    assert_eq!(r.d.status, Status::Failed);
+    assert_eq!(r.p.task_sets.len(), 2);
+    let mut next = Deployment::new("d-TEST00002".into(), plan(true), r.t);
+    let mut hooks = FakeHooks::default();
+    for t in 0..5 {
+        let mut env = Env {
+            platform: &mut r.p,
+            hooks: &mut hooks,
+            now: r.t + t as f64,
+            scale: 1.0,
+        };
+        next.advance(&mut env);
+    }
+    assert_eq!(next.status, Status::Succeeded, "{:?}", next.error);
+    assert!(
+        r.p.calls.contains(&"DeleteTaskSet ecs-svc/2".to_string()),
+        "{:?}",
+        r.p.calls
+    );
+    assert_eq!(r.p.task_sets.len(), 1);
+    assert_eq!(r.p.primary().id, "ecs-svc/3");
+}

@@ -1,8 +1,9 @@
 //! The ECS scheduler: on every controller pass it moves tasks through their lifecycle, stops tasks
 //! that fail their load balancer health checks, starts missing and stops surplus tasks of every
-//! deployment and task set (rolling ECS deployments within their minimum/maximum percent), tracks
-//! stability, and retires what is drained.
+//! deployment and task set (rolling ECS deployments within their minimum/maximum percent, with the
+//! deployment circuit breaker), tracks stability, and retires what is drained.
 
+mod circuit_breaker;
 mod exits;
 mod health;
 pub mod lifecycle;
@@ -97,6 +98,7 @@ pub fn reconcile(cx: &mut Ctx) {
         }
         notices::publish(&mut env, services);
         for service in services.values_mut() {
+            circuit_breaker::check(service, &env);
             stability::update(service, tasks, &mut env);
         }
         retire_drained_services(cluster);

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::Env;
 use super::health::is_healthy;
+use super::{Env, timing};
 use crate::ecs::services::{Controller, Service};
 use crate::ecs::task_sets::SetStatus;
 use crate::ecs::tasks::Task;
@@ -30,7 +30,14 @@ pub fn update(svc: &mut Service, tasks: &BTreeMap<String, Task>, env: &mut Env) 
             set.stable = steady;
             set.stability_at = env.now;
         }
-        if steady {
+        // Failures are forgiven once the set has run steadily for a while, not at the first moment
+        // of steadiness (a task that crashes a few seconds after starting would never be throttled).
+        let settled = live.iter().all(|t| {
+            t.started_at.is_some_and(|at| {
+                env.now >= timing::after(env.shared, at, timing::FAILURES_FORGOTTEN_AFTER)
+            })
+        });
+        if steady && settled {
             set.launch_failures = 0;
         }
         all_steady &= steady;

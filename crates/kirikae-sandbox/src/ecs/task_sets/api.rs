@@ -1,201 +1,20 @@
-//! Task sets, and the deployments of ECS-controller services (AWS runs both on one mechanism: both have
-//! `ecs-svc/…` ids and their tasks carry that id as `startedBy`). CreateTaskSet, DescribeTaskSets,
-//! UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet.
+//! CreateTaskSet, DescribeTaskSets, UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::services::{Controller, Service};
-use super::spec::{self, LaunchSpec, Purpose};
-use super::tags::{self, Tag};
-use super::tasks::Task;
-use super::{arns, errors, io};
+use super::{SetKind, SetStatus, TaskSet, computed_desired_count};
+use crate::ecs::services::{Controller, Service};
+use crate::ecs::spec::{self, LaunchSpec, Purpose};
+use crate::ecs::tasks::Task;
+use crate::ecs::{arns, errors, io, tags};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
 /// AWS's limit of task sets ("deployments") per service.
 const MAX_TASK_SETS: usize = 5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SetKind {
-    /// An ECS-controller deployment (shown in `deployments`).
-    Deployment,
-    /// A task set of a CODE_DEPLOY or EXTERNAL service (shown in `taskSets`).
-    TaskSet,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SetStatus {
-    Primary,
-    Active,
-    Draining,
-}
-
-impl SetStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SetStatus::Primary => "PRIMARY",
-            SetStatus::Active => "ACTIVE",
-            SetStatus::Draining => "DRAINING",
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct TaskSet {
-    pub id: String,
-    pub arn: String,
-    pub kind: SetKind,
-    pub status: SetStatus,
-    pub spec: LaunchSpec,
-    /// Percent of the service's desired count (task sets).
-    pub scale: f64,
-    /// Tasks it should run now: a deployment's desired count, or a task set's computedDesiredCount.
-    pub desired: u32,
-    pub external_id: Option<String>,
-    pub started_by: Option<String>,
-    pub client_token: Option<String>,
-    pub created_at: f64,
-    pub updated_at: f64,
-    pub stable: bool,
-    pub stability_at: f64,
-    pub tags: Vec<Tag>,
-    /// Deployments: `IN_PROGRESS`, `COMPLETED` or `FAILED`.
-    pub rollout_state: &'static str,
-    pub failed_tasks: u32,
-    /// Consecutive task failures, and when the scheduler may launch again (throttling, as AWS does
-    /// for tasks that keep failing to start).
-    pub launch_failures: u32,
-    pub next_launch_at: f64,
-}
-
-/// `computedDesiredCount`: ceil(desiredCount × scale / 100).
-pub fn computed_desired_count(desired: u32, scale_percent: f64) -> u32 {
-    let exact = desired as f64 * scale_percent.clamp(0.0, 100.0) / 100.0;
-    // Tolerate float noise (e.g. 3 × 33.3333…%) before rounding up.
-    (exact - 1e-9).ceil().max(0.0) as u32
-}
-
-/// Running and pending tasks of one set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub running: u32,
-    pub pending: u32,
-}
-
-pub fn counts(tasks: &BTreeMap<String, Task>, service: &str, set_id: &str) -> Counts {
-    let mut c = Counts::default();
-    for t in tasks.values().filter(|t| t.belongs_to(service, set_id)) {
-        if t.is_running() {
-            c.running += 1;
-        } else if t.is_pending() {
-            c.pending += 1;
-        }
-    }
-    c
-}
-
-impl TaskSet {
-    pub fn new(
-        kind: SetKind,
-        status: SetStatus,
-        service: &Service,
-        spec: LaunchSpec,
-        now: f64,
-    ) -> TaskSet {
-        let id = arns::new_task_set_id();
-        TaskSet {
-            arn: arns::task_set(&service.region, &service.cluster_name, &service.name, &id),
-            id,
-            kind,
-            status,
-            spec,
-            scale: 100.0,
-            desired: 0,
-            external_id: None,
-            started_by: None,
-            client_token: None,
-            created_at: now,
-            updated_at: now,
-            stable: false,
-            stability_at: now,
-            tags: Vec::new(),
-            rollout_state: "IN_PROGRESS",
-            failed_tasks: 0,
-            launch_failures: 0,
-            next_launch_at: 0.0,
-        }
-    }
-
-    pub fn to_json(
-        &self,
-        service: &Service,
-        tasks: &BTreeMap<String, Task>,
-        with_tags: bool,
-    ) -> Value {
-        let c = counts(tasks, &service.name, &self.id);
-        let mut v = json!({
-            "id": self.id,
-            "taskSetArn": self.arn,
-            "serviceArn": service.arn,
-            "clusterArn": service.cluster_arn,
-            "startedBy": self.started_by,
-            "externalId": self.external_id,
-            "status": self.status.as_str(),
-            "taskDefinition": self.spec.task_definition,
-            "computedDesiredCount": self.desired,
-            "pendingCount": c.pending,
-            "runningCount": c.running,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "launchType": self.spec.launch_type,
-            "capacityProviderStrategy": self.spec.capacity_provider_strategy,
-            "platformVersion": self.spec.reported_platform_version(),
-            "platformFamily": self.spec.is_fargate().then_some("Linux"),
-            "networkConfiguration": self.spec.network_configuration,
-            "loadBalancers": self.spec.load_balancers_json(),
-            "serviceRegistries": self.spec.service_registries_json(),
-            "scale": { "value": self.scale, "unit": "PERCENT" },
-            "stabilityStatus": if self.stable { "STEADY_STATE" } else { "STABILIZING" },
-            "stabilityStatusAt": self.stability_at,
-        });
-        if with_tags {
-            v["tags"] = tags::to_json(&self.tags);
-        }
-        io::compact(v)
-    }
-
-    /// How `DescribeServices` shows an ECS-controller deployment.
-    pub fn deployment_json(&self, service: &Service, tasks: &BTreeMap<String, Task>) -> Value {
-        let c = counts(tasks, &service.name, &self.id);
-        let reason = match self.rollout_state {
-            "COMPLETED" => format!("ECS deployment {} completed.", self.id),
-            "FAILED" => format!("ECS deployment {} failed.", self.id),
-            _ => format!("ECS deployment {} in progress.", self.id),
-        };
-        io::compact(json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "taskDefinition": self.spec.task_definition,
-            "desiredCount": self.desired,
-            "pendingCount": c.pending,
-            "runningCount": c.running,
-            "failedTasks": self.failed_tasks,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "launchType": self.spec.launch_type,
-            "capacityProviderStrategy": self.spec.capacity_provider_strategy,
-            "platformVersion": self.spec.reported_platform_version(),
-            "platformFamily": self.spec.is_fargate().then_some("Linux"),
-            "networkConfiguration": self.spec.network_configuration,
-            "rolloutState": self.rollout_state,
-            "rolloutStateReason": reason,
-        }))
-    }
-}
-
-/// The ACTIVE task-set service a request names (task set APIs need `cluster` and `service`).
 fn task_set_service<'a>(
     cx: &'a mut Ctx,
     input: &Value,
@@ -231,17 +50,13 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let td_arn = cx
-        .region
-        .ecs
-        .task_definitions
-        .for_launch(&td_ref)?
-        .arn
-        .clone();
+    let td = cx.region.ecs.task_definitions.for_launch(&td_ref)?;
+    let (td_arn, awsvpc) = (td.arn.clone(), td.network_mode() == "awsvpc");
     let mut spec = LaunchSpec::from_input(input, Some(td_arn.clone()))?;
     let set_tags = tags::from_input(input)?;
     let now = cx.now;
-    // Checks need the service (for inherited settings) and ELBv2 at once.
+    // The service is looked up twice: first for what the new set inherits from it, then (after the
+    // checks against ELBv2, which borrow the whole region) to add the set.
     let (service, tasks) = task_set_service(cx, input)?;
     if let Some(token) = input.get("clientToken").and_then(Value::as_str)
         && let Some(existing) = service
@@ -262,7 +77,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         spec.launch_type = service.spec.launch_type.clone();
         spec.capacity_provider_strategy = service.spec.capacity_provider_strategy.clone();
     }
-    if spec.network_configuration.is_none() {
+    if spec.network_configuration.is_none() && awsvpc {
         spec.network_configuration = service.primary_spec().network_configuration.clone();
     }
     let service_name = service.name.clone();
@@ -397,24 +212,4 @@ pub fn delete(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let set = set.clone();
     service.steady = false;
     Ok(json!({ "taskSet": set.to_json(service, tasks, true) }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn computed_desired_count_rounds_up() {
-        assert_eq!(computed_desired_count(2, 100.0), 2);
-        assert_eq!(computed_desired_count(2, 0.0), 0);
-        assert_eq!(computed_desired_count(3, 50.0), 2);
-        assert_eq!(computed_desired_count(10, 1.0), 1);
-        assert_eq!(computed_desired_count(3, 100.0 / 3.0), 1);
-        assert_eq!(computed_desired_count(0, 100.0), 0);
-        assert_eq!(
-            computed_desired_count(4, 150.0),
-            4,
-            "scale is capped at 100 %"
-        );
-    }
 }
