@@ -229,19 +229,18 @@ impl fmt::Display for Preview {
                 self.service, s.deployment_config, s.container, s.container_port
             )?,
         }
-        if s.action == "none" {
-            return Ok(());
+        if s.action != "none" {
+            let wait = match &self.wait.mode {
+                WaitMode::Complete => "until it ends".to_string(),
+                WaitMode::NoWait => "no".to_string(),
+                WaitMode::Until(e) => format!("until {e} succeeds"),
+            };
+            write!(f, "  wait              {wait}")?;
+            if let Some(t) = self.wait.timeout {
+                write!(f, " (timeout {})", humanize(t.as_secs()))?;
+            }
+            writeln!(f)?;
         }
-        let wait = match &self.wait.mode {
-            WaitMode::Complete => "until it ends".to_string(),
-            WaitMode::NoWait => "no".to_string(),
-            WaitMode::Until(e) => format!("until {e} succeeds"),
-        };
-        write!(f, "  wait              {wait}")?;
-        if let Some(t) = self.wait.timeout {
-            write!(f, " (timeout {})", humanize(t.as_secs()))?;
-        }
-        writeln!(f)?;
         if !self.notifications.is_empty() {
             writeln!(f, "  notifications     {}", self.notifications.join(", "))?;
         }

@@ -217,6 +217,7 @@ pub struct Project {
     pub service: Value,
     raw: BTreeMap<String, String>,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
     endpoint: String,
 }
 
@@ -264,6 +265,7 @@ impl Project {
             }),
             raw: BTreeMap::new(),
             env: Vec::new(),
+            unset: Vec::new(),
             endpoint: endpoint.to_string(),
         }
     }
@@ -300,6 +302,12 @@ impl Project {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Removes a variable from the deploy's environment (after the defaults are set).
+    pub fn unset(mut self, key: &str) -> Self {
+        self.unset.push(key.to_string());
         self
     }
 
@@ -359,6 +367,9 @@ impl Project {
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
+        }
+        for k in &self.unset {
+            cmd.env_remove(k);
         }
         let started = Instant::now();
         Running {
@@ -586,4 +597,9 @@ pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) 
 
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Runs a future to completion from sync test code inside the multi-thread runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
