@@ -85,13 +85,22 @@ impl Watcher<'_> {
         let mut polls_after_end = 0;
         loop {
             let tick = Instant::now();
+            // During blue's termination wait only the deployment's status can still change: poll just
+            // GetDeployment, twice as often (the same number of calls), so the end is noticed sooner.
+            let terminating = last.as_ref().is_some_and(|s| {
+                s.status == "InProgress" && s.target_status.as_deref() == Some("Succeeded")
+            });
             let polled = tokio::select! {
                 _ = self.cancel.cancelled() => return Ok(End::Interrupted(last)),
                 r = async {
-                    tokio::join!(
-                        self.aws.codedeploy.get_deployment().deployment_id(id).send(),
-                        self.aws.codedeploy.get_deployment_target().deployment_id(id).target_id(target_id).send(),
-                    )
+                    let target = async {
+                        if terminating {
+                            None
+                        } else {
+                            Some(self.aws.codedeploy.get_deployment_target().deployment_id(id).target_id(target_id).send().await)
+                        }
+                    };
+                    tokio::join!(self.aws.codedeploy.get_deployment().deployment_id(id).send(), target)
                 } => r,
             };
             let (dep, target) = polled;
@@ -119,7 +128,7 @@ impl Watcher<'_> {
             };
             // The target does not exist until the deployment starts; keep the last one seen.
             let target = target
-                .ok()
+                .and_then(Result::ok)
                 .and_then(|o| o.deployment_target().and_then(|t| t.ecs_target()).cloned());
             if let Some(info) = info {
                 let snap = snapshot(id, &info, target.as_ref(), last.as_ref());
@@ -147,7 +156,8 @@ impl Watcher<'_> {
                     return Ok(End::Done(last.expect("just set")));
                 }
             }
-            if let Err(interrupted) = self.pause(tick, interval).await {
+            let next = if terminating { interval / 2 } else { interval };
+            if let Err(interrupted) = self.pause(tick, next).await {
                 return Ok(Self::stop(interrupted, last));
             }
         }

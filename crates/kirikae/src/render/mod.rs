@@ -237,7 +237,9 @@ impl Renderer {
             return;
         }
         let bar = multi.add(ProgressBar::new_spinner());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("static template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("static template"),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar.set_message(live::block(row, self.paint()));
         row.bar = Some(bar);

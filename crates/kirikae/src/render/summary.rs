@@ -34,7 +34,6 @@ pub fn summary(o: &Outcome) {
                 .unwrap_or_default();
             out.push_str(&format!("  {at}  {:<22} {:<11}{took}\n", t.event, t.status));
         }
-        out.push_str(&paint.dim("  (times are AWS's clock)\n"));
     }
     let mark = match o.result {
         Res::Succeeded | Res::Reached | Res::Started => paint.green("✓"),
