@@ -70,6 +70,7 @@ struct Progress {
     task_definition_arn: Option<String>,
     registered: bool,
     service_created: bool,
+    service_changes: Vec<Change>,
 }
 
 impl Prepared {
@@ -116,6 +117,7 @@ impl Prepared {
             task_definition_arn: None,
             registered: false,
             service_created: false,
+            service_changes: Vec::new(),
         };
         self.ensure_application(&mut p, observer).await?;
         let td_arn = self.task_definition(&mut p, observer).await?;
@@ -178,6 +180,7 @@ impl Prepared {
         }
 
         self.ensure_group(&mut p, observer).await?;
+        self.sync_desired_count(&mut p, observer).await?;
         if self.remote.up_to_date.is_some() && !self.plan.force {
             let msg = format!(
                 "nothing to deploy: {}/{} already runs {} (--force deploys it again)",
@@ -433,6 +436,49 @@ impl Prepared {
         Ok(())
     }
 
+    /// The one service setting kept in sync outside deployments: the desired count, when the service
+    /// definition states it (leave it out when an autoscaler owns it).
+    async fn sync_desired_count(
+        &self,
+        p: &mut Progress,
+        observer: &dyn Observer,
+    ) -> Result<(), Error> {
+        let Some(change) = self.desired_count_change() else {
+            return Ok(());
+        };
+        let to: i32 = change.to.parse().expect("a count");
+        self.aws
+            .ecs
+            .update_service()
+            .cluster(&self.plan.cluster)
+            .service(&self.plan.service)
+            .desired_count(to)
+            .send()
+            .await
+            .map_err(|e| failed("ecs:UpdateService", e))?;
+        observer.on_event(&Event::Step {
+            message: format!(
+                "desired count of {}/{}: {} → {}",
+                self.plan.cluster, self.plan.service, change.from, change.to
+            ),
+        });
+        p.service_changes.push(change);
+        Ok(())
+    }
+
+    /// The desired count change an existing service needs, if any.
+    pub fn desired_count_change(&self) -> Option<Change> {
+        let ServiceState::Active { desired_count, .. } = &self.remote.service else {
+            return None;
+        };
+        let wanted = self.plan.service_definition.input.desired_count()?;
+        (wanted != *desired_count).then(|| Change {
+            field: "desired count".into(),
+            from: desired_count.to_string(),
+            to: wanted.to_string(),
+        })
+    }
+
     async fn ensure_group(&self, p: &mut Progress, observer: &dyn Observer) -> Result<(), Error> {
         let client = &self.aws.codedeploy;
         match &self.remote.group {
@@ -543,6 +589,7 @@ impl Prepared {
             task_definition_registered: p.registered,
             images: self.images(),
             service_created: p.service_created,
+            service_changes: p.service_changes.clone(),
             console_url: deployment_id
                 .as_ref()
                 .map(|id| console_url(&self.aws.region, id)),
@@ -680,7 +727,10 @@ impl Prepared {
                     .as_deref()
                     .map(|c| format!("{c}: "))
                     .unwrap_or_default(),
-                e.message.as_deref().unwrap_or("no reason given")
+                e.message
+                    .as_deref()
+                    .unwrap_or("no reason given")
+                    .trim_end_matches('.')
             ),
             None => "no reason given".into(),
         };

@@ -107,6 +107,8 @@ pub struct Outcome {
     pub task_definition_registered: bool,
     pub images: Vec<Image>,
     pub service_created: bool,
+    /// Changes made to an existing service outside a deployment (its desired count).
+    pub service_changes: Vec<Change>,
     pub deployment_id: Option<String>,
     pub console_url: Option<String>,
     /// The deployment's last AWS status.

@@ -66,6 +66,8 @@ pub struct ServicePreview {
     pub container_port: i32,
     pub target_group: String,
     pub deployment_config: String,
+    /// Changes to the existing service (its desired count).
+    pub changes: Vec<Change>,
 }
 
 /// Stands in for the ARN a registration would return.
@@ -145,6 +147,7 @@ impl Preview {
                 container_port: plan.service_definition.container_port(),
                 target_group,
                 deployment_config: plan.codedeploy.deployment_config.clone(),
+                changes: p.desired_count_change().into_iter().collect(),
             },
             appspec: (!creating && !nothing_to_deploy).then(|| {
                 appspec::build(
@@ -213,6 +216,9 @@ impl fmt::Display for Preview {
             images.join(", ")
         )?;
         let s = &self.service_action;
+        for c in &s.changes {
+            writeln!(f, "  service           {}: would update {c}", self.service)?;
+        }
         match s.action {
             "create" => writeln!(
                 f,

@@ -73,3 +73,41 @@ async fn a_changed_deployment_group_is_updated_and_the_changes_are_shown() {
     again.assert_exit(0);
     assert_eq!(again.json()["deployment_group_action"], "unchanged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desired_count_follows_the_service_definition() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let dry = stack
+        .project()
+        .service("/desiredCount", json!(3))
+        .deploy(&["--dry-run"]);
+    dry.assert_exit(0)
+        .assert_says(&["service           web: would update desired count: 2 → 3"]);
+
+    let run = stack
+        .project()
+        .service("/desiredCount", json!(3))
+        .deploy(&["--output", "json"]);
+    run.assert_exit(0)
+        .assert_says(&["desired count of demo/web: 2 → 3", "nothing to deploy"]);
+    assert_eq!(run.json()["service_changes"][0]["to"], "3");
+    let svc = block_on(
+        stack
+            .ecs
+            .describe_services()
+            .cluster("demo")
+            .services("web")
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(svc.services()[0].desired_count(), 3);
+
+    // Without desiredCount in the definition (an autoscaler owns it), the count is left alone.
+    let run = stack
+        .project()
+        .service("/desiredCount", json!(null))
+        .deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    assert_eq!(run.json()["service_changes"], json!([]));
+}

@@ -201,6 +201,7 @@ impl Renderer {
                 self.start_bar(&mut row);
             }
             Event::DeploymentProgress(s) => {
+                let s = &relabel(s, row.rolled_back.as_ref());
                 if self.multi.is_none() {
                     plain::deployment(
                         &label,
@@ -244,6 +245,22 @@ impl Renderer {
         bar.set_message(live::block(row, self.paint()));
         row.bar = Some(bar);
     }
+}
+
+/// A rollback deployment labels the task sets from its own point of view (its "green" is the original
+/// set). Shown next to the deployment it undoes, blue and green keep the original deployment's meaning:
+/// blue is what ran before.
+fn relabel(s: &DeploymentSnapshot, original: Option<&DeploymentSnapshot>) -> DeploymentSnapshot {
+    let Some(original) = original else {
+        return s.clone();
+    };
+    let mut s = s.clone();
+    for t in &mut s.task_sets {
+        if let Some(o) = original.task_sets.iter().find(|o| o.id == t.id) {
+            t.label = o.label.clone();
+        }
+    }
+    s
 }
 
 /// The engine's observer for one service.
