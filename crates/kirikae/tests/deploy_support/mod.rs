@@ -174,6 +174,80 @@ impl Stack {
         }
     }
 
+    /// Another load balancer (`{name}-alb`, listeners 80 and 8080) and target group pair
+    /// (`{name}-blue`, `{name}-green`), for a second service; returns the load balancer's DNS name.
+    pub async fn add_load_balancer(&self, name: &str) -> String {
+        let mut tgs = Vec::new();
+        for color in ["blue", "green"] {
+            let out = self
+                .elb
+                .create_target_group()
+                .name(format!("{name}-{color}"))
+                .protocol(ProtocolEnum::Http)
+                .port(8080)
+                .vpc_id("vpc-0sandbox")
+                .target_type(TargetTypeEnum::Ip)
+                .health_check_path("/health")
+                .health_check_interval_seconds(5)
+                .health_check_timeout_seconds(2)
+                .healthy_threshold_count(2)
+                .send()
+                .await
+                .expect("create target group");
+            tgs.push(
+                out.target_groups()[0]
+                    .target_group_arn()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        let lb = self
+            .elb
+            .create_load_balancer()
+            .name(format!("{name}-alb"))
+            .subnets("subnet-a")
+            .send()
+            .await
+            .expect("create ALB");
+        let lb = &lb.load_balancers()[0];
+        for port in [80, 8080] {
+            self.elb
+                .create_listener()
+                .load_balancer_arn(lb.load_balancer_arn().unwrap())
+                .protocol(ProtocolEnum::Http)
+                .port(port)
+                .default_actions(
+                    Action::builder()
+                        .r#type(ActionTypeEnum::Forward)
+                        .target_group_arn(&tgs[0])
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("create listener");
+        }
+        lb.dns_name().unwrap().to_string()
+    }
+
+    /// A project for service `name` behind `add_load_balancer(name)`.
+    pub fn project_for(&self, name: &str) -> Project {
+        self.project()
+            .config("/service", json!(name))
+            .config(
+                "/codedeploy/target_groups",
+                json!([format!("{name}-blue"), format!("{name}-green")]),
+            )
+            .config(
+                "/codedeploy/production_listener",
+                json!({"load_balancer": format!("{name}-alb"), "port": 80}),
+            )
+            .config(
+                "/codedeploy/test_listener",
+                json!({"load_balancer": format!("{name}-alb"), "port": 8080}),
+            )
+            .task("/family", json!(name))
+    }
+
     /// API calls that changed something, so far.
     pub fn mutating_calls(&self) -> u64 {
         self.sandbox.calls()["mutating"]
@@ -184,6 +258,13 @@ impl Stack {
     /// How often `service.Operation` was called.
     pub fn calls_of(&self, op: &str) -> u64 {
         self.sandbox.calls()["calls"][op].as_u64().unwrap_or(0)
+    }
+
+    /// The demo app's version answering on `dns:port`.
+    pub fn version_at(dns: &str, port: u16) -> Option<String> {
+        let (status, body) = http_get(&format!("http://{dns}:{port}/")).ok()?;
+        let v: Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+        v["version"].as_str().map(str::to_string)
     }
 
     /// GET / through a listener.
@@ -315,7 +396,8 @@ impl Project {
         self.dir.join(file)
     }
 
-    fn write(&self) {
+    /// Writes the files (done by `deploy` too); for passing this project's config to another run.
+    pub fn write(&self) {
         // JSON is YAML: kirikae.yml is written as JSON so tests can build it as a value.
         let files = [
             (
