@@ -121,7 +121,6 @@ impl Prepared {
         };
         self.ensure_application(&mut p, observer).await?;
         let td_arn = self.task_definition(&mut p, observer).await?;
-        let step = |message: String| observer.on_event(&Event::Step { message });
 
         let watcher = Watcher {
             aws: &self.aws,
@@ -221,7 +220,6 @@ impl Prepared {
             )
             .await;
         if self.plan.wait.mode == WaitMode::NoWait {
-            step(format!("not waiting; follow it: {url}"));
             let outcome = self.outcome(
                 &p,
                 Res::Started,
@@ -569,6 +567,7 @@ impl Prepared {
         last: Option<&DeploymentSnapshot>,
     ) -> Outcome {
         let finished_at = now_epoch();
+        let next_steps = self.next_steps(result, deployment_id.as_deref(), last);
         Outcome {
             config: self.plan.config_path.display().to_string(),
             region: self.aws.region.clone(),
@@ -576,6 +575,7 @@ impl Prepared {
             service: self.plan.service.clone(),
             result,
             message,
+            next_steps,
             application: self.plan.application.clone(),
             application_created: p.application_created,
             deployment_group: self.plan.deployment_group.clone(),
@@ -604,6 +604,35 @@ impl Prepared {
         }
     }
 
+    /// What someone can do next when the deploy ended while AWS still works on it.
+    fn next_steps(
+        &self,
+        result: Res,
+        deployment_id: Option<&str>,
+        last: Option<&DeploymentSnapshot>,
+    ) -> Vec<String> {
+        if !matches!(
+            result,
+            Res::TimedOut | Res::Interrupted | Res::Reached | Res::Started
+        ) {
+            return Vec::new();
+        }
+        let Some(id) = deployment_id else {
+            return vec![format!(
+                "follow it: aws ecs describe-services --cluster {} --services {}",
+                self.plan.cluster, self.plan.service
+            )];
+        };
+        let mut steps = vec![format!("follow it: {}", console_url(&self.aws.region, id))];
+        if last.is_some_and(|s| s.status == "Ready") {
+            steps.push(format!(
+                "shift production traffic: aws deploy continue-deployment --deployment-id {id} --deployment-wait-type READY_WAIT"
+            ));
+        }
+        steps.push(format!("stop it and roll back: aws deploy stop-deployment --deployment-id {id} --auto-rollback-enabled"));
+        steps
+    }
+
     fn service_outcome(&self, p: &Progress, end: End<ServiceSnapshot>) -> Outcome {
         let name = format!("{}/{}", self.plan.cluster, self.plan.service);
         let tg = self.tg_name(&self.remote.initial_target_group_arn(&self.plan));
@@ -611,7 +640,10 @@ impl Prepared {
             End::Done(s) => self.outcome(
                 p,
                 Res::Succeeded,
-                format!("created service {name}: {} task(s) running behind target group {tg}", s.running_count),
+                format!(
+                    "created service {name}: {} task(s) running behind target group {tg}",
+                    s.running_count
+                ),
                 None,
                 None,
             ),
@@ -619,10 +651,9 @@ impl Prepared {
                 p,
                 Res::TimedOut,
                 format!(
-                    "timed out while service {name} starts ({}); it goes on: aws ecs describe-services --cluster {} --services {}",
-                    s.map(|s| format!("{}/{} running", s.running_count, s.desired_count)).unwrap_or_default(),
-                    self.plan.cluster,
-                    self.plan.service
+                    "timed out while service {name} starts ({}); ECS goes on starting it",
+                    s.map(|s| format!("{}/{} running", s.running_count, s.desired_count))
+                        .unwrap_or_default(),
                 ),
                 None,
                 None,
@@ -653,19 +684,15 @@ impl Prepared {
         end: End<DeploymentSnapshot>,
         watcher: &Watcher<'_>,
     ) -> Result<Outcome, Error> {
-        let follow = format!(
-            "follow it: {}; stop it: aws deploy stop-deployment --deployment-id {id} --auto-rollback-enabled",
-            console_url(&self.aws.region, id)
-        );
         let snap = match end {
             End::Done(s) => s,
             End::TimedOut(s) => {
                 let status = s.as_ref().map(|s| s.status.as_str()).unwrap_or("running");
-                let msg = format!("timed out; deployment {id} is still {status} in AWS; {follow}");
+                let msg = format!("timed out; deployment {id} is still {status} in AWS");
                 return Ok(self.outcome(p, Res::TimedOut, msg, Some(id.to_string()), s.as_ref()));
             }
             End::Interrupted(s) => {
-                let msg = format!("interrupted; deployment {id} goes on in AWS; {follow}");
+                let msg = format!("interrupted; deployment {id} goes on in AWS");
                 return Ok(self.outcome(
                     p,
                     Res::Interrupted,
@@ -704,7 +731,7 @@ impl Prepared {
                     _ => String::new(),
                 };
                 let msg = format!(
-                    "{event} succeeded; deployment {id} goes on ({}); {follow}",
+                    "{event} succeeded; deployment {id} goes on ({})",
                     snap.status
                 );
                 Ok(self.outcome(p, Res::Reached, msg, Some(id.to_string()), Some(&snap)))

@@ -98,6 +98,9 @@ pub struct Outcome {
     pub result: Result,
     /// One sentence saying what happened (and, on failure, why and where traffic is).
     pub message: String,
+    /// Commands to follow, continue or stop a deployment that goes on in AWS (timed out, interrupted,
+    /// `--wait-until`, `--no-wait`).
+    pub next_steps: Vec<String>,
     pub application: String,
     pub application_created: bool,
     pub deployment_group: String,

@@ -88,6 +88,24 @@ async fn timeout_exits_3_and_says_how_to_follow_or_stop() {
     let out = run.json();
     assert_eq!(out["result"], "timed_out");
     assert_eq!(out["status"], "Ready");
+    let steps: Vec<&str> = out["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("aws deploy continue-deployment")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("aws deploy stop-deployment")),
+        "{steps:?}"
+    );
     assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
 }
 

@@ -55,7 +55,7 @@ fn deployment(
     ));
     if d.status == "Ready" {
         out.push_str(&paint.yellow(&format!(
-            "  waiting to be continued: aws deploy continue-deployment --deployment-id {} --deployment-wait-type READY_WAIT",
+            "\n      waiting to be continued: aws deploy continue-deployment --deployment-id {} --deployment-wait-type READY_WAIT",
             d.deployment_id
         )));
     }

@@ -44,6 +44,9 @@ pub fn summary(o: &Outcome) {
         "{mark} {} ({:.1} s)\n",
         o.message, o.duration_seconds
     ));
+    for step in &o.next_steps {
+        out.push_str(&format!("  {step}\n"));
+    }
     eprint!("{out}");
 }
 
