@@ -105,3 +105,22 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_of_every_service_back_off() {
+        for c in [
+            "ThrottlingException",
+            "Throttling",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+        ] {
+            assert!(is_throttling(Some(c)), "{c}");
+        }
+        assert!(!is_throttling(Some("AccessDeniedException")));
+        assert!(!is_throttling(None));
+    }
+}

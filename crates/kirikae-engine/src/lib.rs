@@ -1,9 +1,22 @@
 //! The kirikae deploy engine: everything `kirikae deploy` does, as a library the binary is a thin layer
-//! over.
+//! over (the binary only parses flags, renders [`progress::Event`]s and prints [`outcome::Outcome`]s).
 //!
-//! The flow is strict: config and definition files are read, templated and validated into a [`plan::Plan`]
-//! without touching AWS; then read-only calls check what AWS must already have (target groups, listeners,
-//! the application's platform); only then is anything changed.
+//! The flow is strict, and each step has its module:
+//!
+//! 1. [`config`] reads `kirikae.yml` ([`config::template`] renders `env` / `must_env` first) and
+//!    [`definitions`] the task and service definitions (raw AWS JSON, checked against the ECS model in
+//!    [`definitions::model`], parsed into SDK input types by [`definitions::codec`]); [`plan`] validates
+//!    everything that needs no AWS call into a [`plan::Plan`].
+//! 2. [`connection`] builds the SDK clients (credential chain, region, endpoint, retries, timeouts);
+//!    [`preflight`] makes read-only calls to check what AWS must already have (cluster, target groups,
+//!    listeners, an ECS application, a CODE_DEPLOY service, no active deployment).
+//! 3. [`deploy`] turns plan and checks into a [`deploy::Prepared`] deploy: [`preview`] shows it
+//!    (`--dry-run`), or it executes: application, task definition, service or [`group`] (deployment
+//!    group diff and update), [`appspec`], deployment; [`watch`] polls until the end, reporting
+//!    [`progress`] events; [`notify`] posts to Slack / a webhook; [`outcome`] is the result.
+//!
+//! Errors are [`ConfigError`] (bad input, nothing changed: exit 2) or [`Error::Aws`] / [`Error::Conflict`];
+//! AWS errors are matched by their modeled codes ([`aws`]).
 
 pub mod appspec;
 pub mod aws;

@@ -33,7 +33,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn start(time_scale: &str) -> Sandbox {
+    pub fn start(time_scale: &str, extra: &[&str]) -> Sandbox {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kirikae"))
             .args([
                 "sandbox",
@@ -42,6 +42,7 @@ impl Sandbox {
                 "--time-scale",
                 time_scale,
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -94,7 +95,12 @@ impl Stack {
     }
 
     pub async fn with_time_scale(scale: &str) -> Stack {
-        let sandbox = Sandbox::start(scale);
+        Self::with_sandbox(scale, &[]).await
+    }
+
+    /// A stack on a sandbox started with extra arguments (e.g. `--hook FUNCTION=COMMAND`).
+    pub async fn with_sandbox(scale: &str, extra: &[&str]) -> Stack {
+        let sandbox = Sandbox::start(scale, extra);
         let creds =
             aws_credential_types::Credentials::new("test", "test", None, None, "kirikae-tests");
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
