@@ -35,18 +35,33 @@ async fn an_alarm_stops_the_deployment_and_it_rolls_back() {
             .project()
             .image(tag)
             .config("/codedeploy/alarms", json!({"names": ["web-5xx"]}))
-            .config("/codedeploy/auto_rollback", json!(["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]))
+            .config(
+                "/codedeploy/auto_rollback",
+                json!(["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]),
+            )
             // Pause before production traffic, so the alarm fires mid-deployment.
-            .config("/codedeploy/ready", json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}))
+            .config(
+                "/codedeploy/ready",
+                json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+            )
     };
     project("v1").deploy(&[]).assert_exit(0);
 
     let v2 = project("v2");
     let running = v2.spawn(&["--output", "json"]);
-    deploy_support::wait_for("green on the test listener", 30, || (stack.version_on(8080).as_deref() == Some("v2")).then_some(()));
-    cloudwatch(&url, "cw.set_alarm_state(AlarmName='web-5xx', StateValue='ALARM', StateReason='test: 5xx from green')");
+    deploy_support::wait_for("green on the test listener", 30, || {
+        (stack.version_on(8080).as_deref() == Some("v2")).then_some(())
+    });
+    cloudwatch(
+        &url,
+        "cw.set_alarm_state(AlarmName='web-5xx', StateValue='ALARM', StateReason='test: 5xx from green')",
+    );
     let run = running.wait();
-    run.assert_exit(1).assert_says(&["was stopped", "rolled back by", "production traffic is back on blue"]);
+    run.assert_exit(1).assert_says(&[
+        "was stopped",
+        "rolled back by",
+        "production traffic is back on blue",
+    ]);
     let out = run.json();
     assert_eq!(out["result"], "rolled_back", "{out:#}");
     assert_eq!(out["status"], "Stopped");

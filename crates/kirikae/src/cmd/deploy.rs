@@ -16,6 +16,8 @@ use kirikae_engine::outcome::Outcome;
 use kirikae_engine::plan::{self, DeployFlags, TaskDefinitionChoice, WaitMode, WaitOptions};
 use kirikae_engine::{ConfigError, Error};
 use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::Status;
@@ -71,6 +73,9 @@ pub struct Args {
     /// Attempts per AWS call, including the first; retries back off exponentially.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+    /// With several configs: how many services are checked and deployed at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
     /// Time between two polls while waiting.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration, hide = true)]
     poll_interval: Duration,
@@ -154,29 +159,53 @@ pub async fn run(args: Args) -> ExitCode {
     }
     // 2. Read-only checks against AWS, for every config, before anything is changed.
     let connection = args.connection();
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for p in plans {
-        let checked = tokio::select! {
-            r = deploy::prepare(p, &connection) => r,
+    let limit = Arc::new(Semaphore::new(args.concurrency as usize));
+    let mut checks = JoinSet::new();
+    for (index, p) in plans.into_iter().enumerate() {
+        let (connection, limit) = (connection.clone(), limit.clone());
+        checks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            (index, deploy::prepare(p, &connection).await)
+        });
+    }
+    let mut checked = Vec::new();
+    loop {
+        tokio::select! {
+            next = checks.join_next() => match next {
+                Some(Ok(r)) => checked.push(r),
+                Some(Err(e)) => {
+                    eprintln!("error: a check crashed: {e}");
+                    return Status::Failure.into();
+                }
+                None => break,
+            },
             _ = cancel.cancelled() => return interrupted_before_changes(json_out),
-        };
-        match checked {
+        }
+    }
+    checked.sort_by_key(|(i, _)| *i);
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for (_, r) in checked {
+        match r {
             Ok(p) => prepared.push(p),
+            // The first failing config, in command-line order; nothing was changed anywhere.
             Err(e) => return fail(json_out, &e),
         }
     }
     if args.dry_run {
         return dry_run(json_out, &prepared);
     }
-    // 3. Changes, then waiting (several services concurrently).
+    // 3. Changes, then waiting (several services concurrently, at most --concurrency at once).
     let renderer = Arc::new(Renderer::new(
         prepared.iter().map(|p| label(p, prepared.len())).collect(),
     ));
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = JoinSet::new();
     for (index, p) in prepared.into_iter().enumerate() {
         let observer = renderer.observer(index);
-        let cancel = cancel.clone();
-        tasks.spawn(async move { (index, p.execute(&observer, cancel).await) });
+        let (cancel, limit) = (cancel.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            (index, p.execute(&observer, cancel).await)
+        });
     }
     let mut results: Vec<(usize, Result<Outcome, Error>)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
