@@ -210,7 +210,10 @@ pub async fn run(args: Args) -> ExitCode {
     let mut results: Vec<(usize, Result<Outcome, Error>)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(r) => results.push(r),
+            Ok((index, r)) => {
+                renderer.finish_row(index, &r);
+                results.push((index, r));
+            }
             Err(e) => {
                 eprintln!("error: a deploy task crashed: {e}");
                 return Status::Failure.into();
@@ -218,7 +221,6 @@ pub async fn run(args: Args) -> ExitCode {
         }
     }
     results.sort_by_key(|(i, _)| *i);
-    renderer.finish();
     report(json_out, results)
 }
 
@@ -238,13 +240,11 @@ fn report(json_out: bool, results: Vec<(usize, Result<Outcome, Error>)>) -> Exit
     for (_, r) in &results {
         match r {
             Ok(o) => {
-                render::summary(o);
                 worst = worst.worst(Status::from_code(o.exit_code()));
                 docs.push(serde_json::to_value(o).expect("outcome serialises"));
                 outcomes.push(o);
             }
             Err(e) => {
-                render::error(e);
                 let status = status_of(e);
                 worst = worst.worst(status);
                 docs.push(error_doc(e, status));

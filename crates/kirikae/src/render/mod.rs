@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kirikae_engine::Error;
+use kirikae_engine::outcome::Outcome;
 use kirikae_engine::progress::{DeploymentSnapshot, Event, Observer, ServiceSnapshot};
 
-pub use summary::{error, github_outputs, summary};
+pub use summary::{error, github_outputs};
 
 /// What the renderer knows about one service's deploy.
 #[derive(Default)]
@@ -102,13 +104,27 @@ impl Renderer {
         }
     }
 
-    /// Removes the live blocks (the summary is printed afterwards).
-    pub fn finish(&self) {
-        for row in &self.rows {
-            let row = row.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(bar) = &row.bar {
-                bar.finish_and_clear();
+    /// A service's deploy ended: its live block is replaced by its summary (or error).
+    pub fn finish_row(&self, index: usize, result: &Result<Outcome, Error>) {
+        let row = self.rows[index].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bar) = &row.bar {
+            bar.finish_and_clear();
+        }
+        // The summary names the service itself; an error gets the row's label.
+        let text = match result {
+            Ok(o) => summary::summary(o),
+            Err(e) if !row.label.is_empty() => format!(
+                "{} {}\n",
+                self.paint().bold(&row.label),
+                summary::error_text(e)
+            ),
+            Err(e) => summary::error_text(e) + "\n",
+        };
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(text.trim_end_matches('\n'));
             }
+            None => eprint!("{text}"),
         }
     }
 

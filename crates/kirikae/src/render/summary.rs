@@ -8,7 +8,7 @@ use kirikae_engine::outcome::{Outcome, Result as Res};
 use super::{Paint, color_enabled};
 
 /// The timeline of lifecycle events and the result line.
-pub fn summary(o: &Outcome) {
+pub fn summary(o: &Outcome) -> String {
     let paint = Paint(color_enabled());
     let mut out = String::new();
     if !o.timeline.is_empty() {
@@ -47,18 +47,22 @@ pub fn summary(o: &Outcome) {
     for step in &o.next_steps {
         out.push_str(&format!("  {step}\n"));
     }
-    eprint!("{out}");
+    out
 }
 
 /// An error that stopped a deploy before it had an outcome.
 pub fn error(e: &Error) {
+    eprintln!("{}", error_text(e));
+}
+
+pub fn error_text(e: &Error) -> String {
     let paint = Paint(color_enabled());
     let what = match e {
         Error::Config(_) => "error (nothing in AWS was changed)",
         Error::Conflict { .. } => "error",
         Error::Aws { .. } => "AWS error",
     };
-    eprintln!("{}: {e}", paint.red(what));
+    format!("{}: {e}", paint.red(what))
 }
 
 /// Step outputs for GitHub Actions: `deployment-id`, `task-definition-arn`, `result`, `status`,
