@@ -24,7 +24,7 @@ def pid_of_task(task_arn):
     return None
 
 
-def test_unhealthy_task_is_replaced_and_never_served(sandbox):
+def test_unhealthy_task_is_replaced_and_the_listener_fails_open_meanwhile(sandbox):
     s = build(sandbox, desired=1, env=[("DEMO_HEALTH", "fail")])
     ecs, elb, tg = s["ecs"], s["elb"], s["blue"]["TargetGroupArn"]
 
@@ -34,10 +34,11 @@ def test_unhealthy_task_is_replaced_and_never_served(sandbox):
 
     bad = wait_for("a target to turn unhealthy", unhealthy)
     assert bad[0]["TargetHealth"]["Reason"] == "Target.ResponseCodeMismatch"
-    # The listener must not route to it: no healthy target means 503, never the app's answer.
+    # Like an ALB, a group whose every target fails its health checks "fails open": the unhealthy
+    # task still answers rather than the listener returning 503.
     for _ in range(5):
-        status, _ = http_get(f"http://{s['dns']}:80/")
-        assert status == 503
+        status, body = http_get(f"http://{s['dns']}:80/")
+        assert status == 200, body
 
     def stopped_for_health():
         stopped = service_tasks(ecs, "STOPPED")
@@ -55,6 +56,14 @@ def test_killed_task_is_replaced(sandbox):
     s = build(sandbox, desired=2)
     ecs = s["ecs"]
     tasks = wait_for("2 running tasks", lambda: len(service_tasks(ecs)) == 2 and service_tasks(ecs))
+
+    def both_targets_healthy():
+        health = s["elb"].describe_target_health(TargetGroupArn=s["blue"]["TargetGroupArn"])
+        states = [h["TargetHealth"]["State"] for h in health["TargetHealthDescriptions"]]
+        return states == ["healthy", "healthy"]
+
+    # Kill only once both serve: then the survivor alone must keep every request answered.
+    wait_for("both targets healthy", both_targets_healthy)
     victim = tasks[0]["taskArn"]
     pid = wait_for("the victim's process", lambda: pid_of_task(victim))
     os.kill(pid, signal.SIGKILL)

@@ -24,13 +24,27 @@ pub async fn run(shared: Arc<Shared>, mut events: UnboundedReceiver<RuntimeEvent
         };
         let now = shared.clock.now_epoch();
         let mut world = shared.world();
-        if let Some(RuntimeEvent::Exited { region, task_arn, container_name, exit_code }) = event {
-            shared.runtime.forget(&task_arn);
-            let mut cx = Ctx { shared: &shared, region: world.region(&region), now };
+        if let Some(RuntimeEvent::Exited {
+            region,
+            task_arn,
+            container_name,
+            exit_code,
+        }) = event
+        {
+            shared.runtime.forget(&task_arn, &container_name);
+            let mut cx = Ctx {
+                shared: &shared,
+                region: world.region(&region),
+                now,
+            };
             ecs::on_container_exit(&mut cx, &task_arn, &container_name, exit_code);
         }
         for region in world.regions_mut() {
-            let mut cx = Ctx { shared: &shared, region, now };
+            let mut cx = Ctx {
+                shared: &shared,
+                region,
+                now,
+            };
             elbv2::reconcile(&mut cx);
             ecs::reconcile(&mut cx);
             codedeploy::reconcile(&mut cx);

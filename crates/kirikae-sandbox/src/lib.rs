@@ -47,7 +47,10 @@ pub struct SandboxConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Addresses(#[from] addr::NoFreeBlock),
     #[error("--time-scale must be a positive number, got {0}")]
@@ -69,8 +72,16 @@ impl Sandbox {
         }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SandboxError::Listen { addr: config.listen, source })?;
-        let endpoint = listener.local_addr().map_err(|source| SandboxError::Listen { addr: config.listen, source })?;
+            .map_err(|source| SandboxError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let endpoint = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Listen {
+                addr: config.listen,
+                source,
+            })?;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             clock: clock::Clock::new(config.time_scale),
@@ -90,7 +101,11 @@ impl Sandbox {
             tokio::spawn(controller::run(shared.clone(), events_rx)),
         ];
         tracing::info!(%endpoint, block = shared.addrs.block(), "sandbox ready");
-        Ok(Sandbox { shared, endpoint, jobs })
+        Ok(Sandbox {
+            shared,
+            endpoint,
+            jobs,
+        })
     }
 
     /// `http://127.0.0.1:PORT`: give it to clients as `AWS_ENDPOINT_URL` / `--endpoint-url`.

@@ -174,10 +174,13 @@ impl ServiceModel {
         // A fault (server-side error) is the Receiver's; everything else is the Sender's.
         let fault = shape.is_some_and(|s| s.fault);
         let error = shape.and_then(|s| s.error.as_ref());
-        let code = error.and_then(|e| e.code.clone()).unwrap_or_else(|| shape_name.to_string());
-        let status = error
-            .and_then(|e| e.http_status_code)
-            .unwrap_or(if fault { 500 } else { 400 });
+        let code = error
+            .and_then(|e| e.code.clone())
+            .unwrap_or_else(|| shape_name.to_string());
+        let status =
+            error
+                .and_then(|e| e.http_status_code)
+                .unwrap_or(if fault { 500 } else { 400 });
         (code, status, !fault)
     }
 }

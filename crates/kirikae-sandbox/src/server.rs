@@ -62,16 +62,28 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
             if let (Some(service), Some(op)) = (rejected.service, &rejected.operation) {
                 count(shared, service, op);
             }
-            protocol::encode_error(rejected.service, rejected.protocol, rejected.query_mode, &rejected.error)
+            protocol::encode_error(
+                rejected.service,
+                rejected.protocol,
+                rejected.query_mode,
+                &rejected.error,
+            )
         }
     };
     resp.map(Full::new)
 }
 
 fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
-    let key = RegionKey { account: call.account.clone(), region: call.region.clone() };
+    let key = RegionKey {
+        account: call.account.clone(),
+        region: call.region.clone(),
+    };
     let mut world = shared.world();
-    let mut cx = Ctx { shared, region: world.region(&key), now: shared.clock.now_epoch() };
+    let mut cx = Ctx {
+        shared,
+        region: world.region(&key),
+        now: shared.clock.now_epoch(),
+    };
     match call.service {
         Service::Ecs => ecs::handle(&mut cx, &call.operation, &call.input),
         Service::Elbv2 => elbv2::handle(&mut cx, &call.operation, &call.input),
@@ -87,14 +99,20 @@ fn count(shared: &Shared, service: Service, op: &str) {
 
 /// Whether an operation only reads (AWS's naming convention holds for every emulated service).
 pub fn is_read_only(op: &str) -> bool {
-    ["Describe", "List", "Get", "BatchGet"].iter().any(|p| op.starts_with(p))
+    ["Describe", "List", "Get", "BatchGet"]
+        .iter()
+        .any(|p| op.starts_with(p))
 }
 
 fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
     match what {
         "health" => plain(200, "ok\n"),
         "calls" => {
-            let calls = shared.calls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let calls = shared
+                .calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let mutating: u64 = calls
                 .iter()
                 .filter(|(k, _)| !is_read_only(k.split_once('.').map_or("", |(_, op)| op)))
@@ -103,10 +121,16 @@ fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
             let total: u64 = calls.values().sum();
             let body = json!({ "calls": calls, "total": total, "mutating": mutating });
             let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-            resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                "content-type",
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
             resp
         }
-        _ => plain(404, "unknown sandbox endpoint; try /_kirikae/health or /_kirikae/calls\n"),
+        _ => plain(
+            404,
+            "unknown sandbox endpoint; try /_kirikae/health or /_kirikae/calls\n",
+        ),
     }
 }
 

@@ -24,7 +24,10 @@ pub struct RegionKey {
 impl RegionKey {
     /// `arn:aws:{service}:{region}:{account}:{resource}`
     pub fn arn(&self, service: &str, resource: &str) -> String {
-        format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account)
+        format!(
+            "arn:aws:{service}:{}:{}:{resource}",
+            self.region, self.account
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::actions::{self, Action, ActionKind, FixedResponse, Forward, Redirect};
 use super::conditions::RequestFacts;
-use super::{Elbv2State, health, rules};
+use super::{Elbv2State, TargetState, health, rules};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
@@ -85,11 +85,10 @@ fn forward(st: &mut Elbv2State, f: &Forward) -> Decision {
         .groups
         .iter()
         .map(|g| {
-            let has_target = st.target_groups.get(&g.arn).is_some_and(|tg| {
-                tg.targets
-                    .iter()
-                    .any(|t| health::routable(t.report(tg, true).state))
-            });
+            let has_target = st
+                .target_groups
+                .get(&g.arn)
+                .is_some_and(|tg| !candidates(tg).is_empty());
             if has_target { g.weight } else { 0 }
         })
         .collect();
@@ -99,18 +98,32 @@ fn forward(st: &mut Elbv2State, f: &Forward) -> Decision {
     let Some(tg) = st.target_groups.get_mut(&f.groups[i].arn) else {
         return Decision::NoHealthyTarget;
     };
-    let routable: Vec<SocketAddr> = tg
-        .targets
-        .iter()
-        .filter(|t| health::routable(t.report(tg, true).state))
-        .map(|t| SocketAddr::new(t.ip, t.port))
-        .collect();
-    if routable.is_empty() {
+    let candidates = candidates(tg);
+    if candidates.is_empty() {
         return Decision::NoHealthyTarget;
     }
-    let addr = routable[tg.next_target % routable.len()];
+    let addr = candidates[tg.next_target % candidates.len()];
     tg.next_target = tg.next_target.wrapping_add(1);
     Decision::Forward(addr)
+}
+
+/// The targets of a group that may take a request: its routable (healthy) targets; when it has none
+/// but has unhealthy ones, all of those — ALB "fails open" rather than answer 503 while every target
+/// fails its health checks. Targets still `initial`, `draining` or `unused` never get requests.
+fn candidates(tg: &super::target_groups::TargetGroup) -> Vec<SocketAddr> {
+    let with_state = |wanted: fn(TargetState) -> bool| -> Vec<SocketAddr> {
+        tg.targets
+            .iter()
+            .filter(|t| wanted(t.report(tg, true).state))
+            .map(|t| SocketAddr::new(t.ip, t.port))
+            .collect()
+    };
+    let healthy = with_state(health::routable);
+    if healthy.is_empty() {
+        with_state(|s| s == TargetState::Unhealthy)
+    } else {
+        healthy
+    }
 }
 
 /// ALB redirect: each component defaults to the request's own (`#{protocol}`, `#{host}`, `#{port}`,
@@ -385,6 +398,28 @@ mod tests {
         // A draining target gets no new requests.
         crate::elbv2::targets::deregister(&mut st, &arns[0], "127.0.0.1", 8001, 0.0);
         assert_eq!(ports_hit(&mut st, 4), [(8000, 4)].into());
+    }
+
+    #[test]
+    fn a_group_whose_targets_all_fail_opens_to_all_of_them() {
+        use health::{Outcome, Verdict};
+        let (mut st, arns) = weighted_state(1, 0);
+        for port in [8000, 8001] {
+            set_verdict(
+                &mut st,
+                &arns[0],
+                port,
+                Verdict::Unhealthy(Outcome::CodeMismatch(500)),
+            );
+        }
+        assert_eq!(
+            ports_hit(&mut st, 4),
+            [(8000, 2), (8001, 2)].into(),
+            "fail open: every unhealthy target shares the requests"
+        );
+        // As soon as one target is healthy again, only it gets requests.
+        set_verdict(&mut st, &arns[0], 8001, Verdict::Healthy);
+        assert_eq!(ports_hit(&mut st, 4), [(8001, 4)].into());
     }
 
     #[test]

@@ -42,8 +42,19 @@ pub fn encode_output(service: Service, output: Value) -> Response<Bytes> {
     response(200, &service.model().json_content_type(), body)
 }
 
-pub fn encode_error(code: &str, status: u16, message: &str) -> Response<Bytes> {
+/// An error answer, in the service's own JSON version (1.0 for CloudWatch, 1.1 for ECS/CodeDeploy;
+/// 1.1 when the service is unknown).
+pub fn encode_error(
+    service: Option<Service>,
+    code: &str,
+    status: u16,
+    message: &str,
+) -> Response<Bytes> {
     let body = serde_json::to_vec(&json!({ "__type": code, "message": message }))
         .expect("JSON values serialize");
-    response(status, "application/x-amz-json-1.1", body)
+    let content_type = service.map_or_else(
+        || "application/x-amz-json-1.1".to_string(),
+        |s| s.model().json_content_type(),
+    );
+    response(status, &content_type, body)
 }

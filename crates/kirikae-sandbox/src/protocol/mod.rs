@@ -49,7 +49,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { code: code.into(), message: message.into() }
+        ApiError {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -101,7 +104,12 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
         let protocol = Protocol::RpcV2Cbor;
         let (service_name, op) = rest.split_once("/operation/").unwrap_or((rest, ""));
         let Some(service) = Service::by_target_prefix(service_name) else {
-            return Err(unknown_operation(None, protocol, query_mode, &format!("{service_name}.{op}")));
+            return Err(unknown_operation(
+                None,
+                protocol,
+                query_mode,
+                &format!("{service_name}.{op}"),
+            ));
         };
         let input = cbor::decode(service, op, body).map_err(|error| Rejected {
             service: Some(service),
@@ -133,7 +141,10 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
             operation: Some(action.to_string()),
             protocol,
             query_mode,
-            error: ApiError::new("InvalidAction", format!("no service with API version {version}")),
+            error: ApiError::new(
+                "InvalidAction",
+                format!("no service with API version {version}"),
+            ),
         });
     };
     let input = query::decode(service, action, &form).map_err(|error| Rejected {
@@ -146,13 +157,21 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
     Ok(make(service, action.to_string(), input, protocol))
 }
 
-fn unknown_operation(service: Option<Service>, protocol: Protocol, query_mode: bool, what: &str) -> Rejected {
+fn unknown_operation(
+    service: Option<Service>,
+    protocol: Protocol,
+    query_mode: bool,
+    what: &str,
+) -> Rejected {
     Rejected {
         service,
         operation: None,
         protocol,
         query_mode,
-        error: ApiError::new("UnknownOperationException", format!("Unknown operation {what}")),
+        error: ApiError::new(
+            "UnknownOperationException",
+            format!("Unknown operation {what}"),
+        ),
     }
 }
 
@@ -184,7 +203,7 @@ pub fn encode_error(
             let mut resp = if protocol == Protocol::RpcV2Cbor {
                 cbor::encode_error(&error.code, status, &error.message)
             } else {
-                json::encode_error(&error.code, status, &error.message)
+                json::encode_error(service, &error.code, status, &error.message)
             };
             // awsQueryCompatible services (CloudWatch) carry the query error code in a header, which
             // botocore prefers over `__type` so its modeled exception classes resolve.
@@ -203,7 +222,10 @@ pub(crate) fn response(status: u16, content_type: &str, body: Vec<u8>) -> Respon
     let mut resp = Response::new(Bytes::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_str(content_type).expect("static content type"));
+    h.insert(
+        "content-type",
+        HeaderValue::from_str(content_type).expect("static content type"),
+    );
     h.insert(
         "x-amzn-requestid",
         HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is a valid header"),
@@ -224,7 +246,10 @@ fn signing_scope(headers: &HeaderMap) -> (String, String) {
         .unwrap_or("");
     let mut parts = credential.split('/');
     let access_key = parts.next().unwrap_or("");
-    let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_REGION);
+    let region = parts
+        .nth(1)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(DEFAULT_REGION);
     let account = if access_key.len() == 12 && access_key.bytes().all(|b| b.is_ascii_digit()) {
         access_key
     } else {
@@ -246,13 +271,24 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=123456789012/20260101/eu-west-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
             ),
         );
-        assert_eq!(signing_scope(&h), ("eu-west-1".into(), "123456789012".into()));
+        assert_eq!(
+            signing_scope(&h),
+            ("eu-west-1".into(), "123456789012".into())
+        );
         h.insert(
             "authorization",
-            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/ap-northeast-1/ecs/aws4_request"),
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/ap-northeast-1/ecs/aws4_request",
+            ),
         );
-        assert_eq!(signing_scope(&h), ("ap-northeast-1".into(), DEFAULT_ACCOUNT.into()));
-        assert_eq!(signing_scope(&HeaderMap::new()), (DEFAULT_REGION.into(), DEFAULT_ACCOUNT.into()));
+        assert_eq!(
+            signing_scope(&h),
+            ("ap-northeast-1".into(), DEFAULT_ACCOUNT.into())
+        );
+        assert_eq!(
+            signing_scope(&HeaderMap::new()),
+            (DEFAULT_REGION.into(), DEFAULT_ACCOUNT.into())
+        );
     }
 
     #[test]
@@ -262,12 +298,17 @@ mod tests {
         h.insert("x-amzn-query-mode", HeaderValue::from_static("true"));
         let path = "/service/GraniteServiceVersion20100801/operation/DescribeAlarms";
         let call = decode(path, &h, &Bytes::new()).unwrap_or_else(|r| panic!("{}", r.error));
-        assert_eq!((call.service, call.operation.as_str()), (Service::CloudWatch, "DescribeAlarms"));
+        assert_eq!(
+            (call.service, call.operation.as_str()),
+            (Service::CloudWatch, "DescribeAlarms")
+        );
         assert_eq!(call.protocol, Protocol::RpcV2Cbor);
         assert!(call.query_mode);
 
         let path = "/service/GraniteServiceVersion20100801/operation/Nope";
-        let Err(rejected) = decode(path, &h, &Bytes::new()) else { panic!("unknown operation accepted") };
+        let Err(rejected) = decode(path, &h, &Bytes::new()) else {
+            panic!("unknown operation accepted")
+        };
         assert_eq!(rejected.operation.as_deref(), Some("Nope"));
         assert_eq!(rejected.error.code, "UnknownOperationException");
         assert!(rejected.query_mode);
@@ -276,7 +317,10 @@ mod tests {
         let err = ApiError::new("ResourceNotFound", "Alarm x not found");
         let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, true, &err);
         assert_eq!(resp.status(), 404);
-        assert_eq!(resp.headers()["x-amzn-query-error"], "ResourceNotFound;Sender");
+        assert_eq!(
+            resp.headers()["x-amzn-query-error"],
+            "ResourceNotFound;Sender"
+        );
         assert_eq!(resp.headers()["content-type"], "application/cbor");
         let err = ApiError::new("InvalidFormatFault", "bad json");
         let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, true, &err);

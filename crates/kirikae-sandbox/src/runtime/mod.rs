@@ -25,17 +25,24 @@ pub struct ImageCommands {
     pub images: BTreeMap<String, String>,
 }
 
+/// How to run one image: the program with its arguments, and extra environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 impl ImageCommands {
     /// The program and arguments for `image`, or `None` when the sandbox cannot run it.
-    pub fn resolve(&self, image: &str) -> Option<(Vec<String>, Vec<(String, String)>)> {
+    pub fn resolve(&self, image: &str) -> Option<Resolved> {
         if let Some(tag) = image
             .strip_prefix("kirikae/demo:")
             .or_else(|| (image == "kirikae/demo").then_some("latest"))
         {
-            return Some((
-                self.demo_app.clone(),
-                vec![("KIRIKAE_DEMO_TAG".into(), tag.into())],
-            ));
+            return Some(Resolved {
+                argv: self.demo_app.clone(),
+                env: vec![("KIRIKAE_DEMO_TAG".into(), tag.into())],
+            });
         }
         let untagged = image
             .rsplit_once(':')
@@ -45,10 +52,12 @@ impl ImageCommands {
             .images
             .get(image)
             .or_else(|| self.images.get(untagged))?;
-        Some((
-            vec!["/bin/sh".into(), "-c".into(), format!("exec {line}")],
-            Vec::new(),
-        ))
+        // Plain `sh -c` (no `exec`) so multi-statement lines (`cd app && ./serve`) work and report
+        // the exit status of their last command; the whole process group is signalled on stop.
+        Some(Resolved {
+            argv: vec!["/bin/sh".into(), "-c".into(), line.clone()],
+            env: Vec::new(),
+        })
     }
 }
 
@@ -91,8 +100,8 @@ pub struct Runtime {
     commands: ImageCommands,
     time_scale: f64,
     events: mpsc::UnboundedSender<RuntimeEvent>,
-    /// task ARN → process group ids of its containers.
-    running: Mutex<HashMap<String, Vec<i32>>>,
+    /// task ARN → (container name, process group id) of its running containers.
+    running: Mutex<HashMap<String, Vec<(String, i32)>>>,
 }
 
 impl Runtime {
@@ -112,7 +121,10 @@ impl Runtime {
     /// Start one container process. Must be called from a tokio worker thread (not a blocking-pool
     /// thread): the parent-death signal is tied to the spawning thread.
     pub fn start(&self, spec: ContainerSpec) -> Result<(), StartError> {
-        let (argv, extra_env) = self
+        let Resolved {
+            argv,
+            env: extra_env,
+        } = self
             .commands
             .resolve(&spec.image)
             .ok_or_else(|| StartError::UnknownImage(spec.image.clone()))?;
@@ -150,7 +162,7 @@ impl Runtime {
             .expect("runtime lock")
             .entry(spec.task_arn.clone())
             .or_default()
-            .push(pid);
+            .push((spec.container_name.clone(), pid));
         let events = self.events.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -173,12 +185,12 @@ impl Runtime {
         let Some(pgids) = self.running.lock().expect("runtime lock").remove(task_arn) else {
             return;
         };
-        for pgid in &pgids {
+        for (_, pgid) in &pgids {
             signal_group(*pgid, libc::SIGTERM);
         }
         tokio::spawn(async move {
             tokio::time::sleep(stop_timeout).await;
-            for pgid in pgids {
+            for (_, pgid) in pgids {
                 signal_group(pgid, libc::SIGKILL);
             }
         });
@@ -191,16 +203,23 @@ impl Runtime {
             .lock()
             .expect("runtime lock")
             .drain()
-            .flat_map(|(_, v)| v)
+            .flat_map(|(_, v)| v.into_iter().map(|(_, pgid)| pgid))
             .collect();
         for pgid in all {
             signal_group(pgid, libc::SIGKILL);
         }
     }
 
-    /// Forget a task whose processes exited by themselves.
-    pub fn forget(&self, task_arn: &str) {
-        self.running.lock().expect("runtime lock").remove(task_arn);
+    /// Forget one container that exited by itself; the task's other containers stay tracked so a
+    /// later stop still reaches them.
+    pub fn forget(&self, task_arn: &str, container_name: &str) {
+        let mut running = self.running.lock().expect("runtime lock");
+        if let Some(containers) = running.get_mut(task_arn) {
+            containers.retain(|(name, _)| name != container_name);
+            if containers.is_empty() {
+                running.remove(task_arn);
+            }
+        }
     }
 
     pub fn running_tasks(&self) -> usize {
@@ -229,14 +248,14 @@ mod tests {
         };
         c.images
             .insert("example/web".into(), "python3 -m http.server $PORT".into());
-        let (argv, env) = c.resolve("kirikae/demo:v2").unwrap();
-        assert_eq!(argv, vec!["/bin/kirikae", "__demo-app"]);
+        let demo = c.resolve("kirikae/demo:v2").unwrap();
+        assert_eq!(demo.argv, vec!["/bin/kirikae", "__demo-app"]);
         assert_eq!(
-            env,
+            demo.env,
             vec![("KIRIKAE_DEMO_TAG".to_string(), "v2".to_string())]
         );
-        let (argv, _) = c.resolve("example/web:1.4").unwrap();
-        assert_eq!(argv[2], "exec python3 -m http.server $PORT");
+        let mapped = c.resolve("example/web:1.4").unwrap();
+        assert_eq!(mapped.argv[2], "python3 -m http.server $PORT");
         assert!(c.resolve("nginx:latest").is_none());
     }
 }
