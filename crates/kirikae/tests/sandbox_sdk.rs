@@ -33,6 +33,7 @@ async fn rust_sdk_builds_a_code_deploy_service_behind_a_listener() {
             .target_type(TargetTypeEnum::Ip)
             .health_check_path("/health")
             .health_check_interval_seconds(5)
+            .health_check_timeout_seconds(2)
             .healthy_threshold_count(2)
             .send()
             .await
