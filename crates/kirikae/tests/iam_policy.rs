@@ -53,10 +53,11 @@ fn calls(stack: &Stack) -> BTreeMap<String, u64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     let stack = Stack::new().await;
+    stack.add_load_balancer("pay").await;
     let before = calls(&stack);
 
     // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update and
-    // a desired-count change.
+    // a desired-count change; a new service that fails to start.
     stack.project().deploy(&[]).assert_exit(0);
     stack
         .project()
@@ -68,6 +69,15 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         .service("/desiredCount", json!(3))
         .deploy(&["--image", "web=kirikae/demo:v3"])
         .assert_exit(0);
+    // A new service whose tasks keep failing: kirikae looks at the stopped tasks to say why.
+    stack
+        .project_for("pay")
+        .task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "DEMO_HEALTH", "value": "fail"}]),
+        )
+        .deploy(&["--timeout", "2m"])
+        .assert_exit(1);
 
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()
