@@ -107,6 +107,8 @@ impl Stack {
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(creds)
             .endpoint_url(&sandbox.url)
+            // Patient enough for a sandbox started with `--throttle-above`.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
             .load()
             .await;
         let ecs = aws_sdk_ecs::Client::new(&config);
