@@ -627,6 +627,8 @@ fn live_steps_are_stamped_under_the_lock_not_with_a_stale_now() {
         hooks: Default::default(),
         world: Mutex::new(World::default()),
         calls: Mutex::new(Default::default()),
+        throttle: None,
+        throttled: Default::default(),
         wake: tokio::sync::Notify::new(),
         shutdown: tokio_util::sync::CancellationToken::new(),
     });
