@@ -26,10 +26,15 @@ def assert_rolled_back(s, d, ended):
     assert bg.green_weight(s, "prod") == 0
     # The original task set is PRIMARY again; the replacement is deleted (drains, then is gone).
     bg.wait_only_primary(s, "web:1")
-    # Listeners still serve the original once the replacement is gone: production, and the test
-    # listener when the deployment had moved it.
-    assert bg.versions(s, 80) == {(200, "v1")}
+    assert bg.versions(s, 80) == {(200, "v1")}  # and still, once the replacement is gone
     return info, rollback
+
+
+def assert_never_ran(events, *names):
+    """Events after the failure did not run. (The sandbox reports them Skipped; AWS's exact status for
+    them is not documented, so only "not started, not succeeded" is checked.)"""
+    for name in names:
+        assert events[name]["status"] in ("Skipped", "Pending"), (name, events[name])
 
 
 def test_replacement_that_never_becomes_healthy_fails_and_rolls_back(make_sandbox):
@@ -41,7 +46,7 @@ def test_replacement_that_never_becomes_healthy_fails_and_rolls_back(make_sandbo
     info, _ = assert_rolled_back(s, d, "Failed")
     events = bg.events(s, d)
     assert events["Install"]["status"] == "Failed"
-    assert all(events[e]["status"] == "Skipped" for e in ("AfterInstall", "AllowTraffic", "AfterAllowTraffic"))
+    assert_never_ran(events, "AfterInstall", "AllowTraffic", "AfterAllowTraffic")
     assert bg.versions(s, 8080) == {(200, "v1")}
 
 
@@ -70,7 +75,7 @@ def test_hook_reporting_failed_fails_and_rolls_back(make_sandbox, tmp_path):
     assert reports == [[d, "Succeeded"], [d, "Failed"]]
     events = bg.events(s, d)
     assert (events["BeforeInstall"]["status"], events["AfterAllowTestTraffic"]["status"]) == ("Succeeded", "Failed")
-    assert all(events[e]["status"] == "Skipped" for e in ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"))
+    assert_never_ran(events, "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")
     # The test listener had been moved to the replacement; the rollback moved it back.
     assert bg.green_weight(s, "test") == 0
     assert bg.versions(s, 8080) == {(200, "v1")}
@@ -94,7 +99,9 @@ def test_alarm_during_canary_stops_and_rolls_back(sandbox):
     cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="canary errors")
     info, _ = assert_rolled_back(s, d, "Stopped")
     assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
-    assert bg.events(s, d)["AllowTraffic"]["status"] == "Failed"
+    # AllowTraffic was under way (the sandbox reports it Failed; whether AWS says Failed or Skipped for an
+    # event a stop interrupts is not documented) and did not complete.
+    assert bg.events(s, d)["AllowTraffic"]["status"] in ("Failed", "Skipped")
     assert bg.versions(s, 8080) == {(200, "v1")}
 
 
