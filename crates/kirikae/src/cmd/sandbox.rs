@@ -27,6 +27,10 @@ pub struct Args {
     /// PutLifecycleEventHookExecutionStatus. Repeatable.
     #[arg(long = "hook", value_name = "FUNCTION=COMMAND_OR_URL", value_parser = hook)]
     hooks: Vec<(String, String)>,
+    /// Throttle like AWS: answer calls beyond N per second (per account and region; bursts up to N)
+    /// with the service's throttling error, to rehearse clients' back-off. Off by default.
+    #[arg(long, value_name = "N", value_parser = positive_f64)]
+    throttle_above: Option<f64>,
 }
 
 fn positive_f64(s: &str) -> Result<f64, String> {
@@ -72,6 +76,7 @@ pub async fn run(args: Args) -> ExitCode {
         time_scale: args.time_scale,
         images: ImageCommands { demo_app, images },
         hooks: args.hooks.into_iter().collect(),
+        throttle_above: args.throttle_above,
     };
     let sandbox = match Sandbox::start(config).await {
         Ok(s) => s,
