@@ -29,7 +29,7 @@ pub struct Args {
     hooks: Vec<(String, String)>,
 }
 
-fn positive_f64(s: &str) -> Result<f64, String> {
+pub(crate) fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("`{s}` is not a positive number")),
@@ -58,22 +58,34 @@ fn hook(s: &str) -> Result<(String, String), String> {
     }
 }
 
-pub async fn run(args: Args) -> ExitCode {
-    let demo_app = match std::env::current_exe() {
-        Ok(exe) => vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
-        Err(e) => {
-            eprintln!("error: cannot find the kirikae executable to run the demo app: {e}");
-            return Status::Failure.into();
-        }
-    };
-    let images: BTreeMap<String, String> = args.image_commands.into_iter().collect();
+/// A sandbox in this process whose image `kirikae/demo` runs this executable's built-in demo app.
+pub async fn start(
+    listen: SocketAddr,
+    time_scale: f64,
+    images: BTreeMap<String, String>,
+    hooks: BTreeMap<String, String>,
+) -> Result<Sandbox, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the kirikae executable to run the demo app: {e}"))?;
+    let demo_app = vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()];
     let config = SandboxConfig {
-        listen: args.listen,
-        time_scale: args.time_scale,
+        listen,
+        time_scale,
         images: ImageCommands { demo_app, images },
-        hooks: args.hooks.into_iter().collect(),
+        hooks,
     };
-    let sandbox = match Sandbox::start(config).await {
+    Sandbox::start(config).await.map_err(|e| e.to_string())
+}
+
+pub async fn run(args: Args) -> ExitCode {
+    let sandbox = match start(
+        args.listen,
+        args.time_scale,
+        args.image_commands.into_iter().collect(),
+        args.hooks.into_iter().collect(),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
