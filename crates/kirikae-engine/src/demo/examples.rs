@@ -60,13 +60,14 @@ pub fn templater(vars: &Vars) -> Templater {
             "DEMO_HEALTH",
             if vars.healthy { "ok" } else { "fail" }.to_string(),
         ),
-        ("KIRIKAE_DEPLOYMENT_CONFIG", vars.deployment_config.to_string()),
+        (
+            "KIRIKAE_DEPLOYMENT_CONFIG",
+            vars.deployment_config.to_string(),
+        ),
         ("DEMO_PROD_PORT", vars.prod_port.to_string()),
     ];
     Templater::new(Arc::new(move |name: &str| {
-        map.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
+        map.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
     }))
 }
 
@@ -98,7 +99,8 @@ mod tests {
 
     #[test]
     fn built_in_examples_make_a_valid_plan_for_each_version() {
-        let dir = std::env::temp_dir().join(format!("kirikae-demo-examples-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("kirikae-demo-examples-{}", std::process::id()));
         let examples = write(&dir).unwrap();
         for (version, healthy) in [("v1", true), ("v2", false)] {
             let vars = Vars {
@@ -119,10 +121,7 @@ mod tests {
                 plan.codedeploy.deployment_config,
                 "CodeDeployDefault.ECSCanary10Percent5Minutes"
             );
-            assert_eq!(
-                plan.codedeploy.production_listener.to_string(),
-                "demo:8000"
-            );
+            assert_eq!(plan.codedeploy.production_listener.to_string(), "demo:8000");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

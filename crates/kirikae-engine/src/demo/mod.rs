@@ -158,7 +158,11 @@ pub async fn run(
             ..DeployFlags::default()
         };
         let templater = examples::templater(&vars(deploy));
-        Ok(plan::build(&dir.join(examples::CONFIG), &flags, &templater)?)
+        Ok(plan::build(
+            &dir.join(examples::CONFIG),
+            &flags,
+            &templater,
+        )?)
     };
     let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
     if prod_port != 80 {

@@ -349,13 +349,12 @@ fn switch(i: &Inputs, name_of: &dyn Fn(&str) -> String) -> Option<Switch> {
             .any(|(arn, w)| *arn != blue && *w >= 100.0 - 1e-9)
     })?;
     let green = seen.weights.iter().find(|(_, w)| *w > 0.0)?.0.clone();
-    let allow_traffic_end = i
-        .v2
-        .timeline
-        .iter()
-        .find(|t| t.event == "AllowTraffic" && t.status == "Succeeded")
-        .and_then(|t| t.end)
-        .map(|e| i.origin.since(e));
+    let allow_traffic_end =
+        i.v2.timeline
+            .iter()
+            .find(|t| t.event == "AllowTraffic" && t.status == "Succeeded")
+            .and_then(|t| t.end)
+            .map(|e| i.origin.since(e));
     Some(Switch {
         at: seen.by,
         not_before: seen.after,
@@ -460,7 +459,7 @@ fn series(samples: &[Sample], seconds: f64, known: &[&str]) -> Series {
         })
         .collect();
     for s in samples {
-        let b = (s.start / width) as usize;
+        let b = (s.start / width + 1e-9) as usize;
         if b >= count {
             continue;
         }

@@ -114,7 +114,11 @@ pub struct Provisioned {
 
 impl fmt::Display for Provisioned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ports: Vec<String> = self.listeners.iter().map(|(p, _)| format!(":{p}")).collect();
+        let ports: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|(p, _)| format!(":{p}"))
+            .collect();
         write!(
             f,
             "cluster {}, load balancer {} at {} (listeners {}), target groups {}",

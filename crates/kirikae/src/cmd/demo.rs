@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use kirikae_engine::Error;
-use kirikae_engine::demo::{
-    self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg,
-};
+use kirikae_engine::demo::{self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
 use kirikae_engine::outcome::Outcome;
 use kirikae_engine::progress::Observer;
 use serde_json::json;
