@@ -16,11 +16,12 @@ CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_n
 
 
 class Sandbox:
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), time_scale=None):
         if not os.path.exists(KIRIKAE):
             pytest.fail(f"kirikae binary not found at {KIRIKAE}: run `cargo build` or set KIRIKAE_BIN")
+        self.time_scale = time_scale or TIME_SCALE
         self.proc = subprocess.Popen(
-            [KIRIKAE, "sandbox", "--listen", "127.0.0.1:0", "--time-scale", str(TIME_SCALE), *extra_args],
+            [KIRIKAE, "sandbox", "--listen", "127.0.0.1:0", "--time-scale", str(self.time_scale), *extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -64,6 +65,24 @@ def sandbox():
         yield sb
     finally:
         sb.stop()
+
+
+@pytest.fixture
+def make_sandbox():
+    """A factory for sandboxes started with extra flags (e.g. `--hook F=CMD`) or their own time scale;
+    every sandbox it starts is stopped after the test."""
+    started = []
+
+    def make(*extra_args, time_scale=None):
+        sb = Sandbox(extra_args, time_scale=time_scale)
+        started.append(sb)
+        return sb
+
+    try:
+        yield make
+    finally:
+        for sb in started:
+            sb.stop()
 
 
 def wait_for(what, check, timeout=60.0, interval=0.1):

@@ -9,10 +9,10 @@ NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0sandbox"], "securityGrou
                                    "assignPublicIp": "DISABLED"}}
 
 
-def target_group(elb, name, interval=5, healthy=2, unhealthy=2):
+def target_group(elb, name, interval=5, healthy=2, unhealthy=2, timeout=2):
     return elb.create_target_group(
         Name=name, Protocol="HTTP", Port=80, VpcId="vpc-0sandbox", TargetType="ip",
-        HealthCheckPath="/health", HealthCheckIntervalSeconds=interval, HealthCheckTimeoutSeconds=2,
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=interval, HealthCheckTimeoutSeconds=timeout,
         HealthyThresholdCount=healthy, UnhealthyThresholdCount=unhealthy,
     )["TargetGroups"][0]
 
@@ -28,11 +28,12 @@ def register_demo(ecs, family="web", tag="v1", env=()):
     )["taskDefinition"]
 
 
-def build(sb, desired=2, env=(), controller="CODE_DEPLOY", name="web"):
+def build(sb, desired=2, env=(), controller="CODE_DEPLOY", name="web", hc=None):
+    """`hc`: health-check settings for both target groups (target_group's keyword arguments)."""
     ecs, elb = sb.client("ecs"), sb.client("elbv2")
     ecs.create_cluster(clusterName="demo")
-    blue = target_group(elb, f"{name}-blue")
-    green = target_group(elb, f"{name}-green")
+    blue = target_group(elb, f"{name}-blue", **(hc or {}))
+    green = target_group(elb, f"{name}-green", **(hc or {}))
     lb = elb.create_load_balancer(Name=f"{name}-alb", Subnets=["subnet-0sandbox", "subnet-1sandbox"],
                                   Type="application", Scheme="internet-facing")["LoadBalancers"][0]
     prod = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,

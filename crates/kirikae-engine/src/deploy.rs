@@ -653,6 +653,13 @@ impl Prepared {
                 None,
                 None,
             ),
+            End::Failed(_, why) => self.outcome(
+                p,
+                Res::Failed,
+                format!("created service {name}, but it is not starting: {why}"),
+                None,
+                None,
+            ),
             End::TimedOut(s) => self.outcome(
                 p,
                 Res::TimedOut,
@@ -692,6 +699,10 @@ impl Prepared {
     ) -> Result<Outcome, Error> {
         let snap = match end {
             End::Done(s) => s,
+            End::Failed(s, why) => {
+                let msg = format!("deployment {id}: {why}");
+                return Ok(self.outcome(p, Res::Failed, msg, Some(id.to_string()), s.as_ref()));
+            }
             End::TimedOut(s) => {
                 let status = s.as_ref().map(|s| s.status.as_str()).unwrap_or("running");
                 let msg = format!("timed out; deployment {id} is still {status} in AWS");
@@ -812,7 +823,7 @@ impl Prepared {
         }
         let (rb_status, done) = match &rb_end {
             End::Done(s) => (s.status.clone(), true),
-            End::TimedOut(s) | End::Interrupted(s) => (
+            End::Failed(s, _) | End::TimedOut(s) | End::Interrupted(s) => (
                 s.as_ref()
                     .map(|s| s.status.clone())
                     .unwrap_or_else(|| "InProgress".into()),

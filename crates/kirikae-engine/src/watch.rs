@@ -25,8 +25,28 @@ const MAX_POLL_FAILURES: u32 = 5;
 #[derive(Debug)]
 pub enum End<T> {
     Done(T),
+    /// It cannot succeed: the reason, said for a person.
+    Failed(Option<T>, String),
     TimedOut(Option<T>),
     Interrupted(Option<T>),
+}
+
+/// How often (in polls) a new service's stopped tasks are looked at (from the first poll on).
+const TASK_FAILURE_CHECK_EVERY: u32 = 3;
+
+/// ECS's deployment circuit breaker rule, applied to a new service: it has failed once this many of
+/// its tasks stopped while it starts (half the desired count, at least 3, at most 200). Without it, a
+/// service whose tasks never pass their health checks would be waited on until the timeout.
+pub fn task_failure_threshold(desired: i32) -> usize {
+    (usize::try_from(desired).unwrap_or(0).div_ceil(2)).clamp(3, 200)
+}
+
+/// The tasks of a starting service that stopped by themselves (not by a person's StopTask).
+#[derive(Default)]
+struct TaskFailures {
+    seen: std::collections::HashSet<String>,
+    count: usize,
+    latest_reason: Option<String>,
 }
 
 pub struct Watcher<'a> {
@@ -174,8 +194,28 @@ impl Watcher<'_> {
         let mut interval = self.interval;
         let mut last: Option<ServiceSnapshot> = None;
         let mut failures = 0;
+        let mut task_failures = TaskFailures::default();
+        let mut polls = 0u32;
         loop {
             let tick = Instant::now();
+            polls += 1;
+            if polls % TASK_FAILURE_CHECK_EVERY == 1 {
+                self.tally_task_failures(cluster, service, &mut task_failures)
+                    .await;
+                let threshold =
+                    task_failure_threshold(last.as_ref().map_or(0, |s| s.desired_count));
+                if task_failures.count >= threshold {
+                    let why = format!(
+                        "{} of its tasks stopped while it starts (ECS keeps replacing them); the latest: {}",
+                        task_failures.count,
+                        task_failures
+                            .latest_reason
+                            .as_deref()
+                            .unwrap_or("no reason given"),
+                    );
+                    return Ok(End::Failed(last, why));
+                }
+            }
             let resp = tokio::select! {
                 _ = self.cancel.cancelled() => return Ok(End::Interrupted(last)),
                 r = self.aws.ecs.describe_services().cluster(cluster).services(service).send() => r,
@@ -247,6 +287,74 @@ impl Watcher<'_> {
             if let Err(interrupted) = self.pause(tick, interval).await {
                 return Ok(Self::stop(interrupted, last));
             }
+        }
+    }
+}
+
+impl Watcher<'_> {
+    /// Counts the service's tasks that stopped on their own since the last look. Best effort: a failed
+    /// look is logged and retried at the next check, and the wait itself goes on either way.
+    async fn tally_task_failures(&self, cluster: &str, service: &str, tally: &mut TaskFailures) {
+        use aws_sdk_ecs::types::{DesiredStatus, TaskStopCode};
+        let listed = self
+            .aws
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await;
+        let arns: Vec<String> = match listed {
+            Ok(o) => o
+                .task_arns()
+                .iter()
+                .filter(|a| !tally.seen.contains(*a))
+                .cloned()
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the service's stopped tasks");
+                return;
+            }
+        };
+        // DescribeTasks takes at most 100 tasks; more than that is far past any threshold anyway.
+        let arns: Vec<String> = arns.into_iter().take(100).collect();
+        if arns.is_empty() {
+            return;
+        }
+        let described = self
+            .aws
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await;
+        let tasks = match described {
+            Ok(o) => o.tasks().to_vec(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not describe the service's stopped tasks");
+                return;
+            }
+        };
+        let mut newest: Option<(f64, String)> = None;
+        for task in tasks {
+            let Some(arn) = task.task_arn() else { continue };
+            tally.seen.insert(arn.to_string());
+            if task.stop_code() == Some(&TaskStopCode::UserInitiated) {
+                continue;
+            }
+            tally.count += 1;
+            let at = task
+                .stopped_at()
+                .or(task.stopping_at())
+                .map_or(0.0, |t| t.as_secs_f64());
+            if newest.as_ref().is_none_or(|(t, _)| at >= *t) {
+                newest = Some((at, task.stopped_reason().unwrap_or("stopped").to_string()));
+            }
+        }
+        if let Some((_, reason)) = newest {
+            tally.latest_reason = Some(reason);
         }
     }
 }

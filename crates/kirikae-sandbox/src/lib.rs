@@ -17,6 +17,7 @@ pub mod model;
 pub mod protocol;
 pub mod runtime;
 mod server;
+mod throttle;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,9 @@ pub struct SandboxConfig {
     pub images: ImageCommands,
     /// CodeDeploy hook functions: Lambda function name → local command line or `http://` URL.
     pub hooks: BTreeMap<String, String>,
+    /// AWS-like rate limit: API calls per second per account and region beyond which calls are
+    /// throttled (`None`: never).
+    pub throttle_above: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +97,8 @@ impl Sandbox {
             },
             world: Mutex::new(World::default()),
             calls: Mutex::new(Default::default()),
+            throttle: config.throttle_above.map(throttle::Throttle::new),
+            throttled: Default::default(),
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
         });

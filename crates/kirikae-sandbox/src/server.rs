@@ -48,7 +48,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
     let resp = match protocol::decode(path, &parts.headers, &body) {
         Ok(call) => {
             count(shared, call.service, &call.operation);
-            let result = dispatch(shared, &call);
+            let result = admit(shared, &call).and_then(|()| dispatch(shared, &call));
             shared.wake.notify_one();
             match result {
                 Ok(output) => protocol::encode_output(&call, output),
@@ -73,11 +73,29 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
     resp.map(Full::new)
 }
 
-fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
-    let key = RegionKey {
+fn region_key(call: &Call) -> RegionKey {
+    RegionKey {
         account: call.account.clone(),
         region: call.region.clone(),
+    }
+}
+
+/// The optional rate limit, before any work.
+fn admit(shared: &Shared, call: &Call) -> Result<(), ApiError> {
+    let Some(throttle) = &shared.throttle else {
+        return Ok(());
     };
+    throttle
+        .admit(&region_key(call), call.service)
+        .inspect_err(|_| {
+            shared
+                .throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+}
+
+fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
+    let key = region_key(call);
     let mut world = shared.world();
     let mut cx = Ctx {
         shared,
@@ -119,7 +137,8 @@ fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
                 .map(|(_, n)| n)
                 .sum();
             let total: u64 = calls.values().sum();
-            let body = json!({ "calls": calls, "total": total, "mutating": mutating });
+            let throttled = shared.throttled.load(std::sync::atomic::Ordering::Relaxed);
+            let body = json!({ "calls": calls, "total": total, "mutating": mutating, "throttled": throttled });
             let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
             resp.headers_mut().insert(
                 "content-type",

@@ -71,6 +71,9 @@ pub struct Shared {
     pub world: Mutex<World>,
     /// API calls answered, by `service.Operation` (benchmarks and tests read them).
     pub calls: Mutex<BTreeMap<String, u64>>,
+    /// Optional AWS-like API rate limit, and how many calls it refused.
+    pub throttle: Option<crate::throttle::Throttle>,
+    pub throttled: std::sync::atomic::AtomicU64,
     /// Wakes the controller after a change, so reactions do not wait for its next tick.
     pub wake: Notify,
     /// Cancelled at shutdown; every listener and job holds a child of it.

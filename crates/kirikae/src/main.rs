@@ -25,7 +25,7 @@ enum Command {
     Demo(Box<cmd::demo::Args>),
     /// Deploy ECS services Blue/Green through CodeDeploy, as declared in kirikae.yml.
     Deploy(Box<cmd::deploy::Args>),
-    /// Run a local AWS endpoint (ECS, ELBv2) that runs real tasks behind real listeners.
+    /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
     #[command(name = "__demo-app", hide = true)]

@@ -2,15 +2,15 @@
 //! time scale so it stays quick: a Blue/Green deploy under load with no failed request and nothing stale
 //! after the switch; with `--fail`, a rollback with production left on v1.
 
-mod deploy_support;
+mod support;
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use deploy_support::Sandbox;
 use serde_json::Value;
+use support::SandboxProcess;
 
 /// A finished `kirikae demo`.
 struct Demo {
@@ -168,7 +168,7 @@ fn demo_fail_rolls_back_and_production_stays_on_v1() {
 
 #[test]
 fn demo_on_a_running_sandbox_with_a_canary_twice() {
-    let sandbox = Sandbox::start("120", &[]);
+    let sandbox = SandboxProcess::start_scaled("120", &[]);
     // Twice on the same sandbox: the second run finds the stack and v2, and deploys v1 back first.
     for round in ["first", "second"] {
         let run = demo(

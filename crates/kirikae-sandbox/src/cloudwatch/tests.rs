@@ -25,6 +25,8 @@ impl Fixture {
             hooks: Default::default(),
             world: Mutex::new(World::default()),
             calls: Mutex::new(Default::default()),
+            throttle: None,
+            throttled: Default::default(),
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
         });

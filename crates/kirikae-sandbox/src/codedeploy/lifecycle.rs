@@ -1240,12 +1240,20 @@ pub fn reconcile(cx: &mut Ctx) {
     }
 }
 
+/// The time a deployment step is stamped with: read now, under the world lock, rather than `cx.now`,
+/// which the controller reads before it waits for the lock and runs the other services' reconcile.
+/// A listener switch stamped `t` is then in effect for every request routed after `t` (routing takes
+/// the same lock), so clients can compare the reported event times with their own clocks.
+fn decision_time(cx: &Ctx) -> f64 {
+    cx.now.max(cx.shared.clock.now_epoch())
+}
+
 /// Advance one deployment now (reconcile, and handlers whose effect AWS shows at once).
 pub fn advance_one(cx: &mut Ctx, id: &str) {
     let Some(mut d) = cx.region.codedeploy.deployments.remove(id) else {
         return;
     };
-    let (now, scale) = (cx.now, cx.shared.clock.scale());
+    let (now, scale) = (decision_time(cx), cx.shared.clock.scale());
     let mut hooks = LiveHooks::new(cx);
     let rollback = {
         let mut platform = Live { cx };

@@ -46,7 +46,15 @@ pub fn start(
     port: u16,
 ) -> Result<CancellationToken, ApiError> {
     let cannot = |e: std::io::Error| {
-        errors::invalid_configuration(format!("The listener cannot listen on {ip}:{port}: {e}"))
+        // Real ALBs listen on 80/443; unprivileged Linux users cannot, so say how to allow it.
+        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied && port < 1024 {
+            " (ports below 1024 need root, or: sudo sysctl net.ipv4.ip_unprivileged_port_start=0)"
+        } else {
+            ""
+        };
+        errors::invalid_configuration(format!(
+            "The listener cannot listen on {ip}:{port}: {e}{hint}"
+        ))
     };
     let std_listener = std::net::TcpListener::bind((ip, port)).map_err(cannot)?;
     std_listener.set_nonblocking(true).map_err(cannot)?;

@@ -11,6 +11,7 @@ use kirikae_engine::Error;
 use kirikae_engine::demo::{self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
 use kirikae_engine::outcome::Outcome;
 use kirikae_engine::progress::Observer;
+use kirikae_sandbox::Sandbox;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -65,14 +66,7 @@ pub async fn run(args: Args) -> ExitCode {
 
     let sandbox = match &args.endpoint_url {
         Some(_) => None,
-        None => match sandbox::start(
-            "127.0.0.1:0".parse().expect("a socket address"),
-            time_scale,
-            Default::default(),
-            Default::default(),
-        )
-        .await
-        {
+        None => match start_sandbox(time_scale).await {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("{} {e}", paint.red("error:"));
@@ -121,6 +115,12 @@ pub async fn run(args: Args) -> ExitCode {
         s.shutdown().await;
     }
     code
+}
+
+/// A sandbox in this process, on a free port.
+async fn start_sandbox(time_scale: f64) -> Result<Sandbox, String> {
+    let config = sandbox::config("127.0.0.1:0".parse().expect("an address"), time_scale)?;
+    Sandbox::start(config).await.map_err(|e| e.to_string())
 }
 
 /// The report: text on stderr, the SVG file, JSON on stdout; the exit status.

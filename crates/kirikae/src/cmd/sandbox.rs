@@ -27,6 +27,10 @@ pub struct Args {
     /// PutLifecycleEventHookExecutionStatus. Repeatable.
     #[arg(long = "hook", value_name = "FUNCTION=COMMAND_OR_URL", value_parser = hook)]
     hooks: Vec<(String, String)>,
+    /// Throttle like AWS: answer calls beyond N per second (per account and region; bursts up to N)
+    /// with the service's throttling error, to rehearse clients' back-off. Off by default.
+    #[arg(long, value_name = "N", value_parser = positive_f64)]
+    throttle_above: Option<f64>,
 }
 
 pub(crate) fn positive_f64(s: &str) -> Result<f64, String> {
@@ -58,34 +62,34 @@ fn hook(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// A sandbox in this process whose image `kirikae/demo` runs this executable's built-in demo app.
-pub async fn start(
-    listen: SocketAddr,
-    time_scale: f64,
-    images: BTreeMap<String, String>,
-    hooks: BTreeMap<String, String>,
-) -> Result<Sandbox, String> {
+/// A sandbox configuration for this executable: image `kirikae/demo` runs its built-in demo app; no other
+/// images, no hooks, no throttling.
+pub fn config(listen: SocketAddr, time_scale: f64) -> Result<SandboxConfig, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find the kirikae executable to run the demo app: {e}"))?;
-    let demo_app = vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()];
-    let config = SandboxConfig {
+    Ok(SandboxConfig {
         listen,
         time_scale,
-        images: ImageCommands { demo_app, images },
-        hooks,
-    };
-    Sandbox::start(config).await.map_err(|e| e.to_string())
+        images: ImageCommands {
+            demo_app: vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
+            images: BTreeMap::new(),
+        },
+        hooks: BTreeMap::new(),
+        throttle_above: None,
+    })
 }
 
 pub async fn run(args: Args) -> ExitCode {
-    let sandbox = match start(
-        args.listen,
-        args.time_scale,
-        args.image_commands.into_iter().collect(),
-        args.hooks.into_iter().collect(),
-    )
-    .await
-    {
+    let started = match config(args.listen, args.time_scale) {
+        Ok(mut config) => {
+            config.images.images = args.image_commands.into_iter().collect();
+            config.hooks = args.hooks.into_iter().collect();
+            config.throttle_above = args.throttle_above;
+            Sandbox::start(config).await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e),
+    };
+    let sandbox = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -26,55 +26,9 @@ pub const BLUE: &str = "web-blue";
 pub const GREEN: &str = "web-green";
 pub const LB: &str = "web-alb";
 
-/// A `kirikae sandbox` process, stopped with SIGTERM when dropped.
-pub struct Sandbox {
-    child: Child,
-    pub url: String,
-}
-
-impl Sandbox {
-    pub fn start(time_scale: &str, extra: &[&str]) -> Sandbox {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kirikae"))
-            .args([
-                "sandbox",
-                "--listen",
-                "127.0.0.1:0",
-                "--time-scale",
-                time_scale,
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kirikae sandbox");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout piped"))
-            .read_line(&mut line)
-            .expect("read sandbox URL");
-        let url = line.trim().to_string();
-        assert!(
-            url.starts_with("http://"),
-            "sandbox printed {url:?} instead of its URL"
-        );
-        Sandbox { child, url }
-    }
-
-    /// `/_kirikae/calls`.
-    pub fn calls(&self) -> Value {
-        let (_, body) = http_get(&format!("{}/_kirikae/calls", self.url)).expect("calls endpoint");
-        serde_json::from_str(&body).expect("calls endpoint answers JSON")
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            // SAFETY: signalling our own child process.
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        }
-        let _ = self.child.wait();
-    }
-}
+#[path = "../support/mod.rs"]
+mod support;
+pub use support::{SandboxProcess as Sandbox, http_get};
 
 /// A sandbox with what a team has before adopting kirikae: an ECS cluster, an ALB with a production (80)
 /// and a test (8080) listener, both forwarding to the first of two `ip` target groups.
@@ -100,13 +54,15 @@ impl Stack {
 
     /// A stack on a sandbox started with extra arguments (e.g. `--hook FUNCTION=COMMAND`).
     pub async fn with_sandbox(scale: &str, extra: &[&str]) -> Stack {
-        let sandbox = Sandbox::start(scale, extra);
+        let sandbox = Sandbox::start_scaled(scale, extra);
         let creds =
             aws_credential_types::Credentials::new("test", "test", None, None, "kirikae-tests");
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(creds)
             .endpoint_url(&sandbox.url)
+            // Patient enough for a sandbox started with `--throttle-above`.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(10))
             .load()
             .await;
         let ecs = aws_sdk_ecs::Client::new(&config);
@@ -575,33 +531,6 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
     }
-}
-
-/// A minimal HTTP/1.1 GET (tests must not depend on the code under test to talk HTTP).
-pub fn http_get(url: &str) -> std::io::Result<(u16, String)> {
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw)?;
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
 }
 
 /// A local HTTP receiver for webhooks: records every request body; answers `status`.

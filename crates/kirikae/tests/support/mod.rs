@@ -19,17 +19,28 @@ impl SandboxProcess {
     }
 
     pub fn start_with(extra: &[&str]) -> SandboxProcess {
+        Self::start_scaled(TIME_SCALE, extra)
+    }
+
+    /// A sandbox at `time_scale`, started with extra arguments (e.g. `--hook FUNCTION=COMMAND`). Its
+    /// logs are dropped unless KIRIKAE_TEST_SANDBOX_LOGS is set (tests start many sandboxes).
+    pub fn start_scaled(time_scale: &str, extra: &[&str]) -> SandboxProcess {
+        let logs = if std::env::var_os("KIRIKAE_TEST_SANDBOX_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kirikae"))
             .args([
                 "sandbox",
                 "--listen",
                 "127.0.0.1:0",
                 "--time-scale",
-                TIME_SCALE,
+                time_scale,
             ])
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(logs)
             .spawn()
             .expect("start kirikae sandbox");
         let mut line = String::new();

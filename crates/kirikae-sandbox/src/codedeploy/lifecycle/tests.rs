@@ -608,3 +608,54 @@ fn a_later_deployment_removes_what_a_failed_one_left_behind() {
     assert_eq!(r.p.task_sets.len(), 1);
     assert_eq!(r.p.primary().id, "ecs-svc/3");
 }
+
+/// The controller reads `cx.now` before it waits for the world lock; the times a deployment reports
+/// (here its start) must be read under the lock, or a client comparing them with its own clock could
+/// see a request it sent "after" a listener switch routed before it.
+#[test]
+fn live_steps_are_stamped_under_the_lock_not_with_a_stale_now() {
+    use std::sync::{Arc, Mutex};
+
+    use crate::world::{RegionKey, Shared, World};
+    use crate::{addr, clock, runtime};
+
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        clock: clock::Clock::new(60.0),
+        addrs: addr::AddressPool::claim().expect("a free loopback block"),
+        runtime: runtime::Runtime::new(Default::default(), 60.0, tx),
+        hooks: Default::default(),
+        world: Mutex::new(World::default()),
+        calls: Mutex::new(Default::default()),
+        throttle: None,
+        throttled: Default::default(),
+        wake: tokio::sync::Notify::new(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+    });
+    let mut world = World::default();
+    let key = RegionKey {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+    };
+    let mut cx = Ctx {
+        shared: &shared,
+        region: world.region(&key),
+        now: 1_000.0, // read long before the step runs
+    };
+    let id = "d-TEST00001".to_string();
+    cx.region
+        .codedeploy
+        .deployments
+        .insert(id.clone(), Deployment::new(id.clone(), plan(true), 1_000.0));
+    let before = shared.clock.now_epoch();
+    advance_one(&mut cx, &id);
+    let d = &cx.region.codedeploy.deployments[&id];
+    // No such service in this world: the deployment starts and fails at once, stamped with real time.
+    assert_eq!(d.status, Status::Failed);
+    assert!(
+        d.start_time.is_some_and(|t| t >= before),
+        "{:?}",
+        d.start_time
+    );
+    assert!(d.complete_time.is_some_and(|t| t >= before));
+}

@@ -1,0 +1,98 @@
+//! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy` needs: every
+//! API call a deploy makes is allowed by it, and it allows nothing a deploy does not use (beyond the
+//! few permissions AWS checks without a call of that name).
+
+mod deploy_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use deploy_support::Stack;
+use serde_json::{Value, json};
+
+/// Permissions AWS authorizes as part of other calls, so no call of that name ever reaches the sandbox:
+/// passing the CodeDeploy service role and task roles, tagging on create (the `kirikae:spec-sha256` tag),
+/// and the revision and deployment config CreateDeployment registers and reads.
+const IMPLIED: &[&str] = &[
+    "iam:PassRole",
+    "ecs:TagResource",
+    "codedeploy:RegisterApplicationRevision",
+    "codedeploy:GetDeploymentConfig",
+];
+
+fn policy_actions() -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/iam-policy.json");
+    let policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("docs/iam-policy.json"))
+            .expect("the policy is JSON");
+    let mut actions = BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("statements") {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        match &statement["Action"] {
+            Value::String(a) => {
+                actions.insert(a.clone());
+            }
+            Value::Array(list) => {
+                actions.extend(list.iter().map(|a| a.as_str().expect("action").to_string()))
+            }
+            other => panic!("unexpected Action {other}"),
+        }
+    }
+    actions
+}
+
+/// The sandbox counts calls as `service.Operation`, with the IAM service prefix as the service name.
+fn calls(stack: &Stack) -> BTreeMap<String, u64> {
+    stack.sandbox.calls()["calls"]
+        .as_object()
+        .expect("calls by operation")
+        .iter()
+        .map(|(op, n)| (op.replacen('.', ":", 1), n.as_u64().unwrap_or(0)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
+    let stack = Stack::new().await;
+    stack.add_load_balancer("pay").await;
+    let before = calls(&stack);
+
+    // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update and
+    // a desired-count change; a new service that fails to start.
+    stack.project().deploy(&[]).assert_exit(0);
+    stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+    stack
+        .project()
+        .config("/codedeploy/termination_wait_minutes", json!(0))
+        .service("/desiredCount", json!(3))
+        .deploy(&["--image", "web=kirikae/demo:v3"])
+        .assert_exit(0);
+    // A new service whose tasks keep failing: kirikae looks at the stopped tasks to say why.
+    stack
+        .project_for("pay")
+        .task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "DEMO_HEALTH", "value": "fail"}]),
+        )
+        .deploy(&["--timeout", "2m"])
+        .assert_exit(1);
+
+    let used: BTreeSet<String> = calls(&stack)
+        .into_iter()
+        .filter(|(op, n)| before.get(op).copied().unwrap_or(0) < *n)
+        .map(|(op, _)| op)
+        .collect();
+    let allowed = policy_actions();
+    let missing: Vec<_> = used.difference(&allowed).collect();
+    assert!(missing.is_empty(), "the policy lacks {missing:?}");
+    let unused: Vec<_> = allowed
+        .difference(&used)
+        .filter(|a| !IMPLIED.contains(&a.as_str()))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "the policy allows {unused:?}, which no deploy calls"
+    );
+}
