@@ -167,7 +167,7 @@ pub async fn run(
     let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
     if prod_port != 80 {
         narrator.step(&format!(
-            "port 80 is not available to this user here: the production listener uses {prod_port} (DEMO_PROD_PORT)"
+            "port 80 is not available here (it needs root, or something listens on it): the production listener uses {prod_port} (DEMO_PROD_PORT)"
         ));
     }
 

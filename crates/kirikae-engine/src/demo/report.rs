@@ -364,8 +364,9 @@ fn switch(i: &Inputs, name_of: &dyn Fn(&str) -> String) -> Option<Switch> {
     })
 }
 
-/// The v2 deployment's lifecycle events; after a success, the termination wait too (blue kept, without
-/// traffic, until the deployment ends), named in parentheses as it is no lifecycle event of AWS's.
+/// The v2 deployment's lifecycle events; then the termination wait after a success (blue kept, without
+/// traffic, until the deployment ends) or the rollback deployment after a failure, named in parentheses
+/// as they are no lifecycle events of AWS's.
 fn timeline(v2: &Outcome, origin: Origin) -> Vec<Mark> {
     let mut marks: Vec<Mark> = v2
         .timeline
@@ -377,16 +378,23 @@ fn timeline(v2: &Outcome, origin: Origin) -> Vec<Mark> {
             end: t.end.map(|s| origin.since(s)),
         })
         .collect();
-    let last_end = marks.last().and_then(|m| m.end);
-    if v2.result == outcome::Result::Succeeded
-        && let Some(start) = last_end
-    {
+    // Until kirikae saw the deployment (or its rollback) end, within one poll of it.
+    let end = Some(origin.since(v2.finished_at));
+    let last_end = marks.iter().filter_map(|m| m.end).reduce(f64::max);
+    let after = match (&v2.result, &v2.rollback) {
+        (outcome::Result::Succeeded, _) => Some((TERMINATION_WAIT.to_string(), "Succeeded")),
+        (outcome::Result::RolledBack, Some(r)) => Some((
+            "(rollback)".to_string(),
+            if r.traffic_on_blue { "Succeeded" } else { "Failed" },
+        )),
+        _ => None,
+    };
+    if let (Some((event, status)), Some(start)) = (after, last_end) {
         marks.push(Mark {
-            event: TERMINATION_WAIT.into(),
-            status: "Succeeded".into(),
+            event,
+            status: status.into(),
             start: Some(start),
-            // When kirikae saw the deployment end (within one poll of it).
-            end: Some(origin.since(v2.finished_at)),
+            end,
         });
     }
     marks

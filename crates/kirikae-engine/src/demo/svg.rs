@@ -112,6 +112,12 @@ pub fn render(report: &Report) -> String {
             top + 14.0,
             esc(&m.event)
         );
+        let _ = writeln!(
+            s,
+            r#"<text x="{X1}" y="{:.1}" text-anchor="end" fill="{GREY}" font-size="11">{}</text>"#,
+            top + 14.0,
+            esc(&m.status)
+        );
         if let Some(start) = m.start {
             let end = m.end.unwrap_or(report.load.seconds);
             let color = match m.status.as_str() {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use kirikae_engine::Error;
 use kirikae_engine::demo::{self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
-use kirikae_engine::outcome::Outcome;
+use kirikae_engine::outcome::{Outcome, Result as Res};
 use kirikae_engine::progress::Observer;
 use kirikae_sandbox::Sandbox;
 use serde_json::json;
@@ -135,6 +135,9 @@ fn show(mut report: Report, path: &PathBuf, json_out: bool, paint: Paint) -> Exi
     }
     eprint!("{}", chart::text(&report, paint.0));
     let verdict = match (report.ok, report.fail) {
+        _ if matches!(report.result, Res::Interrupted | Res::TimedOut) => paint.yellow(
+            "! the deploy had not ended: the report covers what happened until the demo stopped waiting",
+        ),
         (true, false) => paint.green(
             "✓ the deploy did what it promised: every request answered, one switch, nothing stale after it",
         ),
