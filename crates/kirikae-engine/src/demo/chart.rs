@@ -283,3 +283,33 @@ fn summary(report: &Report, style: &Style) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glyphs(cells: &[Option<String>]) -> String {
+        cells
+            .iter()
+            .map(|c| c.clone().unwrap_or_else(|| " ".into()))
+            .collect()
+    }
+
+    #[test]
+    fn columns_stack_versions_bottom_up_and_always_show_failures() {
+        let style = Style { color: false };
+        // A canary bucket: 90% blue, 10% green: seven rows and one.
+        assert_eq!(
+            glyphs(&column(&[90.0, 10.0], 0.0, 100.0, &style)),
+            "ooooooo#"
+        );
+        // Half the height, all green.
+        assert_eq!(
+            glyphs(&column(&[0.0, 50.0], 0.0, 100.0, &style)),
+            "####    "
+        );
+        // One failed request among many still shows.
+        assert_eq!(glyphs(&column(&[99.0], 1.0, 100.0, &style)), "oooooooX");
+        assert_eq!(glyphs(&column(&[10.0], 0.5, 100.0, &style)), "oX      ");
+    }
+}

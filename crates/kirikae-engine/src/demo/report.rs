@@ -385,7 +385,11 @@ fn timeline(v2: &Outcome, origin: Origin) -> Vec<Mark> {
         (outcome::Result::Succeeded, _) => Some((TERMINATION_WAIT.to_string(), "Succeeded")),
         (outcome::Result::RolledBack, Some(r)) => Some((
             "(rollback)".to_string(),
-            if r.traffic_on_blue { "Succeeded" } else { "Failed" },
+            if r.traffic_on_blue {
+                "Succeeded"
+            } else {
+                "Failed"
+            },
         )),
         _ => None,
     };

@@ -154,15 +154,8 @@ pub async fn provision(aws: &Clients, stack: &StackFile) -> Result<Provisioned, 
         .send()
         .await
         .map_err(|e| failed("elasticloadbalancing:CreateLoadBalancer", e))?;
-    let created = out.load_balancers().first();
-    let lb_arn = created
-        .and_then(|l| l.load_balancer_arn())
-        .unwrap_or_default()
-        .to_string();
-    let dns_name = created
-        .and_then(|l| l.dns_name())
-        .unwrap_or_default()
-        .to_string();
+    let lb_arn = first(out.load_balancers(), |l| l.load_balancer_arn());
+    let dns_name = first(out.load_balancers(), |l| l.dns_name());
     let existing = aws
         .elbv2
         .describe_listeners()
@@ -216,12 +209,7 @@ async fn target_group(aws: &Clients, tg: &TargetGroup) -> Result<String, Error> 
         .send()
         .await
         .map_err(|e| failed("elasticloadbalancing:CreateTargetGroup", e))?;
-    let arn = out
-        .target_groups()
-        .first()
-        .and_then(|t| t.target_group_arn())
-        .unwrap_or_default()
-        .to_string();
+    let arn = first(out.target_groups(), |t| t.target_group_arn());
     if !tg.attributes.is_empty() {
         let attributes = tg
             .attributes
@@ -260,12 +248,16 @@ async fn create_listener(
         .send()
         .await
         .map_err(|e| failed("elasticloadbalancing:CreateListener", e))?;
-    Ok(out
-        .listeners()
+    Ok(first(out.listeners(), |l| l.listener_arn()))
+}
+
+/// A field of the first item of an answer's list (create calls answer a list of one), or "".
+fn first<T>(items: &[T], field: impl Fn(&T) -> Option<&str>) -> String {
+    items
         .first()
-        .and_then(|l| l.listener_arn())
+        .and_then(field)
         .unwrap_or_default()
-        .to_string())
+        .to_string()
 }
 
 /// Where a listener answers.
@@ -298,12 +290,7 @@ pub async fn listener_address(aws: &Clients, listener_arn: &str) -> Result<Addre
         .send()
         .await
         .map_err(|e| failed("elasticloadbalancing:DescribeLoadBalancers", e))?;
-    let dns = lbs
-        .load_balancers()
-        .first()
-        .and_then(|l| l.dns_name())
-        .unwrap_or_default()
-        .to_string();
+    let dns = first(lbs.load_balancers(), |l| l.dns_name());
     let host = format!("{dns}:{port}");
     let socket = tokio::net::lookup_host(host.as_str())
         .await
