@@ -521,6 +521,117 @@ mod tests {
         assert_eq!(s.buckets[3].failed_rps, 20.0);
     }
 
+    fn succeeded(origin: Origin) -> Outcome {
+        let at = |t: f64| Some(origin.epoch() + t);
+        Outcome {
+            config: "kirikae.yml".into(),
+            region: "us-east-1".into(),
+            cluster: "demo".into(),
+            service: "web".into(),
+            result: outcome::Result::Succeeded,
+            message: String::new(),
+            next_steps: Vec::new(),
+            application: "AppEcs-demo-web".into(),
+            application_created: false,
+            deployment_group: "DgpEcs-demo-web".into(),
+            deployment_group_action: outcome::GroupAction::Unchanged,
+            deployment_group_changes: Vec::new(),
+            task_definition_arn: None,
+            task_definition_registered: true,
+            images: Vec::new(),
+            service_created: false,
+            service_changes: Vec::new(),
+            deployment_id: Some("d-TEST00000".into()),
+            console_url: None,
+            status: Some("Succeeded".into()),
+            error: None,
+            rollback: None,
+            timeline: vec![outcome::TimelineEntry {
+                event: "AllowTraffic".into(),
+                status: "Succeeded".into(),
+                start: at(1.0),
+                end: at(1.0),
+                duration_seconds: Some(0.0),
+            }],
+            started_at: origin.epoch(),
+            finished_at: origin.epoch() + 2.0,
+            duration_seconds: 2.0,
+        }
+    }
+
+    fn observed(after: f64, by: f64, blue: f64) -> Observation {
+        Observation {
+            after,
+            by,
+            weights: vec![
+                ("arn:blue".into(), blue),
+                ("arn:green".into(), 100.0 - blue),
+            ],
+        }
+    }
+
+    /// The switch is the first poll that saw all traffic on green; a blue answer to a request started
+    /// after it is stale, one started before it is not.
+    #[test]
+    fn switch_from_the_listener_and_stale_answers_after_it() {
+        let origin = Origin::now();
+        let options = Options {
+            endpoint_url: String::new(),
+            examples: None,
+            work_dir: std::env::temp_dir(),
+            deployment_config: "CodeDeployDefault.ECSAllAtOnce".into(),
+            fail: false,
+            load: super::super::load::Settings {
+                rate: 10.0,
+                connections: 1,
+            },
+        };
+        let tgs = [
+            ("demo-blue".to_string(), "arn:blue".to_string()),
+            ("demo-green".to_string(), "arn:green".to_string()),
+        ];
+        let observations = [
+            observed(0.0, 0.01, 100.0),
+            observed(0.98, 1.01, 90.0),
+            observed(1.48, 1.51, 0.0),
+        ];
+        let samples = [
+            sample(0.5, Some("v1")),
+            sample(1.50, Some("v1")), // started before the switch: not stale
+            sample(1.52, Some("v1")), // stale
+            sample(1.9, Some("v2")),
+        ];
+        let build = |samples: &[Sample]| {
+            Report::build(Inputs {
+                options: &options,
+                origin,
+                url: "http://lb/",
+                load_seconds: 2.0,
+                samples,
+                observations: &observations,
+                target_groups: &tgs,
+                v1: succeeded(origin),
+                v2: succeeded(origin),
+            })
+        };
+        let r = build(&samples);
+        let switch = r.switch.as_ref().expect("a switch");
+        assert_eq!((switch.not_before, switch.at), (1.48, 1.51));
+        assert_eq!(switch.target_group, "demo-green");
+        assert!((switch.allow_traffic_end.unwrap() - 1.0).abs() < 1e-6);
+        assert_eq!(r.stale_after_switch, 1);
+        assert!(!r.ok);
+        assert_eq!(r.exit_code, 1, "a broken promise fails a succeeded deploy");
+        assert_eq!(r.listener[1].weights["demo-green"], 10.0);
+
+        let clean = [samples[0].clone(), samples[1].clone(), samples[3].clone()];
+        let r = build(&clean);
+        assert_eq!(r.stale_after_switch, 0);
+        assert!(r.ok, "{:#?}", r.checks);
+        assert_eq!(r.exit_code, 0);
+        assert_eq!(r.timeline.last().unwrap().event, TERMINATION_WAIT);
+    }
+
     #[test]
     fn requests_by_version_and_failure_reason() {
         let r = requests(&[sample(0.0, Some("v1")), sample(0.1, None)]);
