@@ -300,7 +300,7 @@ fn error_doc(e: &Error, status: Status) -> serde_json::Value {
     json!({"result": "error", "exit_code": status as u8, "error": detail})
 }
 
-fn fail(json_out: bool, e: &Error) -> ExitCode {
+pub(crate) fn fail(json_out: bool, e: &Error) -> ExitCode {
     render::error(e);
     let status = status_of(e);
     if json_out {
@@ -337,7 +337,7 @@ fn dry_run(json_out: bool, prepared: &[Prepared]) -> ExitCode {
 }
 
 /// First Ctrl-C: stop waiting (the deploy reports and exits 130); second: exit at once.
-fn spawn_interrupt_handler(cancel: CancellationToken) {
+pub(crate) fn spawn_interrupt_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
