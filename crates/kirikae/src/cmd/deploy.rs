@@ -77,7 +77,7 @@ pub struct Args {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     concurrency: u32,
     /// AWS API calls per second for all services together (bursts of twice as many); 0: no limit. The
-    /// default stays well within AWS's own throttling limits for ECS, ELB and CodeDeploy.
+    /// default stays within the throttling rates ECS and ELB document, with room for other tools.
     #[arg(long, value_name = "N", default_value_t = connection::DEFAULT_CALLS_PER_SECOND,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     max_api_calls_per_second: u32,
