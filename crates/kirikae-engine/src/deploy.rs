@@ -44,6 +44,12 @@ pub struct Prepared {
 /// Connects and checks, without changing anything.
 pub async fn prepare(plan: Plan, connection: &Connection) -> Result<Prepared, Error> {
     let aws = connection.connect(plan.region.as_deref()).await?;
+    prepare_with(plan, aws).await
+}
+
+/// Checks, without changing anything, with clients already built (`kirikae demo` uses its own, with fixed
+/// sandbox credentials, so it can never reach a real account).
+pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
     let remote = preflight::check(&plan, &aws).await?;
     let desired_group = preflight::desired_group(&plan, &remote);
     let group_changes = remote

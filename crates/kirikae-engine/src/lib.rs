@@ -23,6 +23,7 @@ pub mod aws;
 pub mod config;
 pub mod connection;
 pub mod definitions;
+pub mod demo;
 pub mod deploy;
 pub mod error;
 pub mod group;

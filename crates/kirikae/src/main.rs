@@ -20,6 +20,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the whole point on this machine, no AWS account: a local sandbox, a service under steady load,
+    /// a Blue/Green deploy that switches it at one instant, and a report of every request.
+    Demo(Box<cmd::demo::Args>),
     /// Deploy ECS services Blue/Green through CodeDeploy, as declared in kirikae.yml.
     Deploy(Box<cmd::deploy::Args>),
     /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => cmd::demo::run(*args).await,
             Command::Deploy(args) => cmd::deploy::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,

@@ -94,7 +94,12 @@ fn every_kirikae_command_and_flag_the_readme_shows_exists() {
     let mut shown: Vec<String> = sh_lines()
         .into_iter()
         .filter_map(|l| {
-            let c = command_of(l);
+            // Leading `NAME=value` assignments are environment for the command.
+            let c = command_of(l)
+                .split_whitespace()
+                .skip_while(|t| t.contains('=') && !t.starts_with('-'))
+                .collect::<Vec<_>>()
+                .join(" ");
             c.strip_prefix("kirikae ")
                 .or_else(|| c.split_once("-p kirikae -- ").map(|(_, rest)| rest))
                 .map(str::to_string)

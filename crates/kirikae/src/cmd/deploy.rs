@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kirikae_engine::config::Templater;
-use kirikae_engine::connection::Connection;
+use kirikae_engine::connection::{self, Budget, Connection};
 use kirikae_engine::deploy::{self, Prepared};
 use kirikae_engine::outcome::Outcome;
 use kirikae_engine::plan::{self, DeployFlags, TaskDefinitionChoice, WaitMode, WaitOptions};
@@ -76,6 +76,11 @@ pub struct Args {
     /// With several configs: how many services are checked and deployed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     concurrency: u32,
+    /// AWS API calls per second for all services together (bursts of twice as many); 0: no limit. The
+    /// default stays within the throttling rates ECS and ELB document, with room for other tools.
+    #[arg(long, value_name = "N", default_value_t = connection::DEFAULT_CALLS_PER_SECOND,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    max_api_calls_per_second: u32,
     /// Time between two polls while waiting.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration, hide = true)]
     poll_interval: Duration,
@@ -134,6 +139,8 @@ impl Args {
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
             max_attempts: self.max_attempts,
+            // One budget for every service of this run: each clone of the connection shares it.
+            budget: Budget::per_second(self.max_api_calls_per_second),
             ..Connection::default()
         }
     }
@@ -293,7 +300,7 @@ fn error_doc(e: &Error, status: Status) -> serde_json::Value {
     json!({"result": "error", "exit_code": status as u8, "error": detail})
 }
 
-fn fail(json_out: bool, e: &Error) -> ExitCode {
+pub(crate) fn fail(json_out: bool, e: &Error) -> ExitCode {
     render::error(e);
     let status = status_of(e);
     if json_out {
@@ -330,7 +337,7 @@ fn dry_run(json_out: bool, prepared: &[Prepared]) -> ExitCode {
 }
 
 /// First Ctrl-C: stop waiting (the deploy reports and exits 130); second: exit at once.
-fn spawn_interrupt_handler(cancel: CancellationToken) {
+pub(crate) fn spawn_interrupt_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();

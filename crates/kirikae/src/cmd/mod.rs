@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod demo;
 pub mod demo_app;
 pub mod deploy;
 pub mod sandbox;

@@ -33,7 +33,7 @@ pub struct Args {
     throttle_above: Option<f64>,
 }
 
-fn positive_f64(s: &str) -> Result<f64, String> {
+pub(crate) fn positive_f64(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("`{s}` is not a positive number")),
@@ -62,23 +62,34 @@ fn hook(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// A sandbox configuration for this executable: image `kirikae/demo` runs its built-in demo app; no other
+/// images, no hooks, no throttling.
+pub fn config(listen: SocketAddr, time_scale: f64) -> Result<SandboxConfig, String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("cannot find the kirikae executable to run the demo app: {e}"))?;
+    Ok(SandboxConfig {
+        listen,
+        time_scale,
+        images: ImageCommands {
+            demo_app: vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
+            images: BTreeMap::new(),
+        },
+        hooks: BTreeMap::new(),
+        throttle_above: None,
+    })
+}
+
 pub async fn run(args: Args) -> ExitCode {
-    let demo_app = match std::env::current_exe() {
-        Ok(exe) => vec![exe.to_string_lossy().into_owned(), "__demo-app".to_string()],
-        Err(e) => {
-            eprintln!("error: cannot find the kirikae executable to run the demo app: {e}");
-            return Status::Failure.into();
+    let started = match config(args.listen, args.time_scale) {
+        Ok(mut config) => {
+            config.images.images = args.image_commands.into_iter().collect();
+            config.hooks = args.hooks.into_iter().collect();
+            config.throttle_above = args.throttle_above;
+            Sandbox::start(config).await.map_err(|e| e.to_string())
         }
+        Err(e) => Err(e),
     };
-    let images: BTreeMap<String, String> = args.image_commands.into_iter().collect();
-    let config = SandboxConfig {
-        listen: args.listen,
-        time_scale: args.time_scale,
-        images: ImageCommands { demo_app, images },
-        hooks: args.hooks.into_iter().collect(),
-        throttle_above: args.throttle_above,
-    };
-    let sandbox = match Sandbox::start(config).await {
+    let sandbox = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,0 +1,291 @@
+//! `kirikae demo`: the whole point in one command, against a sandbox and never a real account.
+//!
+//! 1. [`examples`]: the example files shipped in `examples/` (built in, or a directory given), templated
+//!    for each run with the demo's own variables (never the process environment);
+//! 2. [`stack`]: provisions what a team has before adopting kirikae (`demo-stack.json`: cluster, load
+//!    balancer with production and test listeners, two target groups) through the AWS SDK;
+//! 3. deploys v1 with the deploy engine ([`crate::deploy`], exactly what `kirikae deploy` runs);
+//! 4. starts a steady [`load`] through the production listener and a [`listener`] watch, then deploys v2
+//!    Blue/Green;
+//! 5. [`report`]: what happened to every request, when production switched, and whether the deploy kept its
+//!    promises; [`chart`] draws it for a terminal and [`svg`] for a browser.
+
+pub mod chart;
+pub mod examples;
+pub mod listener;
+pub mod load;
+pub mod report;
+pub mod stack;
+pub mod svg;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::Clients;
+use crate::deploy;
+use crate::error::Error;
+use crate::outcome::Outcome;
+use crate::plan::{self, DeployFlags, Plan, WaitOptions};
+use crate::progress::{Observer, now_epoch};
+
+pub use report::Report;
+
+/// The region every demo call uses (the example config's default).
+pub const REGION: &str = "us-east-1";
+/// Load before the v2 deployment starts, so the chart shows blue serving alone first.
+const LEAD: Duration = Duration::from_secs(1);
+/// Load after the deploy ended, so the chart shows green serving alone last.
+const TAIL: Duration = Duration::from_secs(1);
+/// How often the deploy engine polls CodeDeploy here: the sandbox is local, so poll often and end promptly.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The sandbox's endpoint.
+    pub endpoint_url: String,
+    /// A directory with `kirikae.yml`, its definitions and `demo-stack.json`; `None`: the copies built into
+    /// kirikae, written to `work_dir`.
+    pub examples: Option<PathBuf>,
+    /// Where this run's files go (the built-in examples, the report).
+    pub work_dir: PathBuf,
+    /// A CodeDeploy deployment configuration name.
+    pub deployment_config: String,
+    /// Green never becomes healthy (`DEMO_HEALTH=fail`): the deployment fails and rolls back.
+    pub fail: bool,
+    pub load: load::Settings,
+}
+
+/// The demo's two deploys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deploy {
+    V1 = 0,
+    V2 = 1,
+}
+
+impl Deploy {
+    pub fn version(self) -> &'static str {
+        match self {
+            Deploy::V1 => "v1",
+            Deploy::V2 => "v2",
+        }
+    }
+}
+
+/// Tells the person watching what happens; the engine never prints.
+pub trait Narrator: Send + Sync {
+    /// A demo step done (e.g. the stack provisioned, the load started).
+    fn step(&self, message: &str);
+    /// Where the deploy engine reports the progress of `deploy`.
+    fn observer(&self, deploy: Deploy) -> &dyn Observer;
+    /// `deploy` ended.
+    fn finished(&self, deploy: Deploy, result: &Result<Outcome, Error>);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Engine(#[from] Error),
+    /// v1 must serve before v2 can be deployed over it; the outcome was already shown.
+    #[error("deploying v1 did not succeed: {}", .0.message)]
+    V1(Box<Outcome>),
+}
+
+/// The instant every demo time is measured from (the load's start), on a monotonic clock, with its
+/// wall-clock time to place AWS's timestamps on the same axis.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    instant: Instant,
+    epoch: f64,
+}
+
+impl Origin {
+    pub fn now() -> Origin {
+        Origin {
+            instant: Instant::now(),
+            epoch: now_epoch(),
+        }
+    }
+
+    /// Seconds since the origin.
+    pub fn elapsed(&self) -> f64 {
+        self.instant.elapsed().as_secs_f64()
+    }
+
+    /// An epoch timestamp (e.g. AWS's) as seconds since the origin.
+    pub fn since(&self, epoch: f64) -> f64 {
+        epoch - self.epoch
+    }
+
+    pub fn epoch(&self) -> f64 {
+        self.epoch
+    }
+}
+
+/// Runs the demo to its report. Config errors come before any AWS call; `cancel` (Ctrl-C) stops the
+/// waiting, and the report covers what happened until then.
+pub async fn run(
+    options: &Options,
+    narrator: &dyn Narrator,
+    cancel: CancellationToken,
+) -> Result<Report, DemoError> {
+    // 1. Everything local first: files, templates, both plans.
+    let dir = match &options.examples {
+        Some(dir) => dir.clone(),
+        None => examples::write(&options.work_dir).map_err(Error::Config)?,
+    };
+    let prod_port = examples::production_port();
+    let vars = |deploy: Deploy| examples::Vars {
+        version: deploy.version(),
+        healthy: !(options.fail && deploy == Deploy::V2),
+        deployment_config: &options.deployment_config,
+        prod_port,
+    };
+    let stack_file = stack::load(
+        &dir.join(examples::STACK),
+        &examples::templater(&vars(Deploy::V1)),
+    )
+    .map_err(Error::Config)?;
+    let plan_of = |deploy: Deploy| -> Result<Plan, Error> {
+        let flags = DeployFlags {
+            wait: WaitOptions {
+                poll_interval: POLL_INTERVAL,
+                ..WaitOptions::default()
+            },
+            ..DeployFlags::default()
+        };
+        let templater = examples::templater(&vars(deploy));
+        Ok(plan::build(
+            &dir.join(examples::CONFIG),
+            &flags,
+            &templater,
+        )?)
+    };
+    let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
+    if prod_port != 80 {
+        narrator.step(&format!(
+            "port 80 is not available here (it needs root, or something listens on it): the production listener uses {prod_port} (DEMO_PROD_PORT)"
+        ));
+    }
+
+    // 2. The stack, then v1.
+    let aws = clients(&options.endpoint_url).await;
+    let provisioned = stack::provision(&aws, &stack_file).await?;
+    narrator.step(&format!(
+        "provisioned {}: {provisioned}",
+        dir.join(examples::STACK).display()
+    ));
+    narrator.step(&format!(
+        "deploying v1 with kirikae deploy -c {}",
+        dir.join(examples::CONFIG).display()
+    ));
+    let v1 = deploy_one(plan_v1, &aws, Deploy::V1, narrator, &cancel).await?;
+    if !v1.result.is_success() {
+        return Err(DemoError::V1(Box::new(v1)));
+    }
+
+    // 3. Load through the production listener, then v2 while it runs.
+    let prepared = deploy::prepare_with(plan_v2, aws.clone()).await?;
+    let prod_listener = prepared.remote.production_listener.clone();
+    let target_groups = prepared.remote.target_groups.clone();
+    let address = stack::listener_address(&aws, &prod_listener).await?;
+    let origin = Origin::now();
+    let watch = listener::watch(aws.elbv2.clone(), prod_listener, origin);
+    let load = load::start(&address, options.load, origin).await;
+    narrator.step(&format!(
+        "load: {} requests/s over {} connections to {} (the production listener)",
+        options.load.rate, options.load.connections, address.url
+    ));
+    pause(LEAD, &cancel).await;
+    narrator.step(&format!(
+        "deploying v2 Blue/Green ({}{}) while the load runs",
+        options.deployment_config,
+        if options.fail {
+            "; green never passes its health checks"
+        } else {
+            ""
+        }
+    ));
+    let v2 = prepared
+        .execute(narrator.observer(Deploy::V2), cancel.clone())
+        .await;
+    narrator.finished(Deploy::V2, &v2);
+    if v2.is_ok() {
+        pause(TAIL, &cancel).await;
+    }
+    let load_ended = origin.elapsed();
+    let samples = load.stop().await;
+    let observations = watch.stop().await;
+    let v2 = v2?;
+
+    Ok(Report::build(report::Inputs {
+        options,
+        origin,
+        url: &address.url,
+        load_seconds: load_ended,
+        samples: &samples,
+        observations: &observations,
+        target_groups: &target_groups,
+        v1,
+        v2,
+    }))
+}
+
+/// One deploy through the engine, as `kirikae deploy` runs it: checks, then changes and waiting.
+async fn deploy_one(
+    plan: Plan,
+    aws: &Clients,
+    deploy: Deploy,
+    narrator: &dyn Narrator,
+    cancel: &CancellationToken,
+) -> Result<Outcome, Error> {
+    let result = match deploy::prepare_with(plan, aws.clone()).await {
+        Ok(prepared) => {
+            prepared
+                .execute(narrator.observer(deploy), cancel.clone())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    narrator.finished(deploy, &result);
+    result
+}
+
+async fn pause(d: Duration, cancel: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = cancel.cancelled() => {}
+    }
+}
+
+/// SDK clients for the sandbox: fixed dummy credentials and an explicit region, so the demo never picks up
+/// a profile, never asks IMDS, and never reaches a real account even when pointed elsewhere.
+pub async fn clients(endpoint_url: &str) -> Clients {
+    let creds = aws_credential_types::Credentials::new(
+        "kirikae-demo",
+        "kirikae-demo",
+        None,
+        None,
+        "kirikae-demo",
+    );
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(creds)
+        .endpoint_url(endpoint_url)
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .load()
+        .await;
+    Clients {
+        ecs: aws_sdk_ecs::Client::new(&sdk),
+        elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+        codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+        region: REGION.to_string(),
+        endpoint: Some(endpoint_url.to_string()),
+    }
+}
