@@ -10,26 +10,27 @@ from conftest import wait_for
 
 
 def observe(s, d, batch=10, timeout=60):
-    """Until the deployment is no longer InProgress: read the production weights, send a batch of requests
+    """Until the deployment target has succeeded (production fully shifted): read the production weights, send a batch of requests
     through the production listener, read the weights again. Returns the distinct weight sequence seen and,
     per green weight, a Counter of the versions served by batches the weights did not change during."""
-    steps, split = [], collections.defaultdict(collections.Counter)
-    wait_for("the weights to follow the config", lambda: _sample(s, d, batch, steps, split), timeout=timeout,
-             interval=0)
+    steps, split, failed = [], collections.defaultdict(collections.Counter), []
+    wait_for("the weights to follow the config", lambda: _sample(s, d, batch, steps, split, failed),
+             timeout=timeout, interval=0)
+    assert not failed, f"requests failed during the shift: {failed[:5]}"
     final = bg.green_weight(s)  # the last step may have come after the last sample's second read
     if steps[-1] != final:
         steps.append(final)
     return steps, split
 
 
-def _sample(s, d, batch, steps, split):
+def _sample(s, d, batch, steps, split, failed):
     before = bg.green_weight(s)
     answers = [bg.version(s) for _ in range(batch)]
     after = bg.green_weight(s)
     for w in (before, after):
         if not steps or steps[-1] != w:
             steps.append(w)
-    assert all(a[0] == 200 for a in answers), answers
+    failed.extend(a for a in answers if a[0] != 200)
     if before == after:
         split[before].update(v for _, v in answers)
     t = bg.target(s, d)
