@@ -2,6 +2,8 @@
 //! binary and the real AWS SDK over HTTP; nothing is mocked.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod sdk_stack;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 

@@ -1,0 +1,177 @@
+//! The infrastructure a team has before its first Blue/Green deployment, built through the official AWS
+//! SDK for Rust as a user's Terraform would: the starting point of the SDK scenarios.
+
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, ContainerDefinition, DeploymentController, DeploymentControllerType,
+    LaunchType, LoadBalancer, NetworkConfiguration, PortMapping,
+};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
+};
+
+use super::{http_get, wait_for};
+
+/// The infrastructure a team has before its first Blue/Green deployment.
+pub struct Stack {
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub dns: String,
+    pub prod_listener: String,
+    pub test_listener: String,
+    /// Blue, then green.
+    pub target_groups: Vec<String>,
+}
+
+pub async fn register_demo(ecs: &aws_sdk_ecs::Client, tag: &str) -> String {
+    let out = ecs
+        .register_task_definition()
+        .family("web")
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image(format!("kirikae/demo:{tag}"))
+                .essential(true)
+                .port_mappings(PortMapping::builder().container_port(80).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// A cluster, `web-blue`/`web-green` target groups, an ALB with listeners 80 (→ blue) and 8080
+/// (→ green), and a CODE_DEPLOY service of two v1 tasks behind blue, serving production.
+pub async fn build(config: &aws_config::SdkConfig) -> Stack {
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    ecs.create_cluster()
+        .cluster_name("demo")
+        .send()
+        .await
+        .unwrap();
+    let mut tgs = Vec::new();
+    for name in ["web-blue", "web-green"] {
+        let out = elb
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .vpc_id("vpc-0sandbox")
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/health")
+            .health_check_interval_seconds(5)
+            .health_check_timeout_seconds(2)
+            .healthy_threshold_count(2)
+            .send()
+            .await
+            .unwrap();
+        let arn = out.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string();
+        // AWS's default deregistration delay is 300 s; a short one lets the deleted original drain
+        // quickly at the test's time scale.
+        elb.modify_target_group_attributes()
+            .target_group_arn(&arn)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value("30")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        tgs.push(arn);
+    }
+    let lb = elb
+        .create_load_balancer()
+        .name("web-alb")
+        .subnets("subnet-a")
+        .subnets("subnet-b")
+        .send()
+        .await
+        .unwrap();
+    let lb = &lb.load_balancers()[0];
+    let mut listeners = Vec::new();
+    for (port, tg) in [(80, &tgs[0]), (8080, &tgs[1])] {
+        let out = elb
+            .create_listener()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .protocol(ProtocolEnum::Http)
+            .port(port)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(tg)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        listeners.push(out.listeners()[0].listener_arn().unwrap().to_string());
+    }
+    let td = register_demo(&ecs, "v1").await;
+    ecs.create_service()
+        .cluster("demo")
+        .service_name("web")
+        .task_definition(&td)
+        .desired_count(2)
+        .launch_type(LaunchType::Fargate)
+        .deployment_controller(
+            DeploymentController::builder()
+                .r#type(DeploymentControllerType::CodeDeploy)
+                .build()
+                .unwrap(),
+        )
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets("subnet-a")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(&tgs[0])
+                .container_name("web")
+                .container_port(80)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dns = lb.dns_name().unwrap().to_string();
+    wait_for("the original task set to serve production", 60, || async {
+        (version_at(&dns, 80).as_deref() == Some("v1")).then_some(())
+    })
+    .await;
+    Stack {
+        ecs,
+        elb,
+        dns,
+        prod_listener: listeners[0].clone(),
+        test_listener: listeners[1].clone(),
+        target_groups: tgs,
+    }
+}
+
+/// The version a listener serves (one request), `None` for anything but a demo app's 200.
+pub fn version_at(dns: &str, port: u16) -> Option<String> {
+    let (status, body) = http_get(&format!("http://{dns}:{port}/")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    (status == 200)
+        .then(|| v["version"].as_str().map(String::from))
+        .flatten()
+}
