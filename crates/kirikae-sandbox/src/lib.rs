@@ -131,7 +131,10 @@ impl Sandbox {
     /// Stop listeners and the endpoint, kill every task process, free every address.
     pub async fn shutdown(self) {
         self.shared.shutdown.cancel();
-        self.shared.runtime.kill_all();
+        self.shared
+            .runtime
+            .kill_all(std::time::Duration::from_secs(5))
+            .await;
         for job in self.jobs {
             let _ = job.await;
         }

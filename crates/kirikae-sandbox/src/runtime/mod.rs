@@ -196,8 +196,9 @@ impl Runtime {
         });
     }
 
-    /// Kill every process this runtime started (shutdown).
-    pub fn kill_all(&self) {
+    /// Kill every process this runtime started (shutdown), and wait (at most `within`) until they are
+    /// gone, so that when the sandbox exits no task process and no task port is left behind.
+    pub async fn kill_all(&self, within: Duration) {
         let all: Vec<i32> = self
             .running
             .lock()
@@ -205,8 +206,12 @@ impl Runtime {
             .drain()
             .flat_map(|(_, v)| v.into_iter().map(|(_, pgid)| pgid))
             .collect();
-        for pgid in all {
+        for &pgid in &all {
             signal_group(pgid, libc::SIGKILL);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        while all.iter().any(|&pgid| group_exists(pgid)) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -225,6 +230,13 @@ impl Runtime {
     pub fn running_tasks(&self) -> usize {
         self.running.lock().expect("runtime lock").len()
     }
+}
+
+/// Whether any process of the group is still there (signal 0 only checks; a zombie not yet reaped by
+/// its waiter counts as there).
+fn group_exists(pgid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 sends nothing.
+    pgid > 0 && unsafe { libc::kill(-pgid, 0) } == 0
 }
 
 fn signal_group(pgid: i32, signal: i32) {
