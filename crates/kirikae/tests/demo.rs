@@ -102,6 +102,18 @@ fn demo_switches_all_traffic_at_one_instant_without_a_failed_or_stale_request() 
     assert!(r["requests"]["by_version"]["v1"].as_u64().unwrap() > 0);
     assert!(r["requests"]["by_version"]["v2"].as_u64().unwrap() > 0);
     assert_eq!(r["last_version"], "v2");
+    // While v2 deploys, the load is shown as it goes (timestamped lines off a terminal), ending on v2.
+    let live: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("load: ") && l.contains("answering now"))
+        .collect();
+    assert!(
+        live.last()
+            .is_some_and(|l| l.ends_with("answering now: v2") && l.contains("0 failed")),
+        "{}",
+        run.stderr
+    );
     // The switch: seen on the production listener, inside the load, after the change could happen.
     let switch = &r["switch"];
     let at = switch["at"].as_f64().expect("a switch instant");

@@ -3,6 +3,7 @@
 //! connection's next request (no catch-up burst). Every request is recorded: when it started and ended,
 //! and which version answered (the demo app's JSON), or why it failed.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -39,14 +40,41 @@ pub struct Sample {
     pub error: Option<String>,
 }
 
+/// What the load has seen so far, for live progress: answers by version, and failures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub by_version: std::collections::BTreeMap<String, u64>,
+    pub failed: u64,
+    /// The version of the newest answer.
+    pub latest: Option<String>,
+}
+
+impl Counts {
+    pub fn sent(&self) -> u64 {
+        self.by_version.values().sum::<u64>() + self.failed
+    }
+
+    fn record(&mut self, version: Option<&str>) {
+        match version {
+            Some(v) => {
+                *self.by_version.entry(v.to_string()).or_default() += 1;
+                self.latest = Some(v.to_string());
+            }
+            None => self.failed += 1,
+        }
+    }
+}
+
 /// The running load; [`Load::stop`] ends it.
 pub struct Load {
     stop: CancellationToken,
     workers: JoinSet<Vec<Sample>>,
+    counts: Arc<Mutex<Counts>>,
 }
 
 pub async fn start(address: &Address, settings: Settings, origin: Origin) -> Load {
     let stop = CancellationToken::new();
+    let counts = Arc::new(Mutex::new(Counts::default()));
     let mut workers = JoinSet::new();
     let connections = settings.connections.max(1);
     let period = Duration::from_secs_f64(connections as f64 / settings.rate.max(0.1));
@@ -56,15 +84,28 @@ pub async fn start(address: &Address, settings: Settings, origin: Origin) -> Loa
             period,
             origin,
             sender: None,
+            counts: counts.clone(),
         };
         // Spread the connections' first requests over one period.
         let first = Instant::now() + period.mul_f64(i as f64 / connections as f64);
         workers.spawn(worker.run(first, stop.clone()));
     }
-    Load { stop, workers }
+    Load {
+        stop,
+        workers,
+        counts,
+    }
 }
 
 impl Load {
+    /// What the load has seen so far.
+    pub fn counts(&self) -> Counts {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Stops sending; requests in flight complete. The samples, by start time.
     pub async fn stop(self) -> Vec<Sample> {
         self.stop.cancel();
@@ -79,6 +120,7 @@ struct Worker {
     period: Duration,
     origin: Origin,
     sender: Option<SendRequest<Empty<Bytes>>>,
+    counts: Arc<Mutex<Counts>>,
 }
 
 impl Worker {
@@ -102,6 +144,10 @@ impl Worker {
                 // A fresh connection for the next request, as a client would open.
                 self.sender = None;
             }
+            self.counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(version.as_deref());
             samples.push(Sample {
                 start,
                 end: self.origin.elapsed(),
@@ -175,5 +221,18 @@ mod tests {
             Some("v2")
         );
         assert_eq!(version_of(b"<html>503</html>"), None);
+    }
+
+    #[test]
+    fn counts_answers_by_version_and_failures() {
+        let mut c = Counts::default();
+        c.record(Some("v1"));
+        c.record(Some("v2"));
+        c.record(None);
+        c.record(Some("v2"));
+        assert_eq!(c.sent(), 4);
+        assert_eq!(c.failed, 1);
+        assert_eq!(c.by_version["v2"], 2);
+        assert_eq!(c.latest.as_deref(), Some("v2"));
     }
 }

@@ -83,7 +83,12 @@ pub trait Narrator: Send + Sync {
     fn observer(&self, deploy: Deploy) -> &dyn Observer;
     /// `deploy` ended.
     fn finished(&self, deploy: Deploy, result: &Result<Outcome, Error>);
+    /// What the load saw so far, every [`LOAD_PROGRESS_EVERY`] while v2 deploys.
+    fn load_progress(&self, counts: &load::Counts);
 }
+
+/// How often the load's counts are reported while v2 deploys.
+pub const LOAD_PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -209,9 +214,16 @@ pub async fn run(
             ""
         }
     ));
-    let v2 = prepared
-        .execute(narrator.observer(Deploy::V2), cancel.clone())
-        .await;
+    let execution = prepared.execute(narrator.observer(Deploy::V2), cancel.clone());
+    tokio::pin!(execution);
+    let mut ticks = tokio::time::interval(LOAD_PROGRESS_EVERY);
+    let v2 = loop {
+        tokio::select! {
+            result = &mut execution => break result,
+            _ = ticks.tick() => narrator.load_progress(&load.counts()),
+        }
+    };
+    narrator.load_progress(&load.counts());
     narrator.finished(Deploy::V2, &v2);
     if v2.is_ok() {
         pause(TAIL, &cancel).await;

@@ -182,11 +182,52 @@ fn v1_failed(outcome: &Outcome, json_out: bool, paint: Paint) -> ExitCode {
     status.into()
 }
 
-/// Demo steps as lines; each deploy as `kirikae deploy` shows it, one row per version.
+/// Demo steps as lines; each deploy as `kirikae deploy` shows it, one row per version; while v2 deploys,
+/// what the load sees, redrawn in place next to the live block (or a line a second off a terminal).
 struct Narration {
     renderer: Arc<Renderer>,
     observers: Vec<RowObserver>,
     paint: Paint,
+    load_line: std::sync::Mutex<LoadLine>,
+}
+
+#[derive(Default)]
+struct LoadLine {
+    bar: Option<indicatif::ProgressBar>,
+    /// Off a terminal: when the last line was printed.
+    printed_at: Option<std::time::Instant>,
+    /// The newest text, printed for good when the deploy ends.
+    last: Option<String>,
+}
+
+impl Narration {
+    fn load_text(&self, counts: &load::Counts) -> String {
+        let p = self.paint;
+        let versions: Vec<String> = counts
+            .by_version
+            .iter()
+            .map(|(v, n)| {
+                let v = if v == Deploy::V1.version() {
+                    p.blue(v)
+                } else {
+                    p.green(v)
+                };
+                format!("{v} {n}")
+            })
+            .collect();
+        let failed = format!("{} failed", counts.failed);
+        format!(
+            "load: {} requests · {} · {} · answering now: {}",
+            counts.sent(),
+            versions.join(" · "),
+            if counts.failed == 0 {
+                failed
+            } else {
+                p.red(&failed)
+            },
+            counts.latest.as_deref().unwrap_or("-"),
+        )
+    }
 }
 
 impl Narration {
@@ -198,6 +239,7 @@ impl Narration {
             renderer,
             observers,
             paint,
+            load_line: Default::default(),
         }
     }
 }
@@ -212,6 +254,35 @@ impl Narrator for Narration {
     }
 
     fn finished(&self, deploy: Deploy, result: &Result<Outcome, Error>) {
+        let mut line = self.load_line.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bar) = line.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(last) = line.last.take() {
+            self.renderer.line("", &last);
+        }
         self.renderer.finish_row(deploy as usize, result);
+    }
+
+    fn load_progress(&self, counts: &load::Counts) {
+        let text = self.load_text(counts);
+        let mut line = self.load_line.lock().unwrap_or_else(|e| e.into_inner());
+        if line.bar.is_none() && line.printed_at.is_none() {
+            line.bar = self.renderer.status_line();
+        }
+        line.last = Some(text.clone());
+        match &line.bar {
+            Some(bar) => bar.set_message(text),
+            None => {
+                let now = std::time::Instant::now();
+                if line
+                    .printed_at
+                    .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(1))
+                {
+                    self.renderer.line("", &text);
+                    line.printed_at = Some(now);
+                }
+            }
+        }
     }
 }

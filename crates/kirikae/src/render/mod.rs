@@ -132,8 +132,16 @@ impl Renderer {
         Paint(self.color)
     }
 
+    /// A status line among the live blocks, redrawn in place (`None` off a terminal).
+    pub fn status_line(&self) -> Option<ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let bar = multi.add(ProgressBar::new_spinner());
+        bar.set_style(ProgressStyle::with_template("  {msg}").expect("static template"));
+        Some(bar)
+    }
+
     /// A line above the live blocks, or a timestamped line.
-    fn line(&self, label: &str, text: &str) {
+    pub fn line(&self, label: &str, text: &str) {
         match &self.multi {
             Some(m) => {
                 let prefix = if label.is_empty() {
