@@ -17,7 +17,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, TargetTypeEnum};
 use serde_json::{Value, json};
 
 pub const CLUSTER: &str = "demo";
@@ -73,122 +72,26 @@ impl Stack {
             .send()
             .await
             .expect("create cluster");
-        let mut target_groups = Vec::new();
-        for name in [BLUE, GREEN] {
-            let out = elb
-                .create_target_group()
-                .name(name)
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id("vpc-0sandbox")
-                .target_type(TargetTypeEnum::Ip)
-                .health_check_path("/health")
-                .health_check_interval_seconds(5)
-                .health_check_timeout_seconds(2)
-                .healthy_threshold_count(2)
-                .unhealthy_threshold_count(2)
-                .send()
-                .await
-                .expect("create target group");
-            target_groups.push(
-                out.target_groups()[0]
-                    .target_group_arn()
-                    .unwrap()
-                    .to_string(),
-            );
-        }
-        let lb = elb
-            .create_load_balancer()
-            .name(LB)
-            .subnets("subnet-a")
-            .subnets("subnet-b")
-            .send()
-            .await
-            .expect("create ALB");
-        let lb = &lb.load_balancers()[0];
-        let mut listeners = Vec::new();
-        for port in [80, 8080] {
-            let out = elb
-                .create_listener()
-                .load_balancer_arn(lb.load_balancer_arn().unwrap())
-                .protocol(ProtocolEnum::Http)
-                .port(port)
-                .default_actions(
-                    Action::builder()
-                        .r#type(ActionTypeEnum::Forward)
-                        .target_group_arn(&target_groups[0])
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("create listener");
-            listeners.push(out.listeners()[0].listener_arn().unwrap().to_string());
-        }
+        let net =
+            support::sdk_stack::load_balancer(&elb, SERVICE, &[(80, 0), (8080, 0)], None).await;
         Stack {
-            dns: lb.dns_name().unwrap().to_string(),
-            prod_listener: listeners[0].clone(),
-            test_listener: listeners[1].clone(),
+            dns: net.dns,
+            prod_listener: net.listeners[0].clone(),
+            test_listener: net.listeners[1].clone(),
             sandbox,
             ecs,
             elb,
             codedeploy,
-            target_groups,
+            target_groups: net.target_groups,
         }
     }
 
     /// Another load balancer (`{name}-alb`, listeners 80 and 8080) and target group pair
     /// (`{name}-blue`, `{name}-green`), for a second service; returns the load balancer's DNS name.
     pub async fn add_load_balancer(&self, name: &str) -> String {
-        let mut tgs = Vec::new();
-        for color in ["blue", "green"] {
-            let out = self
-                .elb
-                .create_target_group()
-                .name(format!("{name}-{color}"))
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id("vpc-0sandbox")
-                .target_type(TargetTypeEnum::Ip)
-                .health_check_path("/health")
-                .health_check_interval_seconds(5)
-                .health_check_timeout_seconds(2)
-                .healthy_threshold_count(2)
-                .send()
-                .await
-                .expect("create target group");
-            tgs.push(
-                out.target_groups()[0]
-                    .target_group_arn()
-                    .unwrap()
-                    .to_string(),
-            );
-        }
-        let lb = self
-            .elb
-            .create_load_balancer()
-            .name(format!("{name}-alb"))
-            .subnets("subnet-a")
-            .send()
+        support::sdk_stack::load_balancer(&self.elb, name, &[(80, 0), (8080, 0)], None)
             .await
-            .expect("create ALB");
-        let lb = &lb.load_balancers()[0];
-        for port in [80, 8080] {
-            self.elb
-                .create_listener()
-                .load_balancer_arn(lb.load_balancer_arn().unwrap())
-                .protocol(ProtocolEnum::Http)
-                .port(port)
-                .default_actions(
-                    Action::builder()
-                        .r#type(ActionTypeEnum::Forward)
-                        .target_group_arn(&tgs[0])
-                        .build(),
-                )
-                .send()
-                .await
-                .expect("create listener");
-        }
-        lb.dns_name().unwrap().to_string()
+            .dns
     }
 
     /// A project for service `name` behind `add_load_balancer(name)`.

@@ -57,68 +57,7 @@ pub async fn build(config: &aws_config::SdkConfig) -> Stack {
         .send()
         .await
         .unwrap();
-    let mut tgs = Vec::new();
-    for name in ["web-blue", "web-green"] {
-        let out = elb
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .vpc_id("vpc-0sandbox")
-            .target_type(TargetTypeEnum::Ip)
-            .health_check_path("/health")
-            .health_check_interval_seconds(5)
-            .health_check_timeout_seconds(2)
-            .healthy_threshold_count(2)
-            .send()
-            .await
-            .unwrap();
-        let arn = out.target_groups()[0]
-            .target_group_arn()
-            .unwrap()
-            .to_string();
-        // AWS's default deregistration delay is 300 s; a short one lets the deleted original drain
-        // quickly at the test's time scale.
-        elb.modify_target_group_attributes()
-            .target_group_arn(&arn)
-            .attributes(
-                TargetGroupAttribute::builder()
-                    .key("deregistration_delay.timeout_seconds")
-                    .value("30")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        tgs.push(arn);
-    }
-    let lb = elb
-        .create_load_balancer()
-        .name("web-alb")
-        .subnets("subnet-a")
-        .subnets("subnet-b")
-        .send()
-        .await
-        .unwrap();
-    let lb = &lb.load_balancers()[0];
-    let mut listeners = Vec::new();
-    for (port, tg) in [(80, &tgs[0]), (8080, &tgs[1])] {
-        let out = elb
-            .create_listener()
-            .load_balancer_arn(lb.load_balancer_arn().unwrap())
-            .protocol(ProtocolEnum::Http)
-            .port(port)
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .target_group_arn(tg)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        listeners.push(out.listeners()[0].listener_arn().unwrap().to_string());
-    }
+    let net = load_balancer(&elb, "web", &[(80, 0), (8080, 1)], Some("30")).await;
     let td = register_demo(&ecs, "v1").await;
     ecs.create_service()
         .cluster("demo")
@@ -144,7 +83,7 @@ pub async fn build(config: &aws_config::SdkConfig) -> Stack {
         )
         .load_balancers(
             LoadBalancer::builder()
-                .target_group_arn(&tgs[0])
+                .target_group_arn(&net.target_groups[0])
                 .container_name("web")
                 .container_port(80)
                 .build(),
@@ -152,7 +91,7 @@ pub async fn build(config: &aws_config::SdkConfig) -> Stack {
         .send()
         .await
         .unwrap();
-    let dns = lb.dns_name().unwrap().to_string();
+    let dns = net.dns.clone();
     wait_for("the original task set to serve production", 60, || async {
         (version_at(&dns, 80).as_deref() == Some("v1")).then_some(())
     })
@@ -161,9 +100,9 @@ pub async fn build(config: &aws_config::SdkConfig) -> Stack {
         ecs,
         elb,
         dns,
-        prod_listener: listeners[0].clone(),
-        test_listener: listeners[1].clone(),
-        target_groups: tgs,
+        prod_listener: net.listeners[0].clone(),
+        test_listener: net.listeners[1].clone(),
+        target_groups: net.target_groups,
     }
 }
 
@@ -174,4 +113,91 @@ pub fn version_at(dns: &str, port: u16) -> Option<String> {
     (status == 200)
         .then(|| v["version"].as_str().map(String::from))
         .flatten()
+}
+
+/// A load balancer fixture: target groups, the ALB's DNS name, listener ARNs (in the order asked).
+pub struct LoadBalancerFixture {
+    /// Blue, then green.
+    pub target_groups: Vec<String>,
+    pub dns: String,
+    pub listeners: Vec<String>,
+}
+
+/// `{name}-blue` and `{name}-green` (`ip` targets, /health checked every 5 s, 2 checks either way),
+/// an ALB `{name}-alb`, and a listener per `(port, target group index)`. `deregistration_delay`: AWS's
+/// 300 s default when `None`; a short one lets a deleted task set drain quickly at a test's time scale.
+pub async fn load_balancer(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    name: &str,
+    listeners: &[(i32, usize)],
+    deregistration_delay: Option<&str>,
+) -> LoadBalancerFixture {
+    let mut target_groups = Vec::new();
+    for color in ["blue", "green"] {
+        let out = elb
+            .create_target_group()
+            .name(format!("{name}-{color}"))
+            .protocol(ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id("vpc-0sandbox")
+            .target_type(TargetTypeEnum::Ip)
+            .health_check_path("/health")
+            .health_check_interval_seconds(5)
+            .health_check_timeout_seconds(2)
+            .healthy_threshold_count(2)
+            .unhealthy_threshold_count(2)
+            .send()
+            .await
+            .expect("create target group");
+        let arn = out.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string();
+        if let Some(delay) = deregistration_delay {
+            elb.modify_target_group_attributes()
+                .target_group_arn(&arn)
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key("deregistration_delay.timeout_seconds")
+                        .value(delay)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("set the deregistration delay");
+        }
+        target_groups.push(arn);
+    }
+    let lb = elb
+        .create_load_balancer()
+        .name(format!("{name}-alb"))
+        .subnets("subnet-a")
+        .subnets("subnet-b")
+        .send()
+        .await
+        .expect("create ALB");
+    let lb = &lb.load_balancers()[0];
+    let mut arns = Vec::new();
+    for &(port, tg) in listeners {
+        let out = elb
+            .create_listener()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .protocol(ProtocolEnum::Http)
+            .port(port)
+            .default_actions(
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(&target_groups[tg])
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create listener");
+        arns.push(out.listeners()[0].listener_arn().unwrap().to_string());
+    }
+    LoadBalancerFixture {
+        target_groups,
+        dns: lb.dns_name().unwrap().to_string(),
+        listeners: arns,
+    }
 }
