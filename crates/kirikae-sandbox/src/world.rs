@@ -81,6 +81,25 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// A sandbox's shared state for unit tests: time scale 60, no images, no hooks, no throttling, and a
+    /// runtime whose events nobody reads.
+    #[cfg(test)]
+    pub fn for_tests() -> Arc<Shared> {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        Arc::new(Shared {
+            clock: crate::clock::Clock::new(60.0),
+            addrs: crate::addr::AddressPool::claim().expect("a free loopback block"),
+            runtime: crate::runtime::Runtime::new(Default::default(), 60.0, events),
+            hooks: Default::default(),
+            world: Mutex::new(World::default()),
+            calls: Mutex::new(Default::default()),
+            throttle: None,
+            throttled: Default::default(),
+            wake: Notify::new(),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
     pub fn world(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock is a sandbox bug; keep serving rather than cascade.
         self.world.lock().unwrap_or_else(|e| e.into_inner())

@@ -1,12 +1,9 @@
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::world::{RegionKey, Shared, World};
-use crate::{addr, clock, runtime};
 
 /// A sandbox world without a server: calls go straight to `handle`, at a clock the test sets.
 struct Fixture {
@@ -17,19 +14,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(Shared {
-            clock: clock::Clock::new(60.0),
-            addrs: addr::AddressPool::claim().expect("a free loopback block"),
-            runtime: runtime::Runtime::new(Default::default(), 60.0, tx),
-            hooks: Default::default(),
-            world: Mutex::new(World::default()),
-            calls: Mutex::new(Default::default()),
-            throttle: None,
-            throttled: Default::default(),
-            wake: Notify::new(),
-            shutdown: CancellationToken::new(),
-        });
+        let shared = Shared::for_tests();
         Fixture {
             shared,
             world: World::default(),

@@ -614,24 +614,9 @@ fn a_later_deployment_removes_what_a_failed_one_left_behind() {
 /// see a request it sent "after" a listener switch routed before it.
 #[test]
 fn live_steps_are_stamped_under_the_lock_not_with_a_stale_now() {
-    use std::sync::{Arc, Mutex};
-
     use crate::world::{RegionKey, Shared, World};
-    use crate::{addr, clock, runtime};
 
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
-        clock: clock::Clock::new(60.0),
-        addrs: addr::AddressPool::claim().expect("a free loopback block"),
-        runtime: runtime::Runtime::new(Default::default(), 60.0, tx),
-        hooks: Default::default(),
-        world: Mutex::new(World::default()),
-        calls: Mutex::new(Default::default()),
-        throttle: None,
-        throttled: Default::default(),
-        wake: tokio::sync::Notify::new(),
-        shutdown: tokio_util::sync::CancellationToken::new(),
-    });
+    let shared = Shared::for_tests();
     let mut world = World::default();
     let key = RegionKey {
         account: "123456789012".into(),
