@@ -42,11 +42,24 @@ pub fn task_failure_threshold(desired: i32) -> usize {
 }
 
 /// The tasks of a starting service that stopped by themselves (not by a person's StopTask).
-#[derive(Default)]
 struct TaskFailures {
+    /// Epoch seconds: tasks created before this belong to an earlier service of the same name (AWS
+    /// lists stopped tasks for about an hour). A minute before the wait began, for clock skew.
+    since: f64,
     seen: std::collections::HashSet<String>,
     count: usize,
     latest_reason: Option<String>,
+}
+
+impl TaskFailures {
+    fn new() -> TaskFailures {
+        TaskFailures {
+            since: crate::progress::now_epoch() - 60.0,
+            seen: Default::default(),
+            count: 0,
+            latest_reason: None,
+        }
+    }
 }
 
 pub struct Watcher<'a> {
@@ -194,7 +207,7 @@ impl Watcher<'_> {
         let mut interval = self.interval;
         let mut last: Option<ServiceSnapshot> = None;
         let mut failures = 0;
-        let mut task_failures = TaskFailures::default();
+        let mut task_failures = TaskFailures::new();
         let mut polls = 0u32;
         loop {
             let tick = Instant::now();
@@ -341,7 +354,10 @@ impl Watcher<'_> {
         for task in tasks {
             let Some(arn) = task.task_arn() else { continue };
             tally.seen.insert(arn.to_string());
-            if task.stop_code() == Some(&TaskStopCode::UserInitiated) {
+            let earlier = task
+                .created_at()
+                .is_some_and(|t| t.as_secs_f64() < tally.since);
+            if earlier || task.stop_code() == Some(&TaskStopCode::UserInitiated) {
                 continue;
             }
             tally.count += 1;
