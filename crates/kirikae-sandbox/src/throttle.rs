@@ -36,12 +36,14 @@ impl Throttle {
 
     fn admit_at(&self, key: &RegionKey, service: Service, now: Instant) -> Result<(), ApiError> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        // A burst of N calls at N per second; at least one, so rates below 1/s still admit calls.
+        let capacity = self.per_second.max(1.0);
         let bucket = buckets.entry(key.clone()).or_insert(Bucket {
-            tokens: self.per_second,
+            tokens: capacity,
             at: now,
         });
         let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.per_second);
+        bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -92,5 +94,16 @@ mod tests {
         let later = start + Duration::from_millis(500);
         assert!(t.admit_at(&east, Service::Ecs, later).is_ok());
         assert!(t.admit_at(&east, Service::Ecs, later).is_err());
+    }
+
+    #[test]
+    fn a_rate_below_one_per_second_still_admits_calls() {
+        let t = Throttle::new(0.5);
+        let start = Instant::now();
+        let east = key("us-east-1");
+        assert!(t.admit_at(&east, Service::Ecs, start).is_ok());
+        assert!(t.admit_at(&east, Service::Ecs, start).is_err());
+        let later = start + Duration::from_secs(2);
+        assert!(t.admit_at(&east, Service::Ecs, later).is_ok());
     }
 }
