@@ -25,6 +25,11 @@ use tokio::time::Instant;
 
 use crate::error::ConfigError;
 
+/// Attempts per call by default. Retries wait a random time up to 0.2 s, 0.4 s, 0.8 s, … (at most 10 s):
+/// eight attempts ride out about ten seconds of throttling, where five gave up after about one and a
+/// half (the whole call is still bounded by the operation timeout).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
 /// The default API-call budget, calls per second (see [`Budget`] for why this number).
 pub const DEFAULT_CALLS_PER_SECOND: u32 = 10;
 /// A budget's burst: this many seconds' worth of calls may go at once after a quiet spell.
@@ -55,7 +60,7 @@ impl Default for Connection {
             region: None,
             profile: None,
             endpoint_url: None,
-            max_attempts: 5,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             operation_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(20),
             budget: Budget::per_second(DEFAULT_CALLS_PER_SECOND),

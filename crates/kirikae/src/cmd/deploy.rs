@@ -70,8 +70,9 @@ pub struct Args {
     /// Send every AWS call to this endpoint (e.g. a `kirikae sandbox`); AWS_ENDPOINT_URL works too.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
-    /// Attempts per AWS call, including the first; retries back off exponentially.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    /// Attempts per AWS call, including the first; retries back off exponentially (with jitter, up to
+    /// 10 s apart), so a throttled account is waited out rather than failing the deploy.
+    #[arg(long, default_value_t = kirikae_engine::connection::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
     /// With several configs: how many services are checked and deployed at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
