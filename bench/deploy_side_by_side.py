@@ -43,19 +43,17 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 import boto3
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "RESULTS.md")
+from common import RESULTS, ROOT, Sandbox, write_results
+
 BEGIN = "<!-- side-by-side: begin (written by bench/deploy_side_by_side.py) -->"
 END = "<!-- side-by-side: end -->"
 CLUSTER = "bench"
@@ -77,33 +75,6 @@ def log(msg):
 
 
 # --- the sandbox -----------------------------------------------------------------------------------------
-
-class Sandbox:
-    def __init__(self, kirikae, time_scale):
-        self.proc = subprocess.Popen(
-            [kirikae, "sandbox", "--listen", "127.0.0.1:0", "--time-scale", str(time_scale)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            self.proc.kill()
-            sys.exit(f"the sandbox did not print its URL (got {self.url!r})")
-        creds = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-        self.ecs = boto3.client("ecs", endpoint_url=self.url, **creds)
-        self.elb = boto3.client("elbv2", endpoint_url=self.url, **creds)
-        self.cd = boto3.client("codedeploy", endpoint_url=self.url, **creds)
-
-    def calls(self):
-        with urllib.request.urlopen(self.url + "/_kirikae/calls", timeout=10) as r:
-            return json.load(r)["calls"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
 
 class CallSampler:
     """Samples the sandbox's call counter every 50 ms while a tool runs: the peak rate it saw."""
@@ -439,18 +410,6 @@ def notes(args, runs, fleet):
     return out
 
 
-def write_results(section):
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(RESULTS, "w") as f:
-        f.write(text)
-
-
 # --- main ------------------------------------------------------------------------------------------------
 
 def main():
@@ -548,7 +507,7 @@ def main():
     section = report(args, runs, fleet, command, kirikae)
     print(section)
     if not args.no_write:
-        write_results(section)
+        write_results(BEGIN, END, section)
         log(f"wrote {os.path.relpath(RESULTS, ROOT)}")
     shutil.rmtree(work, ignore_errors=True)
     lag = median([x["lag"] for x in runs["kirikae"]])

@@ -29,7 +29,6 @@ import json
 import multiprocessing
 import os
 import platform
-import subprocess
 import sys
 import time
 import urllib.request
@@ -38,29 +37,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
 import stack  # noqa: E402  (tests/python/stack.py: the infrastructure the test suites build)
 
-RESULTS = os.path.join(ROOT, "bench", "RESULTS.md")
+from common import RESULTS, Sandbox, write_results  # noqa: E402  (bench/common.py)
+
 BEGIN = "<!-- sandbox-overhead: begin (written by bench/sandbox_overhead.py) -->"
 END = "<!-- sandbox-overhead: end -->"
-CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-
-
-class Sandbox:
-    def __init__(self, binary, time_scale):
-        self.proc = subprocess.Popen(
-            [binary, "sandbox", "--listen", "127.0.0.1:0", "--time-scale", str(time_scale)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            self.proc.kill()
-            sys.exit(f"the sandbox did not start ({binary})")
-
-    def client(self, service):
-        import boto3
-        return boto3.client(service, endpoint_url=self.url, **CREDS)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
 
 
 def client(args):
@@ -172,18 +152,6 @@ def report(results, args, binary):
     return "\n".join(lines) + "\n"
 
 
-def write_results(section):
-    text = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(RESULTS, "w") as f:
-        f.write(text)
-
-
 def main():
     release = os.path.join(ROOT, "target", "release", "kirikae")
     p = argparse.ArgumentParser(description="requests/s through a sandbox listener vs straight to the task")
@@ -214,7 +182,7 @@ def main():
     print(section)
     print(json.dumps(results, indent=1))
     if not args.no_write:
-        write_results(section)
+        write_results(BEGIN, END, section)
         print(f"wrote {os.path.relpath(RESULTS, ROOT)}")
 
 
