@@ -81,16 +81,22 @@ pub fn route(
 }
 
 fn forward(st: &mut Elbv2State, f: &Forward) -> Decision {
-    let weights: Vec<u32> = f
+    // Each group's candidates once: they decide its weight, and the chosen group's are used.
+    let candidates: Vec<Vec<SocketAddr>> = f
         .groups
         .iter()
         .map(|g| {
-            let has_target = st
-                .target_groups
+            st.target_groups
                 .get(&g.arn)
-                .is_some_and(|tg| !candidates(tg).is_empty());
-            if has_target { g.weight } else { 0 }
+                .map(candidates)
+                .unwrap_or_default()
         })
+        .collect();
+    let weights: Vec<u32> = f
+        .groups
+        .iter()
+        .zip(&candidates)
+        .map(|(g, c)| if c.is_empty() { 0 } else { g.weight })
         .collect();
     let Some(i) = pick_weighted(&weights, rand::random()) else {
         return Decision::NoHealthyTarget;
@@ -98,11 +104,8 @@ fn forward(st: &mut Elbv2State, f: &Forward) -> Decision {
     let Some(tg) = st.target_groups.get_mut(&f.groups[i].arn) else {
         return Decision::NoHealthyTarget;
     };
-    let candidates = candidates(tg);
-    if candidates.is_empty() {
-        return Decision::NoHealthyTarget;
-    }
-    let addr = candidates[tg.next_target % candidates.len()];
+    let chosen = &candidates[i];
+    let addr = chosen[tg.next_target % chosen.len()];
     tg.next_target = tg.next_target.wrapping_add(1);
     Decision::Forward(addr)
 }
