@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
 use crate::error::Error;
 
 /// The modeled error code AWS sent, if the call reached AWS and it answered with one.
@@ -80,16 +82,114 @@ where
     }
 }
 
-/// Whether the failure comes from the credentials provider chain (typed, via the source chain).
-fn caused_by_credentials(err: &(dyn StdError + 'static)) -> bool {
+/// Whether a failed call can heal by itself if asked again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Healing {
+    /// AWS throttled it: ask again, more slowly.
+    Throttled,
+    /// The network, a timeout, or a 5xx: AWS may not even have seen it; ask again.
+    Transient,
+    /// Asking again gives the same answer: credentials expired or invalid, access denied, a bad request.
+    Permanent,
+}
+
+/// A failed call, classified for someone who must decide whether to keep watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFailure {
+    pub operation: &'static str,
+    pub healing: Healing,
+    pub code: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CallFailure {
+    /// The same failure as an engine error.
+    pub fn into_error(self) -> Error {
+        Error::Aws {
+            operation: self.operation,
+            code: self.code,
+            message: self.message,
+            hint: self.hint,
+        }
+    }
+}
+
+/// Classifies a failed call by what the SDK saw: throttling codes, the HTTP status, the kind of
+/// dispatch failure, and (for credentials) the typed provider error. Never by message text.
+pub fn call_failure<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> CallFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let healing = healing(&err);
+    match failed(operation, err) {
+        Error::Aws {
+            operation,
+            code,
+            message,
+            hint,
+        } => CallFailure {
+            operation,
+            healing,
+            code,
+            message,
+            hint,
+        },
+        other => CallFailure {
+            operation,
+            healing,
+            code: None,
+            message: other.to_string(),
+            hint: None,
+        },
+    }
+}
+
+fn healing<E>(err: &SdkError<E, HttpResponse>) -> Healing
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let Some(c) = credentials_error(err) {
+        // A provider that timed out (IMDS, STS, SSO unreachable) may answer next time; one that
+        // answered "no" will not.
+        return match c {
+            CredentialsError::ProviderTimedOut(_) => Healing::Transient,
+            _ => Healing::Permanent,
+        };
+    }
+    match err {
+        SdkError::ServiceError(s) => {
+            if is_throttling(s.err().code()) {
+                Healing::Throttled
+            } else if s.raw().status().is_server_error() {
+                Healing::Transient
+            } else {
+                Healing::Permanent
+            }
+        }
+        // Connection refused or reset, DNS, an attempt or operation timeout, a response cut short.
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Healing::Transient
+        }
+        _ => Healing::Permanent,
+    }
+}
+
+/// The credentials provider's error, when that is what failed the call (typed, via the source chain).
+fn credentials_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a CredentialsError> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
-        if e.downcast_ref::<CredentialsError>().is_some() {
-            return true;
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return Some(c);
         }
         cur = e.source();
     }
-    false
+    None
+}
+
+/// Whether the failure comes from the credentials provider chain (typed, via the source chain).
+fn caused_by_credentials(err: &(dyn StdError + 'static)) -> bool {
+    credentials_error(err).is_some()
 }
 
 /// The error and its causes, by their Display (the SDK's Debug dumps are not for people).

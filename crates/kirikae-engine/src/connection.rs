@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecs::config::{ConfigBag, RuntimeComponents, RuntimeComponentsBuilder};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -44,7 +45,8 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
     /// Attempts per call, including the first (retries back off exponentially; throttling is retried).
     pub max_attempts: u32,
-    /// Longest time one API call may take, retries included.
+    /// Longest time one API call may take, retries included (without a budget: with one, each attempt
+    /// is bounded instead, after its turn).
     #[serde(with = "secs")]
     pub operation_timeout: Duration,
     /// Longest time one attempt may take (waiting for the budget excluded).
@@ -92,13 +94,16 @@ impl Connection {
     /// Resolves region and credentials providers (no AWS call is made here; credentials are fetched lazily
     /// on the first call). `config_region` is the config file's `region`, used when `--region` is absent.
     pub async fn connect(&self, config_region: Option<&str>) -> Result<Clients, ConfigError> {
-        let mut timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(3100))
-            .operation_timeout(self.operation_timeout);
-        // With a budget, the attempt timeout is applied by the budgeted connector once the call may go,
-        // so that waiting for the budget is never mistaken for a slow AWS.
+        let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(3100));
+        // With a budget, a call may wait its turn for a long time inside the HTTP client, where every
+        // SDK clock is already running: so the attempt timeout is applied by the budgeted connector
+        // once the call may go, and there is no SDK operation timeout (attempts are bounded by
+        // `max_attempts`, each by `attempt_timeout` after its turn). Waiting for the budget is never
+        // mistaken for a slow AWS.
         if !self.budget.is_limited() {
-            timeouts = timeouts.operation_attempt_timeout(self.attempt_timeout);
+            timeouts = timeouts
+                .operation_timeout(self.operation_timeout)
+                .operation_attempt_timeout(self.attempt_timeout);
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
@@ -137,20 +142,31 @@ impl Connection {
                 endpoint,
             });
         };
+        // The request body is not read while the call waits for its turn: upload stall detection would
+        // take that for a stalled upload ("minimum throughput … 0 B/s"). Bodies are small JSON and each
+        // attempt is bounded by the connector's timeout; downloads keep their protection.
+        let stalls = || {
+            StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .build()
+        };
         Ok(Clients {
             ecs: aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(&sdk)
                     .http_client(http.clone())
+                    .stalled_stream_protection(stalls())
                     .build(),
             ),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
                     .http_client(http.clone())
+                    .stalled_stream_protection(stalls())
                     .build(),
             ),
             codedeploy: aws_sdk_codedeploy::Client::from_conf(
                 aws_sdk_codedeploy::config::Builder::from(&sdk)
                     .http_client(http)
+                    .stalled_stream_protection(stalls())
                     .build(),
             ),
             region,

@@ -24,19 +24,31 @@ pub enum Result {
     RolledBack,
     /// `--timeout` passed while the deployment still runs.
     TimedOut,
-    /// Ctrl-C while waiting; the deployment goes on.
+    /// kirikae stopped watching because it could not reach AWS (until the deadline) or AWS refused to
+    /// answer it (expired credentials, access denied); the deployment goes on, unwatched.
+    LostContact,
+    /// Ctrl-C, SIGTERM or SIGHUP while waiting; the deployment goes on.
     Interrupted,
+    /// An AWS call failed before the deployment existed; what was changed so far is listed.
+    Error,
 }
 
 impl Result {
-    /// The documented exit status: 0 succeeded, 1 failed/stopped/rolled back, 3 timed out, 130 interrupted.
-    pub fn exit_code(self) -> u8 {
+    /// The documented exit status: 0 succeeded, 1 failed/stopped/rolled back (or a call failed before
+    /// the deployment existed), 3 stopped watching while AWS goes on (timed out, lost contact), 128 + the
+    /// signal when interrupted (`interrupt_code`: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+    pub fn exit_code_with(self, interrupt_code: u8) -> u8 {
         match self {
             Result::Succeeded | Result::Reached | Result::Started => 0,
-            Result::Failed | Result::Stopped | Result::RolledBack => 1,
-            Result::TimedOut => 3,
-            Result::Interrupted => 130,
+            Result::Failed | Result::Stopped | Result::RolledBack | Result::Error => 1,
+            Result::TimedOut | Result::LostContact => 3,
+            Result::Interrupted => interrupt_code,
         }
+    }
+
+    /// [`Self::exit_code_with`] for an interrupt by Ctrl-C.
+    pub fn exit_code(self) -> u8 {
+        self.exit_code_with(crate::interrupt::DEFAULT_EXIT_CODE)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -48,7 +60,9 @@ impl Result {
             Result::Stopped => "stopped",
             Result::RolledBack => "rolled_back",
             Result::TimedOut => "timed_out",
+            Result::LostContact => "lost_contact",
             Result::Interrupted => "interrupted",
+            Result::Error => "error",
         }
     }
 
@@ -88,6 +102,18 @@ pub struct RollbackOutcome {
     pub traffic_on_blue: bool,
 }
 
+/// Why kirikae itself could not finish (an AWS call failed, or contact with AWS was lost), as opposed to
+/// the deployment's own error (`Outcome::error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// `aws` (a call failed), `conflict` (AWS's state forbade the step), `lost_contact`.
+    pub kind: &'static str,
+    pub operation: Option<String>,
+    pub code: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
 /// One service's deploy, start to end.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -96,11 +122,15 @@ pub struct Outcome {
     pub cluster: String,
     pub service: String,
     pub result: Result,
+    /// The process's exit status for this deploy alone (see [`Result::exit_code_with`]).
+    pub exit_code: u8,
     /// One sentence saying what happened (and, on failure, why and where traffic is).
     pub message: String,
-    /// Commands to follow, continue or stop a deployment that goes on in AWS (timed out, interrupted,
-    /// `--wait-until`, `--no-wait`).
+    /// Commands to follow, continue, stop or roll back a deployment that goes on in AWS (timed out,
+    /// lost contact, interrupted, `--wait-until`, `--no-wait`), or to pick up after an error.
     pub next_steps: Vec<String>,
+    /// Why kirikae could not finish, when a call failed or contact was lost.
+    pub failure: Option<Failure>,
     pub application: String,
     pub application_created: bool,
     pub deployment_group: String,
@@ -126,7 +156,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn exit_code(&self) -> u8 {
-        self.result.exit_code()
+        self.exit_code
     }
 }
 

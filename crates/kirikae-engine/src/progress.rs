@@ -54,6 +54,22 @@ pub enum Event {
     Throttled {
         interval_seconds: f64,
     },
+    /// A poll failed in a way that may heal (network, timeout, 5xx): kirikae keeps asking until the
+    /// deadline. `since` is epoch seconds.
+    LostContact {
+        since: f64,
+        operation: String,
+        error: String,
+    },
+    /// Polls answer again after [`Event::LostContact`].
+    ContactRestored {
+        since: f64,
+        down_seconds: f64,
+    },
+    /// Nothing changed for a while; still waiting (for logs that fail a job after minutes of silence).
+    Heartbeat {
+        waited_seconds: f64,
+    },
     /// Something went wrong that does not fail the deploy (e.g. a notification).
     Warning {
         message: String,
@@ -159,6 +175,12 @@ pub fn now_epoch() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// `HH:MM:SS UTC` of an epoch time, for messages that must be read in logs from anywhere.
+pub fn utc_clock(epoch: f64) -> String {
+    let s = epoch.max(0.0) as u64 % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// The AWS console page of a deployment.

@@ -5,8 +5,8 @@
 //! | 0 | succeeded |
 //! | 1 | the deployment failed, was stopped or was rolled back (or the command failed) |
 //! | 2 | usage or configuration error: nothing in AWS was changed |
-//! | 3 | timed out while the deployment still runs |
-//! | 130 | interrupted (Ctrl-C); a deployment already started goes on in AWS |
+//! | 3 | stopped watching while the deployment still runs: timed out, or lost contact with AWS |
+//! | 129, 130, 143 | interrupted by SIGHUP, SIGINT (Ctrl-C), SIGTERM (128 + the signal); a deployment already started goes on in AWS |
 
 use std::process::ExitCode;
 
@@ -54,6 +54,21 @@ impl Status {
             self
         }
     }
+}
+
+/// The worse of two exit statuses, to report several deploys: an interrupt (128 + signal) beats
+/// everything, then usage errors (2), failures (1), stopped watching (3), success (0).
+pub fn worst(a: u8, b: u8) -> u8 {
+    fn severity(c: u8) -> u8 {
+        match c {
+            0 => 0,
+            3 => 1,
+            2 => 3,
+            128.. => 4,
+            _ => 2,
+        }
+    }
+    if severity(b) > severity(a) { b } else { a }
 }
 
 impl From<Status> for ExitCode {

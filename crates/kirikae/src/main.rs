@@ -4,6 +4,8 @@
 mod cmd;
 mod exit;
 mod render;
+mod report;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

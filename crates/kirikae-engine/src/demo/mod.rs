@@ -21,8 +21,8 @@ pub mod svg;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::interrupt::Interrupt;
 use aws_config::BehaviorVersion;
-use tokio_util::sync::CancellationToken;
 
 use crate::connection::Clients;
 use crate::deploy;
@@ -135,7 +135,7 @@ impl Origin {
 pub async fn run(
     options: &Options,
     narrator: &dyn Narrator,
-    cancel: CancellationToken,
+    cancel: Interrupt,
 ) -> Result<Report, DemoError> {
     // 1. Everything local first: files, templates, both plans.
     let dir = match &options.examples {
@@ -214,7 +214,11 @@ pub async fn run(
             ""
         }
     ));
-    let execution = prepared.execute(narrator.observer(Deploy::V2), cancel.clone());
+    let execution = async {
+        Ok(prepared
+            .execute(narrator.observer(Deploy::V2), &cancel)
+            .await)
+    };
     tokio::pin!(execution);
     let mut ticks = tokio::time::interval(LOAD_PROGRESS_EVERY);
     let v2 = loop {
@@ -252,24 +256,20 @@ async fn deploy_one(
     aws: &Clients,
     deploy: Deploy,
     narrator: &dyn Narrator,
-    cancel: &CancellationToken,
+    cancel: &Interrupt,
 ) -> Result<Outcome, Error> {
     let result = match deploy::prepare_with(plan, aws.clone()).await {
-        Ok(prepared) => {
-            prepared
-                .execute(narrator.observer(deploy), cancel.clone())
-                .await
-        }
+        Ok(prepared) => Ok(prepared.execute(narrator.observer(deploy), cancel).await),
         Err(e) => Err(e),
     };
     narrator.finished(deploy, &result);
     result
 }
 
-async fn pause(d: Duration, cancel: &CancellationToken) {
+async fn pause(d: Duration, cancel: &Interrupt) {
     tokio::select! {
         _ = tokio::time::sleep(d) => {}
-        _ = cancel.cancelled() => {}
+        _ = cancel.raised() => {}
     }
 }
 

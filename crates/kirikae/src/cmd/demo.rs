@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use kirikae_engine::Error;
 use kirikae_engine::demo::{self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
+use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::outcome::{Outcome, Result as Res};
 use kirikae_engine::progress::Observer;
 use kirikae_sandbox::Sandbox;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::deploy::{Output, fail, spawn_interrupt_handler};
 use super::sandbox::{self, positive_f64};
@@ -56,7 +56,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> ExitCode {
     let json_out = args.output == Output::Json;
-    let cancel = CancellationToken::new();
+    let cancel = Interrupt::new();
     spawn_interrupt_handler(cancel.clone());
     let paint = Paint(color_enabled());
     let work_dir = std::env::temp_dir().join(format!("kirikae-demo-{}", std::process::id()));
@@ -261,7 +261,10 @@ impl Narrator for Narration {
         if let Some(last) = line.last.take() {
             self.renderer.line("", &last);
         }
-        self.renderer.finish_row(deploy as usize, result);
+        match result {
+            Ok(outcome) => self.renderer.finish_row(deploy as usize, outcome),
+            Err(e) => crate::render::error(e),
+        }
     }
 
     fn load_progress(&self, counts: &load::Counts) {

@@ -2,7 +2,8 @@
 //!
 //! Every config is read, templated and validated, then checked against AWS with read-only calls, before
 //! anything is changed anywhere. Data (the result, `--output json`) goes to stdout; progress and messages to
-//! stderr. See [`crate::exit`] for the exit statuses.
+//! stderr. See [`crate::exit`] for the exit statuses, [`crate::report`] for the outputs every ending
+//! writes, [`crate::signals`] for Ctrl-C, SIGTERM and SIGHUP.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,17 +12,18 @@ use std::time::Duration;
 
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::{self, Budget, Connection};
-use kirikae_engine::deploy::{self, Prepared};
-use kirikae_engine::outcome::Outcome;
+use kirikae_engine::deploy::Prepared;
+use kirikae_engine::fleet::{self, Checked};
+use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::plan::{self, DeployFlags, TaskDefinitionChoice, WaitMode, WaitOptions};
+use kirikae_engine::preview::Preview;
 use kirikae_engine::{ConfigError, Error};
 use serde_json::json;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::exit::Status;
 use crate::render::{self, Renderer};
+use crate::report::{self, Noting, Report};
+use crate::signals;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -148,88 +150,73 @@ impl Args {
 }
 
 pub async fn run(args: Args) -> ExitCode {
-    let json_out = args.output == Output::Json;
-    let cancel = CancellationToken::new();
-    spawn_interrupt_handler(cancel.clone());
+    let report = Arc::new(Report::new(args.output == Output::Json));
+    let interrupt = Interrupt::new();
+    signals::spawn(interrupt.clone(), report.clone());
 
     // 1. Everything local, for every config, before any AWS call.
     let flags = match args.flags() {
         Ok(f) => f,
-        Err(e) => return fail(json_out, &Error::Config(e)),
+        Err(e) => return refused(&report, &Error::Config(e)),
     };
     let templater = Templater::from_process_env();
     let mut plans = Vec::new();
     for path in &args.configs {
         match plan::build(path, &flags, &templater) {
             Ok(p) => plans.push(p),
-            Err(e) => return fail(json_out, &Error::Config(e)),
+            Err(e) => return refused(&report, &Error::Config(e)),
         }
     }
     // 2. Read-only checks against AWS, for every config, before anything is changed.
     let connection = args.connection();
-    let limit = Arc::new(Semaphore::new(args.concurrency as usize));
-    let mut checks = JoinSet::new();
-    for (index, p) in plans.into_iter().enumerate() {
-        let (connection, limit) = (connection.clone(), limit.clone());
-        checks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            (index, deploy::prepare(p, &connection).await)
-        });
-    }
-    let mut checked = Vec::new();
-    loop {
-        tokio::select! {
-            next = checks.join_next() => match next {
-                Some(Ok(r)) => checked.push(r),
-                Some(Err(e)) => {
-                    eprintln!("error: a check crashed: {e}");
-                    return Status::Failure.into();
-                }
-                None => break,
-            },
-            _ = cancel.cancelled() => return interrupted_before_changes(json_out),
+    let concurrency = args.concurrency as usize;
+    let prepared = match fleet::check_all(plans, &connection, concurrency, &interrupt).await {
+        Checked::Ready(p) => p,
+        Checked::Refused(refusals) => {
+            let mut docs = Vec::new();
+            for (error, outcome) in refusals {
+                render::error(&error);
+                docs.push(report::doc(&outcome));
+            }
+            return report.write(docs);
         }
-    }
-    checked.sort_by_key(|(i, _)| *i);
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for (_, r) in checked {
-        match r {
-            Ok(p) => prepared.push(p),
-            // The first failing config, in command-line order; nothing was changed anywhere.
-            Err(e) => return fail(json_out, &e),
+        Checked::Interrupted => {
+            eprintln!("interrupted: nothing was changed");
+            return report.write(vec![report::interrupted_before_changes(
+                interrupt.exit_code(),
+            )]);
         }
-    }
+    };
     if args.dry_run {
-        return dry_run(json_out, &prepared);
+        return dry_run(report.as_ref(), &prepared);
     }
     // 3. Changes, then waiting (several services concurrently, at most --concurrency at once).
+    report.begin(prepared.iter().map(|p| {
+        (
+            p.plan.config_path.display().to_string(),
+            p.plan.cluster.clone(),
+            p.plan.service.clone(),
+        )
+    }));
     let renderer = Arc::new(Renderer::new(
         prepared.iter().map(|p| label(p, prepared.len())).collect(),
     ));
-    let mut tasks = JoinSet::new();
-    for (index, p) in prepared.into_iter().enumerate() {
-        let observer = renderer.observer(index);
-        let (cancel, limit) = (cancel.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            (index, p.execute(&observer, cancel).await)
-        });
-    }
-    let mut results: Vec<(usize, Result<Outcome, Error>)> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((index, r)) => {
-                renderer.finish_row(index, &r);
-                results.push((index, r));
-            }
-            Err(e) => {
-                eprintln!("error: a deploy task crashed: {e}");
-                return Status::Failure.into();
-            }
-        }
-    }
-    results.sort_by_key(|(i, _)| *i);
-    report(json_out, results)
+    let outcomes = fleet::execute_all(
+        prepared,
+        concurrency,
+        |index| Noting {
+            report: report.clone(),
+            index,
+            inner: renderer.observer(index),
+        },
+        |index, outcome| {
+            renderer.finish_row(index, outcome);
+            report.finished(index, outcome);
+        },
+        &interrupt,
+    )
+    .await;
+    report.write(outcomes.iter().map(report::doc).collect())
 }
 
 fn label(p: &Prepared, count: usize) -> String {
@@ -240,39 +227,6 @@ fn label(p: &Prepared, count: usize) -> String {
     }
 }
 
-/// Prints results (summaries on stderr, JSON on stdout), writes step outputs, returns the worst status.
-fn report(json_out: bool, results: Vec<(usize, Result<Outcome, Error>)>) -> ExitCode {
-    let mut worst = Status::Success;
-    let mut docs = Vec::new();
-    let mut outcomes = Vec::new();
-    for (_, r) in &results {
-        match r {
-            Ok(o) => {
-                worst = worst.worst(Status::from_code(o.exit_code()));
-                docs.push(serde_json::to_value(o).expect("outcome serialises"));
-                outcomes.push(o);
-            }
-            Err(e) => {
-                let status = status_of(e);
-                worst = worst.worst(status);
-                docs.push(error_doc(e, status));
-            }
-        }
-    }
-    if let Err(e) = render::github_outputs(&outcomes) {
-        eprintln!("warning: could not write step outputs to $GITHUB_OUTPUT: {e}");
-    }
-    if json_out {
-        let doc = if docs.len() == 1 {
-            docs.remove(0)
-        } else {
-            json!({ "deploys": docs })
-        };
-        println!("{doc:#}");
-    }
-    worst.into()
-}
-
 fn status_of(e: &Error) -> Status {
     if e.is_config() {
         Status::Usage
@@ -281,7 +235,8 @@ fn status_of(e: &Error) -> Status {
     }
 }
 
-fn error_doc(e: &Error, status: Status) -> serde_json::Value {
+/// The JSON document of an error that stopped the run before any plan existed (bad flags or files).
+pub(crate) fn error_doc(e: &Error, status: Status) -> serde_json::Value {
     let detail = match e {
         Error::Config(c) => {
             json!({"kind": "config", "source": c.source, "field": c.field, "message": c.message, "hint": c.hint})
@@ -301,6 +256,13 @@ fn error_doc(e: &Error, status: Status) -> serde_json::Value {
     json!({"result": "error", "exit_code": status as u8, "error": detail})
 }
 
+/// Bad input found before any AWS call: said on stderr, and in every output.
+fn refused(report: &Report, e: &Error) -> ExitCode {
+    render::error(e);
+    report.write(vec![error_doc(e, status_of(e))])
+}
+
+/// For commands without a run report (the demo): says the error, prints its JSON, returns its status.
 pub(crate) fn fail(json_out: bool, e: &Error) -> ExitCode {
     render::error(e);
     let status = status_of(e);
@@ -310,38 +272,29 @@ pub(crate) fn fail(json_out: bool, e: &Error) -> ExitCode {
     status.into()
 }
 
-fn interrupted_before_changes(json_out: bool) -> ExitCode {
-    eprintln!("interrupted: nothing was changed");
-    if json_out {
-        println!(
-            "{:#}",
-            json!({"result": "interrupted", "exit_code": 130, "message": "interrupted before any change"})
-        );
-    }
-    Status::Interrupted.into()
-}
-
-fn dry_run(json_out: bool, prepared: &[Prepared]) -> ExitCode {
-    let previews: Vec<_> = prepared.iter().map(Prepared::preview).collect();
+fn dry_run(report: &Report, prepared: &[Prepared]) -> ExitCode {
+    let previews: Vec<_> = prepared.iter().map(Preview::new).collect();
     for p in &previews {
         eprint!("{p}");
     }
-    if json_out {
-        let doc = if previews.len() == 1 {
-            serde_json::to_value(&previews[0])
-        } else {
-            serde_json::to_value(json!({ "deploys": previews }))
-        };
-        println!("{:#}", doc.expect("preview serialises"));
-    }
-    Status::Success.into()
+    let docs = previews
+        .iter()
+        .map(|p| {
+            let mut doc = serde_json::to_value(p).expect("preview serialises");
+            doc["result"] = json!("dry_run");
+            doc["exit_code"] = json!(0);
+            doc
+        })
+        .collect();
+    report.write(docs)
 }
 
-/// First Ctrl-C: stop waiting (the deploy reports and exits 130); second: exit at once.
-pub(crate) fn spawn_interrupt_handler(cancel: CancellationToken) {
+/// For commands without a run report (the demo): the first Ctrl-C stops waiting (the command reports
+/// and exits 130); a second exits at once.
+pub(crate) fn spawn_interrupt_handler(interrupt: Interrupt) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
+            interrupt.raise(130);
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("interrupted again: exiting now");
                 std::process::exit(130);

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kirikae_engine::Error;
 use kirikae_engine::outcome::Outcome;
 use kirikae_engine::progress::{DeploymentSnapshot, Event, Observer, ServiceSnapshot};
 
@@ -104,22 +103,13 @@ impl Renderer {
         }
     }
 
-    /// A service's deploy ended: its live block is replaced by its summary (or error).
-    pub fn finish_row(&self, index: usize, result: &Result<Outcome, Error>) {
+    /// A service's deploy ended: its live block is replaced by its summary.
+    pub fn finish_row(&self, index: usize, outcome: &Outcome) {
         let row = self.rows[index].lock().unwrap_or_else(|e| e.into_inner());
         if let Some(bar) = &row.bar {
             bar.finish_and_clear();
         }
-        // The summary names the service itself; an error gets the row's label.
-        let text = match result {
-            Ok(o) => summary::summary(o),
-            Err(e) if !row.label.is_empty() => format!(
-                "{} {}\n",
-                self.paint().bold(&row.label),
-                summary::error_text(e)
-            ),
-            Err(e) => summary::error_text(e) + "\n",
-        };
+        let text = summary::summary(outcome);
         match &self.multi {
             Some(m) => {
                 let _ = m.println(text.trim_end_matches('\n'));
@@ -174,6 +164,44 @@ impl Renderer {
             }
             Event::Warning { message } => {
                 self.line(&label, &format!("{} {message}", paint.yellow("warning:")))
+            }
+            Event::LostContact {
+                since,
+                operation,
+                error,
+            } => self.line(
+                &label,
+                &format!(
+                    "{} lost contact with AWS at {} ({operation}: {error}); retrying until the deadline",
+                    paint.yellow("!"),
+                    kirikae_engine::progress::utc_clock(*since)
+                ),
+            ),
+            Event::ContactRestored { down_seconds, .. } => self.line(
+                &label,
+                &format!(
+                    "{} contact with AWS is back (after {down_seconds:.0} s)",
+                    paint.green("✓")
+                ),
+            ),
+            Event::Heartbeat { waited_seconds } => {
+                // A live view shows time passing by itself; logs need a line.
+                if self.multi.is_none() {
+                    let what = row
+                        .deployment
+                        .as_ref()
+                        .map(|d| format!("deployment {} is {}", d.deployment_id, d.status))
+                        .or_else(|| {
+                            row.service.as_ref().map(|s| {
+                                format!("{}/{} task(s) running", s.running_count, s.desired_count)
+                            })
+                        })
+                        .unwrap_or_else(|| "waiting".into());
+                    self.line(
+                        &label,
+                        &format!("still waiting ({:.0} s): {what}", waited_seconds),
+                    );
+                }
             }
             Event::Throttled { interval_seconds } => {
                 if self.multi.is_none() {

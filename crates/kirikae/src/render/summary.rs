@@ -37,13 +37,16 @@ pub fn summary(o: &Outcome) -> String {
     }
     let mark = match o.result {
         Res::Succeeded | Res::Reached | Res::Started => paint.green("✓"),
-        Res::TimedOut | Res::Interrupted => paint.yellow("!"),
+        Res::TimedOut | Res::Interrupted | Res::LostContact => paint.yellow("!"),
         _ => paint.red("✗"),
     };
     out.push_str(&format!(
         "{mark} {} ({:.1} s)\n",
         o.message, o.duration_seconds
     ));
+    if let Some(hint) = o.failure.as_ref().and_then(|f| f.hint.as_deref()) {
+        out.push_str(&format!("  hint: {hint}\n"));
+    }
     for step in &o.next_steps {
         out.push_str(&format!("  {step}\n"));
     }
@@ -65,9 +68,10 @@ pub fn error_text(e: &Error) -> String {
     format!("{}: {e}", paint.red(what))
 }
 
-/// Step outputs for GitHub Actions: `deployment-id`, `task-definition-arn`, `result`, `status`,
-/// `exit-code`; with several services, `results` (JSON) too.
-pub fn github_outputs(outcomes: &[&Outcome]) -> std::io::Result<()> {
+/// Step outputs for GitHub Actions, from the run's JSON documents (so the two always agree):
+/// `deployment-id`, `task-definition-arn`, `result`, `status`; with several services, `results` (JSON);
+/// and `exit-code`, the process's exit status.
+pub fn github_outputs(docs: &[serde_json::Value], exit_code: u8) -> std::io::Result<()> {
     let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
         return Ok(());
     };
@@ -75,31 +79,24 @@ pub fn github_outputs(outcomes: &[&Outcome]) -> std::io::Result<()> {
         .append(true)
         .create(true)
         .open(path)?;
-    let worst = outcomes
-        .iter()
-        .map(|o| o.exit_code())
-        .max_by_key(|c| if *c == 0 { 0 } else { *c as u16 + 1 })
-        .unwrap_or(0);
-    if let [o] = outcomes {
-        writeln!(
-            f,
-            "deployment-id={}",
-            o.deployment_id.as_deref().unwrap_or("")
-        )?;
-        writeln!(
-            f,
-            "task-definition-arn={}",
-            o.task_definition_arn.as_deref().unwrap_or("")
-        )?;
-        writeln!(f, "result={}", o.result.as_str())?;
-        writeln!(f, "status={}", o.status.as_deref().unwrap_or(""))?;
+    let text = |d: &serde_json::Value, key: &str| d[key].as_str().unwrap_or("").to_string();
+    if let [d] = docs {
+        writeln!(f, "deployment-id={}", text(d, "deployment_id"))?;
+        writeln!(f, "task-definition-arn={}", text(d, "task_definition_arn"))?;
+        writeln!(f, "result={}", text(d, "result"))?;
+        writeln!(f, "status={}", text(d, "status"))?;
     } else {
-        let results: Vec<_> = outcomes
+        let results: Vec<_> = docs
             .iter()
-            .map(|o| serde_json::json!({"cluster": o.cluster, "service": o.service, "result": o.result.as_str(), "deployment_id": o.deployment_id}))
+            .map(|d| {
+                serde_json::json!({
+                    "cluster": d["cluster"], "service": d["service"], "result": d["result"],
+                    "deployment_id": d["deployment_id"], "exit_code": d["exit_code"],
+                })
+            })
             .collect();
         writeln!(f, "results={}", serde_json::Value::Array(results))?;
     }
-    writeln!(f, "exit-code={worst}")?;
+    writeln!(f, "exit-code={exit_code}")?;
     Ok(())
 }

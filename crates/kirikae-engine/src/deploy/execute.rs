@@ -1,0 +1,195 @@
+//! The flow of one deploy: the mutating steps, then following what they created to its end.
+//!
+//! Before the deployment (or the new service) exists, a failed step ends the run with an outcome that
+//! lists what was changed so far (exit 1). From the moment it exists, the [`crate::watch`] state
+//! machines take over, and they end only with values: success, AWS's failure or rollback, time-out,
+//! lost contact, interrupt — each an outcome with the id and what AWS is doing now.
+
+use tokio::time::Instant;
+
+use super::Prepared;
+use super::ending::{self, Changes, Facts};
+use crate::interrupt::Interrupt;
+use crate::notify::Start;
+use crate::outcome::{Outcome, Result as Res};
+use crate::plan::WaitMode;
+use crate::preflight::ServiceState;
+use crate::progress::{Event, Observer, console_url, now_epoch};
+use crate::watch::Poller;
+use crate::watch::deployment::{self as follow_deployment, Target, Until};
+use crate::watch::service as follow_service;
+
+/// What the steps created, for the watch that follows.
+enum Created {
+    /// Nothing to follow: the run ends here, with this result and message.
+    Nothing(Res, String),
+    Service,
+    Deployment(String),
+}
+
+/// What following what was created ended with.
+#[allow(clippy::large_enum_variant)] // one per run, moved once
+enum Followed {
+    Service(follow_service::ServiceFollowed),
+    Deployment(follow_deployment::Followed),
+}
+
+impl Prepared {
+    /// Changes AWS and (unless `--no-wait`) follows the result to its end. `interrupt` stops the
+    /// waiting, never a change half-made: the step in flight completes first. Always an outcome; the
+    /// finish notification is sent with it.
+    pub async fn execute(self, observer: &dyn Observer, interrupt: &Interrupt) -> Outcome {
+        let start = Instant::now();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let mut facts = Facts {
+            config: self.plan.config_path.display().to_string(),
+            region: self.aws.region.clone(),
+            cluster: self.plan.cluster.clone(),
+            service: self.plan.service.clone(),
+            application: self.plan.application.clone(),
+            deployment_group: self.plan.deployment_group.clone(),
+            images: self.images(),
+            started_at: now_epoch(),
+            interrupt_code: interrupt.exit_code(),
+            changes: Changes::default(),
+        };
+        let created = self
+            .create(&mut facts.changes, &run_id, observer, interrupt)
+            .await;
+        facts.interrupt_code = interrupt.exit_code();
+        let outcome = match created {
+            Err(e) => facts.failed(&e, None),
+            Ok(Created::Nothing(result, message)) => facts.before_deployment(result, message),
+            Ok(created) => {
+                self.announce(&facts, &created, observer).await;
+                if self.plan.wait.mode == WaitMode::NoWait {
+                    let id = match &created {
+                        Created::Deployment(id) => Some(id.as_str()),
+                        _ => None,
+                    };
+                    facts.started(id)
+                } else {
+                    let deadline = start + self.timeout();
+                    let mut poller =
+                        Poller::new(observer, interrupt, deadline, self.plan.wait.poll_interval);
+                    let followed = self.follow(&created, &mut poller).await;
+                    facts.interrupt_code = interrupt.exit_code();
+                    self.ending(&facts, followed)
+                }
+            }
+        };
+        self.notifier.finished(&outcome, observer).await;
+        outcome
+    }
+
+    /// The mutating steps, up to the deployment or new service.
+    async fn create(
+        &self,
+        changes: &mut Changes,
+        run_id: &str,
+        observer: &dyn Observer,
+        interrupt: &Interrupt,
+    ) -> Result<Created, crate::Error> {
+        self.ensure_application(changes, observer).await?;
+        let td_arn = self.task_definition(changes, observer).await?;
+        if interrupt.is_raised() {
+            return Ok(Created::Nothing(
+                Res::Interrupted,
+                "interrupted before the service or deployment was created".into(),
+            ));
+        }
+        if self.remote.service == ServiceState::Missing {
+            self.create_service(&td_arn, run_id, changes, observer)
+                .await?;
+            self.ensure_group(changes, observer).await?;
+            return Ok(Created::Service);
+        }
+        self.ensure_group(changes, observer).await?;
+        self.sync_desired_count(changes, observer).await?;
+        if self.remote.up_to_date.is_some() && !self.plan.force {
+            let msg = format!(
+                "nothing to deploy: {}/{} already runs {} (--force deploys it again)",
+                self.plan.cluster,
+                self.plan.service,
+                super::short_arn(&td_arn)
+            );
+            return Ok(Created::Nothing(Res::Succeeded, msg));
+        }
+        if interrupt.is_raised() {
+            return Ok(Created::Nothing(
+                Res::Interrupted,
+                "interrupted before the deployment was created".into(),
+            ));
+        }
+        let id = self.create_deployment(&td_arn, run_id, observer).await?;
+        observer.on_event(&Event::DeploymentCreated {
+            deployment_id: id.clone(),
+            console_url: console_url(&self.aws.region, &id),
+            task_definition: td_arn,
+        });
+        Ok(Created::Deployment(id))
+    }
+
+    /// The start notification, once something runs in AWS.
+    async fn announce(&self, facts: &Facts, created: &Created, observer: &dyn Observer) {
+        let deployment_id = match created {
+            Created::Deployment(id) => Some(id.clone()),
+            _ => None,
+        };
+        let start = Start {
+            region: facts.region.clone(),
+            cluster: facts.cluster.clone(),
+            service: facts.service.clone(),
+            images: facts.images.clone(),
+            task_definition_arn: facts
+                .changes
+                .task_definition_arn
+                .clone()
+                .unwrap_or_default(),
+            console_url: deployment_id
+                .as_ref()
+                .map(|id| console_url(&facts.region, id)),
+            deployment_id,
+        };
+        self.notifier.started(&start, observer).await;
+    }
+
+    async fn follow(&self, created: &Created, poller: &mut Poller<'_>) -> Followed {
+        match created {
+            Created::Deployment(id) => {
+                let target_id = self.plan.target_id();
+                let target = Target {
+                    aws: &self.aws,
+                    target_id: &target_id,
+                    until: match &self.plan.wait.mode {
+                        WaitMode::Until(e) => Until::Event(e.clone()),
+                        _ => Until::End,
+                    },
+                    rollback_expected: !self.desired_group.auto_rollback_events.is_empty(),
+                    waits: self.waits(),
+                };
+                Followed::Deployment(follow_deployment::follow(poller, &target, id).await)
+            }
+            _ => Followed::Service(
+                follow_service::follow(poller, &self.aws, &self.plan.cluster, &self.plan.service)
+                    .await,
+            ),
+        }
+    }
+
+    fn ending(&self, facts: &Facts, followed: Followed) -> Outcome {
+        match followed {
+            Followed::Service(s) => {
+                let tg = self.tg_name(&self.remote.initial_target_group_arn(&self.plan));
+                ending::service(facts, &tg, s)
+            }
+            Followed::Deployment(f) => {
+                let event = match &self.plan.wait.mode {
+                    WaitMode::Until(e) => Some(e.as_str()),
+                    _ => None,
+                };
+                ending::deployment(facts, f, event)
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Connect and check, changing nothing: a [`Prepared`] deploy.
+
+use std::time::Duration;
+
+use crate::connection::{Clients, Connection};
+use crate::error::Error;
+use crate::group::{Change, GroupSettings};
+use crate::notify::Notifier;
+use crate::outcome::Image;
+use crate::plan::Plan;
+use crate::preflight::{self, Remote, ServiceState};
+use crate::watch::pace::Waits;
+
+/// A deploy whose inputs and AWS preconditions are checked; nothing has been changed yet.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    pub remote: Remote,
+    pub aws: Clients,
+    pub desired_group: GroupSettings,
+    /// Differences between the existing deployment group and the config (empty when it is new).
+    pub group_changes: Vec<Change>,
+    pub notifier: Notifier,
+}
+
+/// Connects and checks, without changing anything.
+pub async fn prepare(plan: Plan, connection: &Connection) -> Result<Prepared, Error> {
+    let aws = connection.connect(plan.region.as_deref()).await?;
+    prepare_with(plan, aws).await
+}
+
+/// Checks, without changing anything, with clients already built (`kirikae demo` uses its own, with fixed
+/// sandbox credentials, so it can never reach a real account).
+pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
+    let remote = preflight::check(&plan, &aws).await?;
+    let desired_group = preflight::desired_group(&plan, &remote);
+    let group_changes = remote
+        .group
+        .as_ref()
+        .map(|g| g.diff(&desired_group))
+        .unwrap_or_default();
+    let notifier = Notifier::new(&plan.notifications);
+    Ok(Prepared {
+        plan,
+        remote,
+        aws,
+        desired_group,
+        group_changes,
+        notifier,
+    })
+}
+
+impl Prepared {
+    pub fn images(&self) -> Vec<Image> {
+        self.plan
+            .task_definition
+            .images()
+            .into_iter()
+            .map(|(container, image)| Image { container, image })
+            .collect()
+    }
+
+    /// How long to wait at most: `--timeout`, else the group's waits plus 30 minutes (AWS time; the
+    /// sandbox's scaled clock only makes it generous).
+    pub fn timeout(&self) -> Duration {
+        self.plan.wait.timeout.unwrap_or_else(|| {
+            let g = &self.desired_group;
+            Duration::from_secs(
+                60 * (30
+                    + g.ready_wait_minutes.max(0) as u64
+                    + g.termination_wait_minutes.max(0) as u64),
+            )
+        })
+    }
+
+    /// The group's waits, which tell the poller when a waiting deployment moves again.
+    pub fn waits(&self) -> Waits {
+        let g = &self.desired_group;
+        Waits {
+            ready: (g.ready_action == "STOP_DEPLOYMENT")
+                .then(|| Duration::from_secs(60 * g.ready_wait_minutes.max(0) as u64)),
+            termination: Duration::from_secs(60 * g.termination_wait_minutes.max(0) as u64),
+        }
+    }
+
+    /// The desired count change an existing service needs, if any.
+    pub fn desired_count_change(&self) -> Option<Change> {
+        let ServiceState::Active { desired_count, .. } = &self.remote.service else {
+            return None;
+        };
+        let wanted = self.plan.service_definition.input.desired_count()?;
+        (wanted != *desired_count).then(|| Change {
+            field: "desired count".into(),
+            from: desired_count.to_string(),
+            to: wanted.to_string(),
+        })
+    }
+
+    /// The name of one of the pair's target groups, from its ARN.
+    pub fn tg_name(&self, arn: &str) -> String {
+        self.remote
+            .target_groups
+            .iter()
+            .find(|(_, a)| a == arn)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| arn.to_string())
+    }
+}
