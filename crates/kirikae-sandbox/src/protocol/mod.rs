@@ -45,6 +45,9 @@ pub struct Call {
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    /// The HTTP status, when not the model's (an injected `ServiceUnavailable` is 503, which no model
+    /// says); 5xx makes it the server's fault (`Receiver`).
+    pub status: Option<u16>,
 }
 
 impl ApiError {
@@ -52,6 +55,14 @@ impl ApiError {
         ApiError {
             code: code.into(),
             message: message.into(),
+            status: None,
+        }
+    }
+
+    pub fn with_status(self, status: u16) -> Self {
+        ApiError {
+            status: Some(status),
+            ..self
         }
     }
 }
@@ -195,6 +206,10 @@ pub fn encode_error(
         Some(s) => s.model().error_wire(&error.code),
         None => (error.code.clone(), 400, true),
     };
+    let (status, sender) = match error.status {
+        Some(given) => (given, given < 500),
+        None => (status, sender),
+    };
     match protocol {
         Protocol::AwsQuery => xml::encode_error(service, &code, status, sender, &error.message),
         Protocol::AwsJson | Protocol::RpcV2Cbor => {
@@ -327,5 +342,40 @@ mod tests {
         assert_eq!(resp.headers()["x-amzn-query-error"], "InvalidFormat;Sender");
         let resp = encode_error(Some(Service::CloudWatch), Protocol::RpcV2Cbor, false, &err);
         assert!(resp.headers().get("x-amzn-query-error").is_none());
+    }
+
+    #[test]
+    fn an_error_with_its_own_status_keeps_its_code_in_every_protocol() {
+        let err = ApiError::new("ServiceUnavailable", "try later").with_status(503);
+        let body = |r: &Response<Bytes>| String::from_utf8_lossy(r.body()).into_owned();
+
+        let resp = encode_error(Some(Service::Ecs), Protocol::AwsJson, false, &err);
+        assert_eq!(resp.status(), 503);
+        let json: Value = serde_json::from_slice(resp.body()).unwrap();
+        assert_eq!(json["__type"], "ServiceUnavailable");
+
+        let resp = encode_error(Some(Service::Elbv2), Protocol::AwsQuery, false, &err);
+        assert_eq!(resp.status(), 503);
+        assert!(
+            body(&resp).contains("<Type>Receiver</Type><Code>ServiceUnavailable</Code>"),
+            "{}",
+            body(&resp)
+        );
+
+        let resp = encode_error(Some(Service::CodeDeploy), Protocol::RpcV2Cbor, false, &err);
+        assert_eq!(resp.status(), 503);
+        assert!(body(&resp).contains("ServiceUnavailable"));
+
+        let resp = encode_error(Some(Service::CloudWatch), Protocol::AwsJson, true, &err);
+        assert_eq!(
+            resp.headers()["x-amzn-query-error"],
+            "ServiceUnavailable;Receiver"
+        );
+
+        // A modeled code keeps its wire code; a given status overrides the model's.
+        let err = ApiError::new("TargetGroupNotFoundException", "gone").with_status(404);
+        let resp = encode_error(Some(Service::Elbv2), Protocol::AwsQuery, false, &err);
+        assert_eq!(resp.status(), 404);
+        assert!(body(&resp).contains("<Type>Sender</Type><Code>TargetGroupNotFound</Code>"));
     }
 }
