@@ -13,6 +13,7 @@ pub mod codedeploy;
 mod controller;
 pub mod ecs;
 pub mod elbv2;
+pub mod faults;
 pub mod model;
 pub mod protocol;
 pub mod runtime;
@@ -28,6 +29,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use faults::FaultSpec;
 pub use runtime::ImageCommands;
 pub use server::is_read_only;
 
@@ -46,6 +48,8 @@ pub struct SandboxConfig {
     /// AWS-like rate limit: API calls per second per account and region beyond which calls are
     /// throttled (`None`: never).
     pub throttle_above: Option<f64>,
+    /// Faults injected from the start (their windows count from start).
+    pub faults: Vec<FaultSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +103,11 @@ impl Sandbox {
             calls: Mutex::new(Default::default()),
             throttle: config.throttle_above.map(throttle::Throttle::new),
             throttled: Default::default(),
+            faults: Default::default(),
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
         });
+        shared.faults.add_all(config.faults);
         let jobs = vec![
             tokio::spawn(server::serve(listener, shared.clone())),
             tokio::spawn(controller::run(shared.clone(), events_rx)),

@@ -9,30 +9,54 @@ use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
+use crate::faults::{Hit, listener::Endpoint};
 use crate::model::Service;
 use crate::protocol::{self, ApiError, Call};
 use crate::world::{Ctx, RegionKey, Shared};
 use crate::{cloudwatch, codedeploy, ecs, elbv2};
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((stream, _)) = accepted else { continue };
+    // Accepting goes through the fault-aware endpoint: `refuse` faults close it for their window.
+    let mut endpoint = Endpoint::new(listener);
+    while let Some(stream) = endpoint.accept(&shared).await {
         let shared = shared.clone();
         tokio::spawn(async move {
+            // Cancelled to drop the connection without answering (see `no_answer`).
+            let close = CancellationToken::new();
+            let closing = close.clone();
             let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                let (shared, close) = (shared.clone(), close.clone());
+                async move {
+                    let resp = handle(&shared, req).await;
+                    if resp.extensions().get::<NoAnswer>().is_some() {
+                        close.cancel();
+                        return std::future::pending().await;
+                    }
+                    Ok::<_, Infallible>(resp)
+                }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            // Dropping the connection closes its socket with the request unanswered.
+            tokio::select! {
+                _ = conn => {}
+                _ = closing.cancelled() => {}
+            }
         });
     }
+}
+
+/// Marks a response that is never sent: the connection is closed instead, as when AWS's endpoint
+/// fails mid-request (`refuse` and `hang` faults).
+#[derive(Clone, Copy)]
+struct NoAnswer;
+
+fn no_answer() -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    resp.extensions_mut().insert(NoAnswer);
+    resp
 }
 
 async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -43,12 +67,27 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<B
     };
     let path = parts.uri.path();
     if let Some(what) = path.strip_prefix("/_kirikae/") {
-        return internal(shared, what);
+        return internal(shared, &parts.method, what, &body);
+    }
+    // A request on a connection opened before a `refuse` window gets no answer either.
+    if shared.faults.refuses_request() {
+        return no_answer();
     }
     let resp = match protocol::decode(path, &parts.headers, &body) {
         Ok(call) => {
             count(shared, call.service, &call.operation);
-            let result = admit(shared, &call).and_then(|()| dispatch(shared, &call));
+            // Faults come after decoding (they match on the operation) and before the throttle.
+            let run = || admit(shared, &call).and_then(|()| dispatch(shared, &call));
+            let result = match shared.faults.hit(call.service, &call.operation) {
+                None => run(),
+                Some(Hit::Error(e)) => Err(e),
+                // The call's effects happen; whatever its outcome, the client sees the error.
+                Some(Hit::Ambiguous(e)) => run().and(Err(e)),
+                Some(Hit::Hang { id, until }) => {
+                    shared.faults.hang(&id, until, &shared.shutdown).await;
+                    return no_answer();
+                }
+            };
             shared.wake.notify_one();
             match result {
                 Ok(output) => protocol::encode_output(&call, output),
@@ -122,7 +161,12 @@ pub fn is_read_only(op: &str) -> bool {
         .any(|p| op.starts_with(p))
 }
 
-fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
+fn internal(
+    shared: &Shared,
+    method: &hyper::Method,
+    what: &str,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
     match what {
         "health" => plain(200, "ok\n"),
         "calls" => {
@@ -138,19 +182,29 @@ fn internal(shared: &Shared, what: &str) -> Response<Full<Bytes>> {
                 .sum();
             let total: u64 = calls.values().sum();
             let throttled = shared.throttled.load(std::sync::atomic::Ordering::Relaxed);
-            let body = json!({ "calls": calls, "total": total, "mutating": mutating, "throttled": throttled });
-            let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
-            resp.headers_mut().insert(
-                "content-type",
-                hyper::header::HeaderValue::from_static("application/json"),
-            );
-            resp
+            let faulted = shared.faults.faulted();
+            let body = json!({ "calls": calls, "total": total, "mutating": mutating, "throttled": throttled, "faulted": faulted });
+            json_response(200, &body)
+        }
+        w if w == "faults" || w.starts_with("faults/") => {
+            let (status, answer) = shared.faults.control(method, w, body);
+            json_response(status, &answer)
         }
         _ => plain(
             404,
-            "unknown sandbox endpoint; try /_kirikae/health or /_kirikae/calls\n",
+            "unknown sandbox endpoint; try /_kirikae/health, /_kirikae/calls or /_kirikae/faults\n",
         ),
     }
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).expect("a valid status");
+    resp.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {

@@ -74,6 +74,8 @@ pub struct Shared {
     /// Optional AWS-like API rate limit, and how many calls it refused.
     pub throttle: Option<crate::throttle::Throttle>,
     pub throttled: std::sync::atomic::AtomicU64,
+    /// Injected faults (`--fault`, `/_kirikae/faults`).
+    pub faults: crate::faults::Faults,
     /// Wakes the controller after a change, so reactions do not wait for its next tick.
     pub wake: Notify,
     /// Cancelled at shutdown; every listener and job holds a child of it.
@@ -95,6 +97,7 @@ impl Shared {
             calls: Mutex::new(Default::default()),
             throttle: None,
             throttled: Default::default(),
+            faults: Default::default(),
             wake: Notify::new(),
             shutdown: CancellationToken::new(),
         })

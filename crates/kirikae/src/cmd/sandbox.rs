@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use kirikae_sandbox::{ImageCommands, Sandbox, SandboxConfig};
+use kirikae_sandbox::{FaultSpec, ImageCommands, Sandbox, SandboxConfig};
 
 use crate::exit::Status;
 
@@ -31,6 +31,15 @@ pub struct Args {
     /// with the service's throttling error, to rehearse clients' back-off. Off by default.
     #[arg(long, value_name = "N", value_parser = positive_f64)]
     throttle_above: Option<f64>,
+    /// Inject a fault from the start: a JSON object or key=value pairs, e.g.
+    /// action=error,operation=GetDeployment,code=ServiceUnavailable,count=3 (README: fault
+    /// injection). Repeatable; more can be added and cleared at /_kirikae/faults.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = fault)]
+    faults: Vec<FaultSpec>,
+}
+
+fn fault(s: &str) -> Result<FaultSpec, String> {
+    s.parse().map_err(|e| format!("bad fault: {e}"))
 }
 
 pub(crate) fn positive_f64(s: &str) -> Result<f64, String> {
@@ -76,6 +85,7 @@ pub fn config(listen: SocketAddr, time_scale: f64) -> Result<SandboxConfig, Stri
         },
         hooks: BTreeMap::new(),
         throttle_above: None,
+        faults: Vec::new(),
     })
 }
 
@@ -85,6 +95,7 @@ pub async fn run(args: Args) -> ExitCode {
             config.images.images = args.image_commands.into_iter().collect();
             config.hooks = args.hooks.into_iter().collect();
             config.throttle_above = args.throttle_above;
+            config.faults = args.faults;
             Sandbox::start(config).await.map_err(|e| e.to_string())
         }
         Err(e) => Err(e),

@@ -90,6 +90,29 @@ impl SandboxProcess {
             .1;
         serde_json::from_str(&body).expect("calls endpoint answers JSON")
     }
+
+    /// `POST /_kirikae/faults`: injects a fault; answers it as the sandbox stored it (with its `id`).
+    pub fn fault(&self, spec: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/_kirikae/faults", self.url);
+        let (status, body) = http_send("POST", &url, &spec.to_string()).expect("faults endpoint");
+        assert_eq!(status, 200, "fault {spec} refused: {body}");
+        serde_json::from_str(&body).expect("faults endpoint answers JSON")
+    }
+
+    /// `GET /_kirikae/faults`: `{"faults": [{id, action, …, fired, active}, …]}`.
+    pub fn faults(&self) -> serde_json::Value {
+        let body = http_get(&format!("{}/_kirikae/faults", self.url))
+            .expect("faults endpoint")
+            .1;
+        serde_json::from_str(&body).expect("faults endpoint answers JSON")
+    }
+
+    /// `DELETE /_kirikae/faults`: clears every fault.
+    pub fn clear_faults(&self) {
+        let url = format!("{}/_kirikae/faults", self.url);
+        let (status, body) = http_send("DELETE", &url, "").expect("faults endpoint");
+        assert_eq!(status, 200, "clearing faults: {body}");
+    }
 }
 
 impl Drop for SandboxProcess {
@@ -111,6 +134,35 @@ pub fn http_get(url: &str) -> std::io::Result<(u16, String)> {
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A minimal HTTP/1.1 request with a body (POST/DELETE to the sandbox's `/_kirikae/*`).
+pub fn http_send(method: &str, url: &str, body: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw)?;
