@@ -56,13 +56,18 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     stack.add_load_balancer("pay").await;
     let before = calls(&stack);
 
-    // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update and
-    // a desired-count change; a new service that fails to start.
+    // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update, a
+    // desired-count change and an ambiguous CreateDeployment; a new service that fails to start.
     stack.project().deploy(&[]).assert_exit(0);
     stack
         .project()
         .deploy(&["--image", "web=kirikae/demo:v2"])
         .assert_exit(0);
+    // A CreateDeployment whose answer is lost: kirikae finds its own deployment by its run id.
+    stack.sandbox.fault(json!({
+        "action": "ambiguous", "service": "codedeploy", "operation": "CreateDeployment",
+        "code": "ServiceUnavailable", "count": 1
+    }));
     stack
         .project()
         .config("/codedeploy/termination_wait_minutes", json!(0))

@@ -390,8 +390,13 @@ impl Running {
 
     /// Sends SIGINT (Ctrl-C).
     pub fn interrupt(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    /// Sends a signal (e.g. `libc::SIGTERM`, what CI systems send to cancel a job).
+    pub fn signal(&self, signal: i32) {
         // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 }
 
@@ -513,6 +518,15 @@ pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The `key=value` lines a run wrote to `$GITHUB_OUTPUT` (the last value of each key).
+pub fn step_outputs(path: &Path) -> BTreeMap<String, String> {
+    read(path)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 pub fn read(path: &Path) -> String {
