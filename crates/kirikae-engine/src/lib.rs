@@ -12,11 +12,14 @@
 //!    listeners, an ECS application, a CODE_DEPLOY service, no active deployment).
 //! 3. [`deploy`] turns plan and checks into a [`deploy::Prepared`] deploy: [`preview`] shows it
 //!    (`--dry-run`), or it executes: application, task definition, service or [`group`] (deployment
-//!    group diff and update), [`appspec`], deployment; [`watch`] polls until the end, reporting
-//!    [`progress`] events; [`notify`] posts to Slack / a webhook; [`outcome`] is the result.
+//!    group diff and update), [`appspec`], deployment; [`watch`] follows what was created to its end
+//!    (one poller, explicit state machines), reporting [`progress`] events; [`notify`] posts to Slack / a
+//!    webhook; [`outcome`] is the result, built by [`deploy::ending`]. [`fleet`] runs several configs;
+//!    [`interrupt`] is how a signal stops the waiting.
 //!
-//! Errors are [`ConfigError`] (bad input, nothing changed: exit 2) or [`Error::Aws`] / [`Error::Conflict`];
-//! AWS errors are matched by their modeled codes ([`aws`]).
+//! Errors are [`ConfigError`] (bad input, nothing changed: exit 2) or [`Error::Aws`] / [`Error::Conflict`]
+//! until the first change; from then on every ending is an [`outcome::Outcome`]. AWS errors are matched
+//! by their modeled codes ([`aws`]).
 
 pub mod appspec;
 pub mod aws;

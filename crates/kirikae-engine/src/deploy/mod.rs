@@ -2,10 +2,10 @@
 //!
 //! - [`prepare`]: connect and run the read-only checks → a [`Prepared`] deploy (nothing changed yet),
 //!   which `--dry-run` previews ([`crate::preview`]) or which executes;
-//! - [`steps`]: the mutating steps, in order: application, task definition, service (when new),
+//! - `steps`: the mutating steps, in order: application, task definition, service (when new),
 //!   deployment group, desired count, deployment (with a run id, so an ambiguous failure finds *our*
 //!   deployment instead of creating a second one);
-//! - [`execute`]: the flow: the steps, then following what they created ([`crate::watch`]) to an
+//! - `execute`: the flow: the steps, then following what they created ([`crate::watch`]) to an
 //!   [`ending`] — pure functions that turn what happened into the [`crate::outcome::Outcome`].
 //!
 //! Once anything is changed, nothing returns an error: every way the run ends is an outcome that says
