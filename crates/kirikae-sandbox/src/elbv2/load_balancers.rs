@@ -10,6 +10,10 @@ use super::{Elbv2State, arns, errors, params, tags};
 use crate::protocol::ApiError;
 use crate::world::{Ctx, RegionKey};
 
+/// Application load balancers per account and region (AWS's default quota, as `DescribeAccountLimits`
+/// reports it). Each one holds a loopback address and its listeners hold ports.
+pub const MAX_LOAD_BALANCERS: usize = 50;
+
 /// The sandbox has no VPCs: a load balancer reports this one.
 pub const SANDBOX_VPC: &str = "vpc-0a1b2c3d4e5f60718";
 
@@ -125,6 +129,23 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             ),
         ));
     }
+    if st.load_balancers.len() >= MAX_LOAD_BALANCERS {
+        return Err(ApiError::new(
+            "TooManyLoadBalancersException",
+            format!(
+                "The maximum number of load balancers has been reached ({MAX_LOAD_BALANCERS} per account and region, AWS's default quota)"
+            ),
+        ));
+    }
+    let ip = cx.shared.addrs.allocate().map_err(|e| {
+        ApiError::new(
+            "InvalidSubnetException",
+            format!(
+                "Not enough IP space available in {}: {e}",
+                subnets.first().map_or("the subnet", String::as_str)
+            ),
+        )
+    })?;
     let mut attributes = Attributes::load_balancer();
     if scheme == "internal" {
         attributes.set_known("ipv6.deny_all_igw_traffic", "true");
@@ -132,7 +153,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let lb = LoadBalancer {
         arn: arns::load_balancer(&key, name),
         name: name.to_string(),
-        ip: cx.shared.addrs.allocate(),
+        ip,
         scheme,
         ip_address_type: params::str_opt(input, "IpAddressType")
             .unwrap_or("ipv4")

@@ -180,6 +180,10 @@ fn deprovision(task: &mut Task, env: &mut Env) {
 }
 
 fn stopped(task: &mut Task, env: &mut Env) {
+    if task.last_status != TaskStatus::Stopped {
+        // Its ENI is gone: the task no longer counts against the sandbox's task cap.
+        env.shared.addrs.release_task();
+    }
     task.last_status = TaskStatus::Stopped;
     task.stopped_at = Some(env.now);
     task.bump();

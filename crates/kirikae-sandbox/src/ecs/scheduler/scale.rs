@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::health::is_healthy;
 use super::rolling::{self, RollingInput};
-use super::{Env, lifecycle};
+use super::{Env, lifecycle, timing};
 use crate::ecs::services::{Controller, Service};
 use crate::ecs::task_definitions::TaskDefinitions;
 use crate::ecs::task_sets::{SetKind, SetStatus, computed_desired_count};
@@ -171,8 +171,9 @@ fn start(
         _ => Vec::new(),
     };
     let mut started = Vec::new();
+    let mut unplaced = None;
     for _ in 0..count {
-        let task = launch::new_task(
+        let placed = launch::new_task(
             env.key,
             env.shared,
             env.now,
@@ -189,14 +190,41 @@ fn start(
                 tags: task_tags.clone(),
             },
         );
-        started.push(format!("(task {})", task.id));
-        tasks.insert(task.id.clone(), task);
+        match placed {
+            Ok(task) => {
+                started.push(format!("(task {})", task.id));
+                tasks.insert(task.id.clone(), task);
+            }
+            Err(e) => {
+                unplaced = Some(e);
+                break;
+            }
+        }
     }
-    let scope = svc.scope(Some(&set.id));
-    svc.event(
-        env.now,
-        format!("{scope} has started {count} tasks: {}.", started.join(" ")),
-    );
+    let set_id = set.id.clone();
+    if !started.is_empty() {
+        let scope = svc.scope(Some(&set_id));
+        svc.event(
+            env.now,
+            format!(
+                "{scope} has started {} tasks: {}.",
+                started.len(),
+                started.join(" ")
+            ),
+        );
+    }
+    if let Some(e) = unplaced {
+        // Try again a little later, as ECS does, rather than on every pass.
+        svc.sets[i].next_launch_at = env.after(timing::PLACEMENT_RETRY);
+        svc.event(
+            env.now,
+            format!(
+                "(service {}) was unable to place a task. Reason: {}",
+                svc.name,
+                launch::placement_failure(e)
+            ),
+        );
+    }
 }
 
 /// Which of `ids` to stop first: tasks not yet running, then unhealthy ones, then the newest.

@@ -24,6 +24,8 @@ pub const THROTTLE_AFTER: u32 = 3;
 /// … first by this long, doubling up to the maximum.
 pub const THROTTLE_BASE: f64 = 15.0;
 pub const THROTTLE_MAX: f64 = 900.0;
+/// How long the scheduler waits before it tries again to place tasks it could not place (no capacity).
+pub const PLACEMENT_RETRY: f64 = 30.0;
 /// A task set forgets its failures once its tasks have all run this long without one.
 pub const FAILURES_FORGOTTEN_AFTER: f64 = 120.0;
 

@@ -113,6 +113,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             "Service name can have up to 255 characters: letters (uppercase and lowercase), numbers, hyphens and underscores.",
         ));
     }
+    let desired_count = super::desired_count(input)?.unwrap_or(0);
     let controller = Controller::parse(
         input["deploymentController"]["type"]
             .as_str()
@@ -150,10 +151,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         cluster_arn,
         status: ServiceStatus::Active,
         controller,
-        desired_count: input
-            .get("desiredCount")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as u32,
+        desired_count,
         spec: spec.clone(),
         deployment_configuration: merged_deployment_configuration(
             &default_deployment_configuration(controller),

@@ -25,6 +25,20 @@ use crate::world::RegionKey;
 /// Service events AWS keeps (newest first).
 const MAX_EVENTS: usize = 100;
 
+/// The largest `desiredCount` the sandbox accepts. AWS's quota is 5,000 tasks per service; every sandbox
+/// task is a real process, so the sandbox keeps it small (and caps all tasks, see `addr`).
+pub const MAX_DESIRED_COUNT: u64 = 100;
+
+/// `desiredCount` of a CreateService or UpdateService request, refused above [`MAX_DESIRED_COUNT`].
+pub fn desired_count(input: &Value) -> Result<Option<u32>, crate::protocol::ApiError> {
+    match input.get("desiredCount").and_then(Value::as_u64) {
+        Some(n) if n > MAX_DESIRED_COUNT => Err(super::errors::invalid(format!(
+            "desiredCount {n} is above the limit of {MAX_DESIRED_COUNT} tasks per service in the kirikae sandbox (AWS's quota is 5000)."
+        ))),
+        n => Ok(n.map(|n| n as u32)),
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Controller {
     Ecs,

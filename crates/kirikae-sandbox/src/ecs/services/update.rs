@@ -47,6 +47,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let now = cx.now;
     let region = &mut *cx.region;
     let (_, name) = arns::service_name(input["service"].as_str().unwrap_or_default());
+    let desired_count = super::desired_count(input)?;
     let cluster = region.ecs.clusters.active(io::cluster_ref(input))?;
     let cluster_name = cluster.name.clone();
     let service: &Service = cluster
@@ -123,8 +124,8 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         .services
         .get_mut(&name)
         .ok_or_else(errors::service_not_found)?;
-    if let Some(n) = input.get("desiredCount").and_then(Value::as_u64) {
-        service.desired_count = n as u32;
+    if let Some(n) = desired_count {
+        service.desired_count = n;
     }
     if let Some(dc) = given("deploymentConfiguration") {
         service.deployment_configuration =

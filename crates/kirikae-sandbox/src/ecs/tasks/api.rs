@@ -139,8 +139,9 @@ pub fn run(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     spec::check(&spec, td, elbv2, Purpose::RunTask)?;
     let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
     let mut out = Vec::new();
+    let mut failures = Vec::new();
     for _ in 0..count {
-        let task = launch::new_task(
+        let placed = launch::new_task(
             key,
             cx.shared,
             cx.now,
@@ -157,8 +158,14 @@ pub fn run(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
                 tags: task_tags.clone(),
             },
         );
-        out.push(task.to_json(&key.region, true));
-        cluster.tasks.insert(task.id.clone(), task);
+        match placed {
+            Ok(task) => {
+                out.push(task.to_json(&key.region, true));
+                cluster.tasks.insert(task.id.clone(), task);
+            }
+            // As on AWS, tasks that cannot be placed are failures of the call, not errors.
+            Err(e) => failures.push(json!({ "reason": launch::placement_failure(e) })),
+        }
     }
-    Ok(json!({ "tasks": out, "failures": [] }))
+    Ok(json!({ "tasks": out, "failures": failures }))
 }

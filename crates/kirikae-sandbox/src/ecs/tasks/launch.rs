@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{ContainerState, Eni, Target, Task, TaskStatus};
+use crate::addr::NoAddress;
 use crate::ecs::arns;
 use crate::ecs::scheduler::timing;
 use crate::ecs::spec::LaunchSpec;
@@ -30,7 +31,23 @@ pub struct Launch<'a> {
     pub tags: Vec<Tag>,
 }
 
-pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Task {
+/// Why ECS could not place a task, worded as ECS words it (RunTask's `failures[].reason`, the service
+/// event "was unable to place a task. Reason: …").
+pub fn placement_failure(e: NoAddress) -> String {
+    match e {
+        NoAddress::TooManyTasks { .. } => format!(
+            "You've reached the limit on the number of tasks you can run concurrently ({e}). For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+        ),
+        NoAddress::Exhausted { .. } => format!(
+            "Capacity is unavailable at this time. Please try again later or in a different availability zone ({e})."
+        ),
+    }
+}
+
+/// A new task with an address of its own, or why there is none (see [`placement_failure`]). The task
+/// counts against the sandbox's task cap until it is STOPPED.
+pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Result<Task, NoAddress> {
+    let ip = shared.addrs.place_task()?;
     let id = arns::new_task_id();
     let arn = arns::task(key, l.cluster_name, &id);
     let env_overrides = |name: &str| -> Vec<(String, String)> {
@@ -126,9 +143,8 @@ pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Task {
             .collect();
         json!({ "containerOverrides": names, "inferenceAcceleratorOverrides": [] })
     });
-    let ip = shared.addrs.allocate();
     let mac_bytes: [u8; 5] = rand::random();
-    Task {
+    Ok(Task {
         arn,
         cluster_arn: l.cluster_arn.to_string(),
         task_definition_arn: l.td.arn.clone(),
@@ -175,5 +191,5 @@ pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Task {
         tags: l.tags,
         overrides,
         id,
-    }
+    })
 }

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod launch;
+#[cfg(test)]
+mod tests;
 
 use std::net::Ipv4Addr;
 
