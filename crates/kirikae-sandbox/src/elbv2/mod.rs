@@ -71,7 +71,7 @@ pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> 
         "ModifyRule" => rules::modify(st, input),
         "DeleteRule" => rules::delete(st, input),
         "SetRulePriorities" => rules::set_priorities(st, input),
-        "RegisterTargets" => targets::register_targets(st, input, now),
+        "RegisterTargets" => targets::register_targets(st, &cx.shared.addrs, input, now),
         "DeregisterTargets" => targets::deregister_targets(st, input, now),
         "DescribeTargetHealth" => targets::describe_target_health(st, input),
         "AddTags" => tags::add_tags(st, input),

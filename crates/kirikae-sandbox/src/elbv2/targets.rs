@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::health::{self, HealthTrack};
 use super::target_groups::TargetGroup;
 use super::{Elbv2State, TargetState, errors, params};
+use crate::addr::AddressPool;
 use crate::protocol::ApiError;
 
 pub struct Target {
@@ -157,7 +158,48 @@ pub fn deregister(st: &mut Elbv2State, tg_arn: &str, id: &str, port: u16, now: f
     }
 }
 
-pub fn register_targets(st: &mut Elbv2State, input: &Value, now: f64) -> Result<Value, ApiError> {
+/// Where an API caller's `ip` target may be: in the sandbox's own loopback block (where its tasks are;
+/// the sandbox's "VPC"), and not a load balancer's own address. So health checks and listeners only
+/// ever connect to the sandbox's tasks, never to the host's network (127.0.0.1, the metadata service,
+/// private or public addresses). AWS refuses publicly routable `ip` targets and, without an explicit
+/// Availability Zone, addresses outside the target group's VPC.
+fn check_reachable(
+    st: &Elbv2State,
+    addrs: &AddressPool,
+    id: &str,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    if !addrs.contains(ip) {
+        return Err(ApiError::new(
+            "InvalidTargetException",
+            format!(
+                "The IP address '{id}' is not in the target group's VPC: the kirikae sandbox reaches only its own tasks' addresses, in 127.{}.0.0/16, so health checks and listeners never connect to the host's network",
+                addrs.block()
+            ),
+        ));
+    }
+    if let Some(lb) = st
+        .load_balancers
+        .values()
+        .find(|lb| IpAddr::V4(lb.ip) == ip)
+    {
+        return Err(ApiError::new(
+            "InvalidTargetException",
+            format!(
+                "The IP address '{id}' is the address of load balancer '{}': a load balancer cannot be an ip target",
+                lb.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn register_targets(
+    st: &mut Elbv2State,
+    addrs: &AddressPool,
+    input: &Value,
+    now: f64,
+) -> Result<Value, ApiError> {
     let tg_arn = params::str_req(input, "TargetGroupArn")?;
     let tg = st
         .target_groups
@@ -177,14 +219,7 @@ pub fn register_targets(st: &mut Elbv2State, input: &Value, now: f64) -> Result<
         ));
     }
     for (id, _, _) in &wanted {
-        if id.parse::<IpAddr>().is_err() {
-            return Err(ApiError::new(
-                "InvalidTargetException",
-                format!(
-                    "The IP address '{id}' is not a valid IPv4 address (the kirikae sandbox reaches targets by IP)"
-                ),
-            ));
-        }
+        check_reachable(st, addrs, id, target_ip(id)?)?;
     }
     for (id, port, az) in wanted {
         register(st, tg_arn, &id, Some(port), az.map(str::to_string), now)?;
