@@ -2,7 +2,8 @@
 //! `{"DeploymentId", "LifecycleEventHookExecutionId"}` and that report back with
 //! `PutLifecycleEventHookExecutionStatus`. The sandbox runs no Lambdas: its config maps a function
 //! name to a local command (payload on stdin and in `KIRIKAE_HOOK_PAYLOAD`, with `AWS_ENDPOINT_URL`
-//! and credentials that land in the same account and region) or to an `http://` URL (payload POSTed).
+//! and dummy credentials that land in the same account and region, in an environment as clean as a
+//! task's: see `runtime::env`) or to an `http://` URL (payload POSTed).
 //! As with Lambda, what the hook returns does not complete it; only the status call does. A failed
 //! invocation (command exit status other than 0, HTTP error) fails the event at once, as a Lambda
 //! invocation error would.
@@ -17,6 +18,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::protocol::DEFAULT_ACCOUNT;
+use crate::runtime::env;
 use crate::world::{Ctx, RegionKey, Shared};
 
 /// What the sandbox runs for hook functions.
@@ -184,8 +186,13 @@ impl Invocation {
             self.region.account.as_str()
         };
         let mut cmd = tokio::process::Command::new("/bin/sh");
+        // A clean environment, like task processes': nothing of the operator's (AWS credentials,
+        // tokens) reaches the hook; its AWS clients can only reach the sandbox.
         cmd.arg("-c")
             .arg(&self.target)
+            .env_clear()
+            .envs(env::inherited())
+            .envs(env::NO_REAL_AWS.iter().copied())
             .env("KIRIKAE_HOOK_PAYLOAD", &self.payload)
             .env("AWS_ENDPOINT_URL", &self.shared.hooks.endpoint_url)
             .env("AWS_REGION", &self.region.region)
@@ -194,8 +201,6 @@ impl Invocation {
             // the account and region its deployment runs in.
             .env("AWS_ACCESS_KEY_ID", access_key)
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,9 +1,10 @@
 //! Task processes. Every container of an ECS task runs as a real local process listening on the task's
 //! own loopback address; `kirikae/demo:<tag>` runs the built-in demo app, any other image runs the
 //! command the sandbox config maps it to. Children die with the sandbox (`PR_SET_PDEATHSIG`) and are
-//! killed by process group, so nothing outlives it.
+//! killed by process group, so nothing outlives it. Processes start from a clean environment (`env`).
 
 pub mod demo_app;
+pub mod env;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -67,6 +68,8 @@ pub struct ContainerSpec {
     pub region: RegionKey,
     pub task_arn: String,
     pub task_id: String,
+    /// The task definition it runs (dropped environment variables are reported once per definition).
+    pub task_definition_arn: String,
     pub container_name: String,
     pub image: String,
     pub ip: Ipv4Addr,
@@ -102,6 +105,7 @@ pub struct Runtime {
     events: mpsc::UnboundedSender<RuntimeEvent>,
     /// task ARN → (container name, process group id) of its running containers.
     running: Mutex<HashMap<String, Vec<(String, i32)>>>,
+    dropped: env::DropLog,
 }
 
 impl Runtime {
@@ -115,6 +119,7 @@ impl Runtime {
             time_scale,
             events,
             running: Mutex::new(HashMap::new()),
+            dropped: env::DropLog::default(),
         }
     }
 
@@ -128,14 +133,19 @@ impl Runtime {
             .commands
             .resolve(&spec.image)
             .ok_or_else(|| StartError::UnknownImage(spec.image.clone()))?;
+        let (environment, dropped) = env::build(&spec.environment);
+        self.dropped
+            .report(&spec.task_definition_arn, &spec.container_name, &dropped);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
-            .envs(spec.environment.iter().cloned())
+            .env_clear()
+            .envs(environment)
             .envs(extra_env)
             .env("HOST", spec.ip.to_string())
             .env("KIRIKAE_TASK_ARN", &spec.task_arn)
             .env("KIRIKAE_TASK_ID", &spec.task_id)
             .env("KIRIKAE_TIME_SCALE", self.time_scale.to_string())
+            .envs(env::NO_REAL_AWS.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

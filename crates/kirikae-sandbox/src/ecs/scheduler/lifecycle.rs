@@ -37,6 +37,7 @@ fn start(task: &mut Task, env: &mut Env) {
             region: env.key.clone(),
             task_arn: task.arn.clone(),
             task_id: task.id.clone(),
+            task_definition_arn: task.task_definition_arn.clone(),
             container_name: c.name.clone(),
             image: c.image.clone(),
             ip: task.eni.ip,
