@@ -14,6 +14,7 @@ mod controller;
 pub mod ecs;
 pub mod elbv2;
 pub mod faults;
+mod limits;
 pub mod model;
 pub mod protocol;
 pub mod runtime;

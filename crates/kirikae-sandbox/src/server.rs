@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
@@ -61,9 +61,9 @@ fn no_answer() -> Response<Full<Bytes>> {
 
 async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return plain(400, "could not read request body"),
+    let body = match crate::limits::read_body(&parts, body).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
     };
     let path = parts.uri.path();
     if let Some(what) = path.strip_prefix("/_kirikae/") {
