@@ -14,6 +14,10 @@ pub struct Args {
     /// Address of the AWS endpoint (port 0 picks a free port; the URL is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:4747")]
     listen: SocketAddr,
+    /// Allow --listen on an address other than loopback. The API has no authentication and starts
+    /// processes: anyone who can reach it can run the commands the sandbox maps.
+    #[arg(long)]
+    allow_remote: bool,
     /// AWS seconds per real second: 60 makes an AWS minute last one second.
     #[arg(long, default_value_t = 1.0, value_parser = positive_f64)]
     time_scale: f64,
@@ -89,7 +93,27 @@ pub fn config(listen: SocketAddr, time_scale: f64) -> Result<SandboxConfig, Stri
     })
 }
 
+/// Loopback only, unless the operator says otherwise: the API is unauthenticated and starts processes.
+fn check_listen(listen: SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if !allow_remote {
+        return Err(format!(
+            "--listen {listen} is not a loopback address. The sandbox's API has no authentication and starts processes, so anyone who can reach it could run commands on this machine as you. Listen on 127.0.0.1 (the default), or pass --allow-remote to expose it anyway."
+        ));
+    }
+    eprintln!(
+        "warning: listening on {listen} (--allow-remote): the sandbox's API has no authentication; anyone who can reach this address can start processes on this machine (the commands --image-command and --hook map) and use its load balancers."
+    );
+    Ok(())
+}
+
 pub async fn run(args: Args) -> ExitCode {
+    if let Err(e) = check_listen(args.listen, args.allow_remote) {
+        eprintln!("error: {e}");
+        return Status::Usage.into();
+    }
     let started = match config(args.listen, args.time_scale) {
         Ok(mut config) => {
             config.images.images = args.image_commands.into_iter().collect();
