@@ -131,6 +131,8 @@ pub async fn run(args: Args) -> ExitCode {
             return Status::Failure.into();
         }
     };
+    // Listen for the signals before saying ready: a SIGTERM right after the URL still stops cleanly.
+    let stop = stop_signal();
     // The URL is the command's data: stdout, one line, so scripts can read it.
     println!("{}", sandbox.endpoint_url());
     eprintln!(
@@ -138,17 +140,21 @@ pub async fn run(args: Args) -> ExitCode {
         sandbox.endpoint_url(),
         args.time_scale
     );
-    wait_for_signal().await;
+    stop.await;
     eprintln!("stopping: killing task processes and closing listeners");
     sandbox.shutdown().await;
     Status::Success.into()
 }
 
-async fn wait_for_signal() {
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM; both are handled from the moment this is called.
+fn stop_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
