@@ -26,7 +26,6 @@ pub mod aws;
 pub mod config;
 pub mod connection;
 pub mod definitions;
-pub mod demo;
 pub mod deploy;
 pub mod error;
 pub mod fleet;
@@ -42,3 +41,15 @@ mod suggest;
 pub mod watch;
 
 pub use error::{ConfigError, Error};
+
+/// The AWS SDK crates, for crates that build on the engine (`kirikae-demo` builds its own sandbox clients
+/// and provisions a stack with them). Only the engine depends on the SDK: one version and one set of
+/// features for every crate, and the SDK's types in the engine's public API (e.g.
+/// [`connection::Clients`]) are the same types its users name.
+pub mod sdk {
+    pub use aws_config;
+    pub use aws_credential_types;
+    pub use aws_sdk_codedeploy as codedeploy;
+    pub use aws_sdk_ecs as ecs;
+    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+}

@@ -1,14 +1,14 @@
 //! `kirikae demo`: a sandbox in this process (or `--endpoint-url`), the stack of `examples/`, v1 deployed,
 //! then v2 deployed Blue/Green under a steady load, and a report of every request. The logic is
-//! [`kirikae_engine::demo`]; this file parses flags, renders and picks the exit status: the deploy's own
+//! [`kirikae_demo`]; this file parses flags, renders and picks the exit status: the deploy's own
 //! (see [`crate::exit`]), or 1 when the deploy broke a promise (a failed request, a stale response).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use kirikae_demo::{self as demo, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
 use kirikae_engine::Error;
-use kirikae_engine::demo::{self, DemoError, Deploy, Narrator, Report, chart, examples, load, svg};
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::outcome::{Outcome, Result as Res};
 use kirikae_engine::progress::Observer;

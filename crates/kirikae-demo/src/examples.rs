@@ -5,24 +5,24 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::Templater;
-use crate::error::ConfigError;
+use kirikae_engine::config::Templater;
+use kirikae_engine::error::ConfigError;
 
 pub const CONFIG: &str = "kirikae.yml";
 pub const STACK: &str = "demo-stack.json";
 
 /// `examples/`, as built into this binary.
 const FILES: &[(&str, &str)] = &[
-    (CONFIG, include_str!("../../../../examples/kirikae.yml")),
+    (CONFIG, include_str!("../../../examples/kirikae.yml")),
     (
         "task-definition.json",
-        include_str!("../../../../examples/task-definition.json"),
+        include_str!("../../../examples/task-definition.json"),
     ),
     (
         "service-definition.json",
-        include_str!("../../../../examples/service-definition.json"),
+        include_str!("../../../examples/service-definition.json"),
     ),
-    (STACK, include_str!("../../../../examples/demo-stack.json")),
+    (STACK, include_str!("../../../examples/demo-stack.json")),
 ];
 
 /// Writes the built-in examples into `dir/examples` and returns that directory.
@@ -95,7 +95,7 @@ pub fn deployment_config(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{self, DeployFlags};
+    use kirikae_engine::plan::{self, DeployFlags};
 
     #[test]
     fn built_in_examples_make_a_valid_plan_for_each_version() {

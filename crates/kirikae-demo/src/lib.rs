@@ -4,7 +4,7 @@
 //!    for each run with the demo's own variables (never the process environment);
 //! 2. [`stack`]: provisions what a team has before adopting kirikae (`demo-stack.json`: cluster, load
 //!    balancer with production and test listeners, two target groups) through the AWS SDK;
-//! 3. deploys v1 with the deploy engine ([`crate::deploy`], exactly what `kirikae deploy` runs);
+//! 3. deploys v1 with the deploy engine ([`kirikae_engine::deploy`], exactly what `kirikae deploy` runs);
 //! 4. starts a steady [`load`] through the production listener and a [`listener`] watch, then deploys v2
 //!    Blue/Green;
 //! 5. [`report`]: what happened to every request, when production switched, and whether the deploy kept its
@@ -21,15 +21,15 @@ pub mod svg;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::interrupt::Interrupt;
-use aws_config::BehaviorVersion;
-
-use crate::connection::Clients;
-use crate::deploy;
-use crate::error::Error;
-use crate::outcome::Outcome;
-use crate::plan::{self, DeployFlags, Plan, WaitOptions};
-use crate::progress::{Observer, now_epoch};
+use kirikae_engine::connection::Clients;
+use kirikae_engine::deploy;
+use kirikae_engine::error::Error;
+use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::outcome::Outcome;
+use kirikae_engine::plan::{self, DeployFlags, Plan, WaitOptions};
+use kirikae_engine::progress::{Observer, now_epoch};
+use kirikae_engine::sdk::aws_config::{self, BehaviorVersion};
+use kirikae_engine::sdk::{aws_credential_types, codedeploy, ecs, elbv2};
 
 pub use report::Report;
 
@@ -75,7 +75,7 @@ impl Deploy {
     }
 }
 
-/// Tells the person watching what happens; the engine never prints.
+/// Tells the person watching what happens; the demo never prints.
 pub trait Narrator: Send + Sync {
     /// A demo step done (e.g. the stack provisioned, the load started).
     fn step(&self, message: &str);
@@ -294,9 +294,9 @@ pub async fn clients(endpoint_url: &str) -> Clients {
         .load()
         .await;
     Clients {
-        ecs: aws_sdk_ecs::Client::new(&sdk),
-        elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
-        codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+        ecs: ecs::Client::new(&sdk),
+        elbv2: elbv2::Client::new(&sdk),
+        codedeploy: codedeploy::Client::new(&sdk),
         region: REGION.to_string(),
         endpoint: Some(endpoint_url.to_string()),
     }

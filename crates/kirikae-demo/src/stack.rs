@@ -8,16 +8,15 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use aws_sdk_elasticloadbalancingv2::types::{
+use kirikae_engine::aws::failed;
+use kirikae_engine::config::Templater;
+use kirikae_engine::connection::Clients;
+use kirikae_engine::error::{ConfigError, Error};
+use kirikae_engine::sdk::elbv2::types::{
     Action, ActionTypeEnum, LoadBalancerSchemeEnum, ProtocolEnum, TargetGroupAttribute,
     TargetTypeEnum,
 };
 use serde::Deserialize;
-
-use crate::aws::failed;
-use crate::config::Templater;
-use crate::connection::Clients;
-use crate::error::{ConfigError, Error};
 
 /// The file, with the member names of the ECS (camelCase) and ELBv2 (PascalCase) APIs.
 #[derive(Debug, Clone, Deserialize)]

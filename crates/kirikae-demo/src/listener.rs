@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
+use kirikae_engine::sdk::elbv2::Client;
+use kirikae_engine::sdk::elbv2::types::{Action, ActionTypeEnum};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -131,7 +131,7 @@ pub fn forward_weights(actions: &[Action]) -> Option<Vec<(String, f64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_elasticloadbalancingv2::types::{ForwardActionConfig, TargetGroupTuple};
+    use kirikae_engine::sdk::elbv2::types::{ForwardActionConfig, TargetGroupTuple};
 
     fn weighted(pairs: &[(&str, i32)]) -> Action {
         let mut config = ForwardActionConfig::builder();

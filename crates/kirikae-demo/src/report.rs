@@ -13,12 +13,12 @@
 
 use std::collections::BTreeMap;
 
+use kirikae_engine::outcome::{self, Outcome};
 use serde::Serialize;
 
 use super::listener::Observation;
 use super::load::Sample;
 use super::{Deploy, Options, Origin};
-use crate::outcome::{self, Outcome};
 
 /// The definition printed with every report.
 pub const SWITCH_DEFINITION: &str = "the first moment the production listener was seen (DescribeListeners, polled every 20 ms) forwarding 100% to the green target group; requests started after it can only be routed to green";
