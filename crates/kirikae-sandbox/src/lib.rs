@@ -7,6 +7,7 @@
 //! [`controller`] and [`runtime`] (processes) that make the state real.
 
 pub mod addr;
+mod browsers;
 pub mod clock;
 pub mod cloudwatch;
 pub mod codedeploy;

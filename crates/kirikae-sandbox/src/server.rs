@@ -61,6 +61,10 @@ fn no_answer() -> Response<Full<Bytes>> {
 
 async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    let endpoint = shared.hooks.endpoint_url.strip_prefix("http://");
+    if let Some(refused) = crate::browsers::refuse(&parts, endpoint.and_then(|a| a.parse().ok())) {
+        return refused;
+    }
     let body = match crate::limits::read_body(&parts, body).await {
         Ok(b) => b,
         Err(refused) => return refused,

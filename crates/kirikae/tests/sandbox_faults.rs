@@ -211,7 +211,8 @@ async fn a_hang_fault_times_calls_out_and_closes_them_unanswered_at_the_end() {
         .unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.ListClusters\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{{}}"
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.ListClusters\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{{}}",
+        sandbox.url.trim_start_matches("http://")
     )
     .unwrap();
     let mut answer = Vec::new();

@@ -531,3 +531,55 @@ async fn caps_answer_aws_errors() {
         "{err:?}"
     );
 }
+
+/// The status of a raw HTTP/1.1 POST to the sandbox with the given extra headers.
+fn raw_post(url: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    use std::io::Write;
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Type: application/x-www-form-urlencoded\r\n\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn web_pages_cannot_call_the_api() {
+    let dir = scratch("browsers");
+    let sandbox = Sandbox::start(&dir, &[], &[]);
+    let host = sandbox.url.strip_prefix("http://").unwrap().to_string();
+    let port = host.rsplit_once(':').unwrap().1;
+    // An awsQuery call is a form POST, which any web page can send without a CORS preflight.
+    let call = "Action=DescribeLoadBalancers&Version=2015-12-01";
+    assert_eq!(raw_post(&sandbox.url, &[("Host", &host)], call), 200);
+    let localhost = format!("localhost:{port}");
+    assert_eq!(raw_post(&sandbox.url, &[("Host", &localhost)], call), 200);
+    // A page on another site: its browser says where it comes from.
+    assert_eq!(
+        raw_post(
+            &sandbox.url,
+            &[("Host", &host), ("Origin", "https://evil.example")],
+            call
+        ),
+        403
+    );
+    // A DNS-rebinding page reaches the loopback port under its own name.
+    let rebound = format!("evil.example:{port}");
+    assert_eq!(raw_post(&sandbox.url, &[("Host", &rebound)], call), 403);
+}
