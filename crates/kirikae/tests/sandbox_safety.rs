@@ -36,11 +36,13 @@ const OPERATOR_ENV: &[(&str, &str)] = &[
     ("GITHUB_TOKEN", "ghp_operatortoken"),
 ];
 
-/// A sandbox process with an environment of the test's choosing; its stderr (logs) goes to a file.
+/// A sandbox process with an environment of the test's choosing; its stderr (logs) goes to a file in
+/// `dir`, which is removed with the sandbox.
 struct Sandbox {
     child: Child,
     url: String,
     log: PathBuf,
+    dir: PathBuf,
 }
 
 impl Sandbox {
@@ -66,7 +68,12 @@ impl Sandbox {
             .unwrap();
         let url = url.trim().to_string();
         assert!(url.starts_with("http://"), "sandbox printed {url:?}");
-        Sandbox { child, url, log }
+        Sandbox {
+            child,
+            url,
+            log,
+            dir: dir.to_path_buf(),
+        }
     }
 
     async fn sdk_config(&self) -> aws_config::SdkConfig {
@@ -90,6 +97,7 @@ impl Drop for Sandbox {
         // SAFETY: signalling our own child process.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
