@@ -293,11 +293,11 @@ pub async fn clients(endpoint_url: &str) -> Clients {
         )
         .load()
         .await;
-    Clients {
-        ecs: ecs::Client::new(&sdk),
-        elbv2: elbv2::Client::new(&sdk),
-        codedeploy: codedeploy::Client::new(&sdk),
-        region: REGION.to_string(),
-        endpoint: Some(endpoint_url.to_string()),
-    }
+    Clients::new(
+        ecs::Client::new(&sdk),
+        elbv2::Client::new(&sdk),
+        codedeploy::Client::new(&sdk),
+        REGION.to_string(),
+        Some(endpoint_url.to_string()),
+    )
 }

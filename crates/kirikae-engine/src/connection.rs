@@ -25,6 +25,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::error::ConfigError;
+use crate::memo::{Memo, Memos};
+use crate::watch::batch::{Batcher, Batchers};
 
 /// Attempts per call by default. Retries wait a random time up to 0.2 s, 0.4 s, 0.8 s, … (at most 10 s):
 /// eight attempts ride out about ten seconds of throttling, where five gave up after about one and a
@@ -54,6 +56,12 @@ pub struct Connection {
     pub attempt_timeout: Duration,
     /// API calls per second for every client built from this connection and its clones.
     pub budget: Budget,
+    /// The batched reads of every service of the run, one batcher per region (shared by clones).
+    #[serde(skip)]
+    pub batchers: Batchers,
+    /// Read-only answers shared by the checks of the run's services (shared by clones).
+    #[serde(skip)]
+    pub memos: Memos,
 }
 
 impl Default for Connection {
@@ -66,6 +74,8 @@ impl Default for Connection {
             operation_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(20),
             budget: Budget::per_second(DEFAULT_CALLS_PER_SECOND),
+            batchers: Batchers::default(),
+            memos: Memos::default(),
         }
     }
 }
@@ -88,6 +98,31 @@ pub struct Clients {
     pub region: String,
     /// The endpoint in use when it is not AWS's own (for messages; never contains credentials).
     pub endpoint: Option<String>,
+    /// Polls, batched with those of the run's other services in the same region.
+    pub batch: Arc<Batcher>,
+    /// Read-only check answers shared with the run's other services in the same region.
+    pub memo: Arc<Memo>,
+}
+
+impl Clients {
+    /// Clients with a batcher of their own (a run of one service, or a tool outside `deploy`).
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        elbv2: aws_sdk_elasticloadbalancingv2::Client,
+        codedeploy: aws_sdk_codedeploy::Client,
+        region: String,
+        endpoint: Option<String>,
+    ) -> Clients {
+        Clients {
+            batch: Batcher::start(codedeploy.clone(), ecs.clone()),
+            memo: Arc::default(),
+            ecs,
+            elbv2,
+            codedeploy,
+            region,
+            endpoint,
+        }
+    }
 }
 
 impl Connection {
@@ -134,10 +169,16 @@ impl Connection {
         // Only the service clients spend the budget: credential providers (SSO, STS, IMDS) keep the
         // SDK's own HTTP client.
         let Some(http) = self.budget.http_client(self.attempt_timeout) else {
+            let (ecs, codedeploy) = (
+                aws_sdk_ecs::Client::new(&sdk),
+                aws_sdk_codedeploy::Client::new(&sdk),
+            );
             return Ok(Clients {
-                ecs: aws_sdk_ecs::Client::new(&sdk),
+                batch: self.batchers.for_region(&region, &codedeploy, &ecs),
+                memo: self.memos.for_region(&region),
+                ecs,
                 elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
-                codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+                codedeploy,
                 region,
                 endpoint,
             });
@@ -150,25 +191,29 @@ impl Connection {
                 .upload_enabled(false)
                 .build()
         };
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&sdk)
+                .http_client(http.clone())
+                .stalled_stream_protection(stalls())
+                .build(),
+        );
+        let codedeploy = aws_sdk_codedeploy::Client::from_conf(
+            aws_sdk_codedeploy::config::Builder::from(&sdk)
+                .http_client(http.clone())
+                .stalled_stream_protection(stalls())
+                .build(),
+        );
         Ok(Clients {
-            ecs: aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(&sdk)
-                    .http_client(http.clone())
-                    .stalled_stream_protection(stalls())
-                    .build(),
-            ),
+            batch: self.batchers.for_region(&region, &codedeploy, &ecs),
+            memo: self.memos.for_region(&region),
+            ecs,
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-                    .http_client(http.clone())
-                    .stalled_stream_protection(stalls())
-                    .build(),
-            ),
-            codedeploy: aws_sdk_codedeploy::Client::from_conf(
-                aws_sdk_codedeploy::config::Builder::from(&sdk)
                     .http_client(http)
                     .stalled_stream_protection(stalls())
                     .build(),
             ),
+            codedeploy,
             region,
             endpoint,
         })

@@ -31,6 +31,7 @@ pub mod error;
 pub mod fleet;
 pub mod group;
 pub mod interrupt;
+pub mod memo;
 pub mod notify;
 pub mod outcome;
 pub mod plan;

@@ -179,10 +179,10 @@ pub fn desired_group(plan: &Plan, remote: &Remote) -> GroupSettings {
 
 async fn check_cluster(plan: &Plan, aws: &Clients) -> Result<(), Error> {
     let out = aws
-        .ecs
-        .describe_clusters()
-        .clusters(&plan.cluster)
-        .send()
+        .memo
+        .once(format!("ecs:DescribeClusters {}", plan.cluster), || {
+            aws.ecs.describe_clusters().clusters(&plan.cluster).send()
+        })
         .await
         .map_err(|e| failed("ecs:DescribeClusters", e))?;
     let active = out.clusters().iter().any(|c| c.status() == Some("ACTIVE"));
@@ -204,7 +204,12 @@ async fn target_groups(plan: &Plan, aws: &Clients) -> Result<Vec<(String, String
         .is_some_and(|m| m.as_str() == "awsvpc");
     for (i, name) in plan.codedeploy.target_groups.iter().enumerate() {
         let field = format!("codedeploy.target_groups[{i}]");
-        let resp = aws.elbv2.describe_target_groups().names(name).send().await;
+        let resp = aws
+            .memo
+            .once(format!("elbv2:DescribeTargetGroups {name}"), || {
+                aws.elbv2.describe_target_groups().names(name).send()
+            })
+            .await;
         let tg = match resp {
             Ok(o) => o.target_groups().first().cloned(),
             Err(e)
@@ -261,10 +266,10 @@ async fn listener(
     let listener: Listener = match r {
         ListenerRef::Arn(arn) => {
             match aws
-                .elbv2
-                .describe_listeners()
-                .listener_arns(arn)
-                .send()
+                .memo
+                .once(format!("elbv2:DescribeListeners {arn}"), || {
+                    aws.elbv2.describe_listeners().listener_arns(arn).send()
+                })
                 .await
             {
                 Ok(o) => match o.listeners().first() {
@@ -292,10 +297,16 @@ async fn listener(
         }
         ListenerRef::Port(p) => {
             let lb = match aws
-                .elbv2
-                .describe_load_balancers()
-                .names(&p.load_balancer)
-                .send()
+                .memo
+                .once(
+                    format!("elbv2:DescribeLoadBalancers {}", p.load_balancer),
+                    || {
+                        aws.elbv2
+                            .describe_load_balancers()
+                            .names(&p.load_balancer)
+                            .send()
+                    },
+                )
                 .await
             {
                 Ok(o) => o
@@ -320,10 +331,10 @@ async fn listener(
                 ));
             };
             let listeners = aws
-                .elbv2
-                .describe_listeners()
-                .load_balancer_arn(&lb)
-                .send()
+                .memo
+                .once(format!("elbv2:DescribeListeners {lb}"), || {
+                    aws.elbv2.describe_listeners().load_balancer_arn(&lb).send()
+                })
                 .await
                 .map_err(|e| failed("elasticloadbalancing:DescribeListeners", e))?;
             match listeners

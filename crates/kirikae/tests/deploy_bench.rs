@@ -13,7 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use deploy_support::{Stack, block_on};
 
 const RUNS: usize = 8;
-const WAIT_OPS: &[&str] = &["codedeploy.GetDeployment", "codedeploy.GetDeploymentTarget"];
+const WAIT_OPS: &[&str] = &[
+    "codedeploy.BatchGetDeployments",
+    "codedeploy.GetDeploymentTarget",
+];
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run with --ignored --nocapture"]
@@ -22,7 +25,7 @@ async fn notice_lag() {
     stack.project().deploy(&[]).assert_exit(0);
     let mut lags = Vec::new();
     let mut polls = Vec::new();
-    println!("run  deployment   wall s  lag ms  GetDeployment+GetDeploymentTarget calls");
+    println!("run  deployment   wall s  lag ms  BatchGetDeployments+GetDeploymentTarget calls");
     for i in 0..RUNS {
         let before: u64 = WAIT_OPS.iter().map(|op| stack.calls_of(op)).sum();
         let run = stack

@@ -131,7 +131,7 @@ async fn credentials_that_expire_while_waiting_end_the_watch_with_exit_3_not_a_f
 
     let run = running.wait();
     run.assert_exit(3).assert_says(&[
-        "AWS refused codedeploy:GetDeployment",
+        "AWS refused codedeploy:BatchGetDeployments",
         "ExpiredTokenException",
         &id,
     ]);

@@ -5,12 +5,10 @@
 //! just after, so a few more polls → the rollback runs → ended. Every state can also end because the
 //! wait stopped ([`Stop`]): then the ending says what was last seen of each deployment.
 
-use std::time::Duration;
-
 use aws_sdk_codedeploy::types::{DeploymentCreator, DeploymentInfo, EcsTarget};
 use tokio::time::Instant;
 
-use crate::aws::{CallFailure, call_failure};
+use crate::aws::CallFailure;
 use crate::connection::Clients;
 use crate::progress::{
     DeploymentSnapshot, ErrorInfo, Event, LifecycleEvent, RollbackInfo, TaskSet, now_epoch,
@@ -261,52 +259,42 @@ pub async fn follow(poller: &mut Poller<'_>, t: &Target<'_>, id: &str) -> Follow
     }
 }
 
-/// The SDK retries each poll only once: the poller keeps asking (and says so) while AWS is away.
-const POLL_ATTEMPTS: u32 = 2;
-
-fn poll_config() -> aws_sdk_codedeploy::config::Builder {
-    aws_sdk_codedeploy::config::Builder::default().retry_config(
-        aws_sdk_codedeploy::config::retry::RetryConfig::standard()
-            .with_max_attempts(POLL_ATTEMPTS)
-            .with_initial_backoff(Duration::from_millis(200)),
-    )
-}
-
-/// GetDeployment, and GetDeploymentTarget when `with_target` (its failure is not one: the target does
-/// not exist until the deployment starts, and the last one seen is kept).
+/// The deployment (through the run's [`super::batch::Batcher`]: BatchGetDeployments), and
+/// GetDeploymentTarget when `with_target` (its failure is not one: the target does not exist until the
+/// deployment starts, and the last one seen is kept).
 async fn fetch(
     t: &Target<'_>,
     id: &str,
     with_target: bool,
 ) -> Result<(DeploymentInfo, Option<EcsTarget>), CallFailure> {
-    let cd = &t.aws.codedeploy;
-    let deployment = cd
-        .get_deployment()
-        .deployment_id(id)
-        .customize()
-        .config_override(poll_config())
-        .send();
+    let deployment = t.aws.batch.deployment(id);
     let target = async {
         if !with_target {
             return None;
         }
-        cd.get_deployment_target()
+        t.aws
+            .codedeploy
+            .get_deployment_target()
             .deployment_id(id)
             .target_id(t.target_id)
             .customize()
-            .config_override(poll_config())
+            .config_override(super::batch::codedeploy_poll_config())
             .send()
             .await
             .ok()
             .and_then(|o| o.deployment_target().and_then(|t| t.ecs_target()).cloned())
     };
     let (deployment, target) = tokio::join!(deployment, target);
-    let info = deployment
-        .map_err(|e| call_failure("codedeploy:GetDeployment", e))?
-        .deployment_info()
-        .cloned()
-        .unwrap_or_else(|| DeploymentInfo::builder().deployment_id(id).build());
-    Ok((info, target))
+    match deployment? {
+        Some(info) => Ok((info, target)),
+        None => Err(CallFailure {
+            operation: "codedeploy:BatchGetDeployments",
+            healing: crate::aws::Healing::Permanent,
+            code: Some("DeploymentDoesNotExistException".into()),
+            message: format!("AWS no longer lists deployment {id}"),
+            hint: None,
+        }),
+    }
 }
 
 fn secs(t: Option<&aws_sdk_codedeploy::primitives::DateTime>) -> Option<f64> {

@@ -6,6 +6,7 @@
 //! Nothing here returns `Err`: every way a wait can end is a value ([`Stop`] inside the state machines'
 //! endings), so the deploy can always say what AWS is doing now.
 
+pub mod batch;
 pub mod deployment;
 pub mod pace;
 pub mod service;
@@ -23,6 +24,20 @@ use crate::progress::{Event, Observer, now_epoch};
 const MAX_THROTTLED_INTERVAL: Duration = Duration::from_secs(16);
 /// How often to ask again while AWS cannot be reached.
 const RETRY_WHILE_LOST: Duration = Duration::from_secs(2);
+/// Polls start on this grid (from one origin for the whole process), so that the polls of the services
+/// of a run fall together and are batched ([`batch`]); it delays a poll by this much at most.
+const GRID: Duration = Duration::from_millis(250);
+
+/// `at`, rounded up to the next point of [`GRID`].
+fn on_grid(at: Instant) -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let since = at.saturating_duration_since(origin).as_nanos();
+    let grid = GRID.as_nanos();
+    let steps = since.div_ceil(grid);
+    origin + Duration::from_nanos((steps * grid) as u64)
+}
+
 /// Off a terminal, CI systems fail jobs that print nothing for minutes: say something at least this
 /// often while waiting.
 pub const HEARTBEAT: Duration = Duration::from_secs(50);
@@ -114,7 +129,7 @@ impl<'a> Poller<'a> {
     {
         let mut wait = pace;
         loop {
-            let at = self.last_poll.map_or_else(Instant::now, |t| t + wait);
+            let at = on_grid(self.last_poll.map_or_else(Instant::now, |t| t + wait));
             self.sleep_until(at).await?;
             self.last_poll = Some(Instant::now());
             let answer = tokio::select! {
@@ -307,6 +322,17 @@ mod tests {
             2,
             "{said:?}"
         );
+    }
+
+    #[test]
+    fn polls_start_on_a_shared_grid_never_earlier_and_at_most_one_step_later() {
+        let now = Instant::now();
+        for ms in [0u64, 1, 90, 249, 250, 251, 777] {
+            let at = now + Duration::from_millis(ms);
+            let g = on_grid(at);
+            assert!(g >= at && g - at < GRID, "{ms}");
+            assert_eq!(on_grid(g), g);
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@
 use aws_sdk_ecs::types::{DesiredStatus, TaskStopCode};
 use tokio::time::Instant;
 
-use crate::aws::{CallFailure, call_failure};
+use crate::aws::CallFailure;
 use crate::connection::Clients;
 use crate::progress::{Event, ServiceSnapshot};
 use crate::watch::{Poller, Stop, pace};
@@ -111,17 +111,10 @@ async fn describe(
     cluster: &str,
     service: &str,
 ) -> Result<Option<ServiceSnapshot>, CallFailure> {
-    let o = aws
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .map_err(|e| call_failure("ecs:DescribeServices", e))?;
-    let Some(svc) = o.services().first() else {
+    let Some(svc) = aws.batch.service(cluster, service).await? else {
         return Ok(None);
     };
+    let svc = &svc;
     let primary = svc
         .task_sets()
         .iter()
