@@ -167,7 +167,7 @@ pub fn timeline(snapshot: &DeploymentSnapshot) -> Vec<TimelineEntry> {
         .iter()
         .map(|e| TimelineEntry {
             event: e.name.clone(),
-            status: e.status.clone(),
+            status: e.status.as_str().to_string(),
             start: e.start,
             end: e.end,
             duration_seconds: e.duration_seconds(),

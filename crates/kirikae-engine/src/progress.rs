@@ -4,9 +4,31 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_codedeploy::types::{
+    DeploymentStatus, ErrorCode, LifecycleEventStatus, TargetLabel, TargetStatus,
+};
+use aws_sdk_ecs::types::StabilityStatus;
 use serde::Serialize;
 
 use crate::group::Change;
+
+/// AWS enums stay the SDK's types inside the engine; they become their wire strings only when
+/// serialised (JSON output, webhooks).
+mod wire {
+    pub fn str<S: serde::Serializer, T: AsRef<str>>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_ref())
+    }
+
+    pub fn opt<S: serde::Serializer, T: AsRef<str>>(
+        v: &Option<T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(v.as_ref()),
+            None => s.serialize_none(),
+        }
+    }
+}
 
 /// Receives a deploy's events, in order. Called from the deploy's task; keep it quick.
 pub trait Observer: Send + Sync {
@@ -84,7 +106,8 @@ pub struct ServiceSnapshot {
     pub running_count: i32,
     pub pending_count: i32,
     /// The PRIMARY task set's stability (`STABILIZING` / `STEADY_STATE`).
-    pub stability: Option<String>,
+    #[serde(serialize_with = "wire::opt")]
+    pub stability: Option<StabilityStatus>,
     /// The newest service event message.
     pub last_event: Option<String>,
 }
@@ -94,9 +117,11 @@ pub struct ServiceSnapshot {
 pub struct DeploymentSnapshot {
     pub deployment_id: String,
     /// `Created`, `Queued`, `InProgress`, `Baking`, `Ready`, `Succeeded`, `Failed`, `Stopped`.
-    pub status: String,
+    #[serde(serialize_with = "wire::str")]
+    pub status: DeploymentStatus,
     /// The ECS target's status (`Succeeded` while blue waits for termination).
-    pub target_status: Option<String>,
+    #[serde(serialize_with = "wire::opt")]
+    pub target_status: Option<TargetStatus>,
     pub lifecycle_events: Vec<LifecycleEvent>,
     pub task_sets: Vec<TaskSet>,
     pub error: Option<ErrorInfo>,
@@ -109,7 +134,10 @@ pub struct DeploymentSnapshot {
 
 impl DeploymentSnapshot {
     pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "Succeeded" | "Failed" | "Stopped")
+        matches!(
+            self.status,
+            DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped
+        )
     }
 
     pub fn event(&self, name: &str) -> Option<&LifecycleEvent> {
@@ -121,7 +149,7 @@ impl DeploymentSnapshot {
     pub fn green_weight(&self) -> Option<f64> {
         self.task_sets
             .iter()
-            .find(|t| t.label.as_deref() == Some("Green"))
+            .find(|t| t.label == Some(TargetLabel::Green))
             .map(|t| t.traffic_weight)
     }
 }
@@ -130,7 +158,8 @@ impl DeploymentSnapshot {
 pub struct LifecycleEvent {
     pub name: String,
     /// `Pending`, `InProgress`, `Succeeded`, `Failed`, `Skipped`, `Unknown`.
-    pub status: String,
+    #[serde(serialize_with = "wire::str")]
+    pub status: LifecycleEventStatus,
     /// Epoch seconds (AWS's clock).
     pub start: Option<f64>,
     pub end: Option<f64>,
@@ -146,7 +175,8 @@ impl LifecycleEvent {
 pub struct TaskSet {
     pub id: String,
     /// `Blue` / `Green`.
-    pub label: Option<String>,
+    #[serde(serialize_with = "wire::opt")]
+    pub label: Option<TargetLabel>,
     /// `PRIMARY`, `ACTIVE`, `DRAINING`.
     pub status: String,
     pub traffic_weight: f64,
@@ -158,7 +188,8 @@ pub struct TaskSet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorInfo {
-    pub code: Option<String>,
+    #[serde(serialize_with = "wire::opt")]
+    pub code: Option<ErrorCode>,
     pub message: Option<String>,
 }
 

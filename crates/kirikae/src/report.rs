@@ -72,7 +72,7 @@ impl Report {
                 e.task_definition_arn = Some(task_definition.clone());
             }
             Event::DeploymentProgress(s) if Some(&s.deployment_id) == e.deployment_id.as_ref() => {
-                e.status = Some(s.status.clone());
+                e.status = Some(s.status.as_str().to_string());
             }
             _ => {}
         }

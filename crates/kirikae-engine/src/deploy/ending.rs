@@ -2,6 +2,8 @@
 //! ended ([`Followed`], [`ServiceFollowed`]). Every ending says what exists, what AWS is doing now and,
 //! when AWS goes on without us, how to follow, continue, stop or roll it back.
 
+use aws_sdk_codedeploy::types::{DeploymentStatus, LifecycleEventStatus};
+
 use crate::error::Error;
 use crate::group::Change;
 use crate::outcome::{self, Failure, GroupAction, Image, Outcome, Result as Res, RollbackOutcome};
@@ -137,7 +139,7 @@ impl Facts {
             service_changes: c.service_changes.clone(),
             console_url: deployment_id.map(|id| console_url(&self.region, id)),
             deployment_id: deployment_id.map(str::to_string),
-            status: last.map(|s| s.status.clone()),
+            status: last.map(|s| s.status.as_str().to_string()),
             error: last.and_then(|s| s.error.clone()),
             rollback: None,
             timeline: last.map(outcome::timeline).unwrap_or_default(),
@@ -182,7 +184,7 @@ impl Facts {
         ];
         let ended = last.is_some_and(DeploymentSnapshot::is_terminal);
         if !ended {
-            if last.is_some_and(|s| s.status == "Ready") {
+            if last.is_some_and(|s| s.status == DeploymentStatus::Ready) {
                 steps.push(format!(
                     "shift production traffic: aws deploy continue-deployment --deployment-id {id} --deployment-wait-type READY_WAIT"
                 ));
@@ -304,8 +306,8 @@ fn reason(snap: &DeploymentSnapshot) -> String {
         Some(e) => format!(
             "{}{}",
             e.code
-                .as_deref()
-                .map(|c| format!("{c}: "))
+                .as_ref()
+                .map(|c| format!("{}: ", c.as_str()))
                 .unwrap_or_default(),
             e.message
                 .as_deref()
@@ -317,7 +319,7 @@ fn reason(snap: &DeploymentSnapshot) -> String {
 }
 
 fn verb(snap: &DeploymentSnapshot) -> &'static str {
-    if snap.status == "Failed" {
+    if snap.status == DeploymentStatus::Failed {
         "failed"
     } else {
         "was stopped"
@@ -340,7 +342,7 @@ fn state_said(snap: Option<&DeploymentSnapshot>) -> String {
     let current = s
         .lifecycle_events
         .iter()
-        .find(|e| e.status == "InProgress")
+        .find(|e| e.status == LifecycleEventStatus::InProgress)
         .map(|e| format!(" ({})", e.name))
         .unwrap_or_default();
     let waiting = if super::super::watch::pace::is_termination_wait(s) {
@@ -348,7 +350,7 @@ fn state_said(snap: Option<&DeploymentSnapshot>) -> String {
     } else {
         ""
     };
-    format!("{}{current}{waiting}", s.status)
+    format!("{}{current}{waiting}", s.status.as_str())
 }
 
 /// The outcome of following a deployment. `wait_event`: the `--wait-until` event, if any.
@@ -385,7 +387,7 @@ pub fn deployment(f: &Facts, followed: Followed, wait_event: Option<&str>) -> Ou
                 reason(&snap),
                 traffic(&snap)
             );
-            let result = if snap.status == "Failed" {
+            let result = if snap.status == DeploymentStatus::Failed {
                 Res::Failed
             } else {
                 Res::Stopped
@@ -397,13 +399,13 @@ pub fn deployment(f: &Facts, followed: Followed, wait_event: Option<&str>) -> Ou
             rollback_id,
             rollback,
         } => {
-            let on_blue = rollback.status == "Succeeded";
+            let on_blue = rollback.status == DeploymentStatus::Succeeded;
             let where_traffic = if on_blue {
                 "production traffic is back on blue".to_string()
             } else {
                 format!(
                     "the rollback ended {}: check where production traffic is",
-                    rollback.status
+                    rollback.status.as_str()
                 )
             };
             let msg = format!(
@@ -420,7 +422,7 @@ pub fn deployment(f: &Facts, followed: Followed, wait_event: Option<&str>) -> Ou
             );
             out.rollback = Some(RollbackOutcome {
                 deployment_id: rollback_id,
-                status: rollback.status.clone(),
+                status: rollback.status.as_str().to_string(),
                 traffic_on_blue: on_blue,
             });
             out
@@ -460,8 +462,9 @@ fn unfinished(
             out.rollback = Some(RollbackOutcome {
                 deployment_id: rb_id,
                 status: rb_last
-                    .map(|s| s.status)
-                    .unwrap_or_else(|| "InProgress".into()),
+                    .map_or(DeploymentStatus::InProgress, |s| s.status)
+                    .as_str()
+                    .to_string(),
                 traffic_on_blue: false,
             });
             out
@@ -474,7 +477,7 @@ fn unfinished(
                 reason(ended),
                 traffic(ended)
             );
-            let result = if ended.status == "Failed" {
+            let result = if ended.status == DeploymentStatus::Failed {
                 Res::Failed
             } else {
                 Res::Stopped

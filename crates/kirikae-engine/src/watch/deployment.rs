@@ -5,7 +5,9 @@
 //! just after, so a few more polls → the rollback runs → ended. Every state can also end because the
 //! wait stopped ([`Stop`]): then the ending says what was last seen of each deployment.
 
-use aws_sdk_codedeploy::types::{DeploymentCreator, DeploymentInfo, EcsTarget};
+use aws_sdk_codedeploy::types::{
+    DeploymentCreator, DeploymentInfo, DeploymentStatus, EcsTarget, LifecycleEventStatus,
+};
 use tokio::time::Instant;
 
 use crate::aws::CallFailure;
@@ -97,7 +99,7 @@ impl Follow {
     pub fn seen(self, snap: DeploymentSnapshot, until: &Until, rollback_expected: bool) -> Follow {
         match self {
             Follow::Running { id, .. } => {
-                if snap.status == "Succeeded" {
+                if snap.status == DeploymentStatus::Succeeded {
                     Follow::Ended(Followed::Succeeded(snap))
                 } else if snap.is_terminal() {
                     match rollback_id(&snap) {
@@ -115,7 +117,9 @@ impl Follow {
                         None => Follow::Ended(Followed::NotRolledBack(snap)),
                     }
                 } else if let Until::Event(name) = until
-                    && snap.event(name).is_some_and(|e| e.status == "Succeeded")
+                    && snap
+                        .event(name)
+                        .is_some_and(|e| e.status == LifecycleEventStatus::Succeeded)
                 {
                     Follow::Ended(Followed::Reached(snap))
                 } else {
@@ -311,15 +315,12 @@ pub fn snapshot(
 ) -> DeploymentSnapshot {
     let (target_status, lifecycle_events, task_sets) = match target {
         Some(t) => (
-            t.status().map(|s| s.as_str().to_string()),
+            t.status().cloned(),
             t.lifecycle_events()
                 .iter()
                 .map(|e| LifecycleEvent {
                     name: e.lifecycle_event_name().unwrap_or_default().to_string(),
-                    status: e
-                        .status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "Pending".into()),
+                    status: e.status().cloned().unwrap_or(LifecycleEventStatus::Pending),
                     start: secs(e.start_time()),
                     end: secs(e.end_time()),
                 })
@@ -328,7 +329,7 @@ pub fn snapshot(
                 .iter()
                 .map(|s| TaskSet {
                     id: s.identifer().unwrap_or_default().to_string(),
-                    label: s.task_set_label().map(|l| l.as_str().to_string()),
+                    label: s.task_set_label().cloned(),
                     status: s.status().unwrap_or_default().to_string(),
                     traffic_weight: s.traffic_weight(),
                     desired_count: s.desired_count(),
@@ -349,15 +350,12 @@ pub fn snapshot(
     };
     DeploymentSnapshot {
         deployment_id: id.to_string(),
-        status: info
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "Created".into()),
+        status: info.status().cloned().unwrap_or(DeploymentStatus::Created),
         target_status,
         lifecycle_events,
         task_sets,
         error: info.error_information().map(|e| ErrorInfo {
-            code: e.code().map(|c| c.as_str().to_string()),
+            code: e.code().cloned(),
             message: e.message().map(str::to_string),
         }),
         rollback: info.rollback_info().map(|r| RollbackInfo {
@@ -421,7 +419,9 @@ mod tests {
             Until::End,
             true,
         );
-        assert!(matches!(f, Follow::Ended(Followed::Succeeded(s)) if s.status == "Succeeded"));
+        assert!(
+            matches!(f, Follow::Ended(Followed::Succeeded(s)) if s.status.as_str() == "Succeeded")
+        );
     }
 
     #[test]
@@ -453,9 +453,9 @@ mod tests {
                 rollback_id,
                 rollback,
             }) => {
-                assert_eq!(ended.status, "Failed");
+                assert_eq!(ended.status.as_str(), "Failed");
                 assert_eq!(rollback_id, "d-2");
-                assert_eq!(rollback.status, "Succeeded");
+                assert_eq!(rollback.status.as_str(), "Succeeded");
             }
             other => panic!("{other:?}"),
         }
@@ -494,10 +494,10 @@ mod tests {
             }) => {
                 assert_eq!(stop, Stop::TimedOut);
                 assert_eq!(id, "d-1");
-                assert_eq!(last.unwrap().status, "Failed");
+                assert_eq!(last.unwrap().status.as_str(), "Failed");
                 let (rb, rb_last) = rollback.unwrap();
                 assert_eq!(rb, "d-2");
-                assert_eq!(rb_last.unwrap().status, "InProgress");
+                assert_eq!(rb_last.unwrap().status.as_str(), "InProgress");
             }
             other => panic!("{other:?}"),
         }

@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_codedeploy::types::{DeploymentStatus, TargetStatus};
+
 use crate::progress::DeploymentSnapshot;
 
 /// The longest pause between two polls. Someone may continue or stop a deployment at any time; this
@@ -38,13 +40,13 @@ pub fn interval(base: Duration, quiet_for: Duration, until_expected: Option<f64>
 
 /// Whether the deployment waits in Ready for someone to continue it.
 pub fn is_ready_wait(s: &DeploymentSnapshot) -> bool {
-    s.status == "Ready"
+    s.status == DeploymentStatus::Ready
 }
 
 /// Whether production traffic is on green and blue waits to be terminated.
 pub fn is_termination_wait(s: &DeploymentSnapshot) -> bool {
-    s.status == "InProgress"
-        && (s.termination_wait_started || s.target_status.as_deref() == Some("Succeeded"))
+    s.status == DeploymentStatus::InProgress
+        && (s.termination_wait_started || s.target_status == Some(TargetStatus::Succeeded))
 }
 
 /// Whether a poll needs the deployment target too: not while the deployment waits, when only its
@@ -87,7 +89,7 @@ mod tests {
         DeploymentSnapshot {
             deployment_id: "d-1".into(),
             status: status.into(),
-            target_status: target.map(str::to_string),
+            target_status: target.map(Into::into),
             lifecycle_events: events
                 .iter()
                 .map(|(n, end)| LifecycleEvent {

@@ -2,7 +2,7 @@
 //! waiter looks at `deployments`, which such a service leaves empty, so the PRIMARY task set is watched.
 //! ECS's deployment circuit breaker rule is applied meanwhile (see [`task_failure_threshold`]).
 
-use aws_sdk_ecs::types::{DesiredStatus, TaskStopCode};
+use aws_sdk_ecs::types::{DesiredStatus, StabilityStatus, TaskStopCode};
 use tokio::time::Instant;
 
 use crate::aws::CallFailure;
@@ -96,7 +96,7 @@ pub async fn follow(
             let why = format!("service `{service}` became {} while starting", snap.status);
             return ServiceFollowed::Failing(Some(snap), why);
         }
-        let stable = snap.stability.as_deref() == Some("STEADY_STATE")
+        let stable = snap.stability == Some(StabilityStatus::SteadyState)
             && snap.running_count >= snap.desired_count
             && snap.pending_count == 0;
         if stable {
@@ -130,9 +130,7 @@ async fn describe(
         pending_count: primary
             .map(|t| t.pending_count())
             .unwrap_or(svc.pending_count()),
-        stability: primary
-            .and_then(|t| t.stability_status())
-            .map(|s| s.as_str().to_string()),
+        stability: primary.and_then(|t| t.stability_status()).cloned(),
         last_event: svc
             .events()
             .first()

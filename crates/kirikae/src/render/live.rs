@@ -23,7 +23,10 @@ pub(super) fn block(row: &Row, paint: Paint) -> String {
                     s.running_count,
                     s.desired_count,
                     s.pending_count,
-                    s.stability.as_deref().unwrap_or("no task set yet")
+                    s.stability
+                        .as_ref()
+                        .map(|v| v.as_str())
+                        .unwrap_or("no task set yet")
                 ));
                 if let Some(e) = &s.last_event {
                     out.push_str(&format!("\n      {}", paint.dim(e)));
@@ -51,15 +54,17 @@ fn deployment(
     out.push_str(&format!(
         "{what}{} {}",
         paint.bold(&d.deployment_id),
-        status(&d.status, paint)
+        status(d.status.as_str(), paint)
     ));
-    if d.status == "Ready" {
+    if d.status.as_str() == "Ready" {
         out.push_str(&paint.yellow(&format!(
             "\n      waiting to be continued: aws deploy continue-deployment --deployment-id {} --deployment-wait-type READY_WAIT",
             d.deployment_id
         )));
     }
-    if d.target_status.as_deref() == Some("Succeeded") && d.status == "InProgress" {
+    if d.target_status.as_ref().map(|v| v.as_str()) == Some("Succeeded")
+        && d.status.as_str() == "InProgress"
+    {
         out.push_str(&paint.dim("  (traffic on green; blue kept for the termination wait)"));
     }
     for e in &d.lifecycle_events {
@@ -100,11 +105,11 @@ fn status(s: &str, paint: Paint) -> String {
 pub(super) fn traffic(sets: &[TaskSet], paint: Paint) -> Option<String> {
     let green = sets
         .iter()
-        .find(|t| t.label.as_deref() == Some("Green"))?
+        .find(|t| t.label.as_ref().map(|v| v.as_str()) == Some("Green"))?
         .traffic_weight;
     let blue = sets
         .iter()
-        .find(|t| t.label.as_deref() == Some("Blue"))
+        .find(|t| t.label.as_ref().map(|v| v.as_str()) == Some("Blue"))
         .map(|t| t.traffic_weight)
         .unwrap_or(100.0 - green);
     let filled = ((green / 100.0) * BAR_WIDTH as f64)
@@ -122,7 +127,11 @@ pub(super) fn traffic(sets: &[TaskSet], paint: Paint) -> Option<String> {
 pub(super) fn task_set(t: &TaskSet) -> String {
     format!(
         "{} {}/{} {}{}",
-        t.label.as_deref().unwrap_or("?").to_lowercase(),
+        t.label
+            .as_ref()
+            .map(|v| v.as_str())
+            .unwrap_or("?")
+            .to_lowercase(),
         t.running_count,
         t.desired_count,
         t.status,

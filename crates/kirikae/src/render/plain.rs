@@ -29,7 +29,7 @@ pub(super) fn deployment(label: &str, prev: Option<&DeploymentSnapshot>, s: &Dep
             label,
             &format!(
                 "{id} error: {} {}",
-                e.code.as_deref().unwrap_or(""),
+                e.code.as_ref().map(|v| v.as_str()).unwrap_or(""),
                 e.message.as_deref().unwrap_or("")
             ),
         );
@@ -38,11 +38,12 @@ pub(super) fn deployment(label: &str, prev: Option<&DeploymentSnapshot>, s: &Dep
         let before = prev
             .and_then(|p| p.event(&e.name))
             .map(|p| p.status.as_str());
-        if before == Some(e.status.as_str()) || (before.is_none() && e.status == "Pending") {
+        if before == Some(e.status.as_str()) || (before.is_none() && e.status.as_str() == "Pending")
+        {
             continue;
         }
         match e.duration_seconds() {
-            Some(d) if e.status != "InProgress" => {
+            Some(d) if e.status.as_str() != "InProgress" => {
                 line(label, &format!("{id} {} {} ({d:.1} s)", e.name, e.status))
             }
             _ => line(label, &format!("{id} {} {}", e.name, e.status)),
@@ -63,9 +64,9 @@ pub(super) fn deployment(label: &str, prev: Option<&DeploymentSnapshot>, s: &Dep
     if !sets.is_empty() && sets != before {
         line(label, &format!("{id} tasks {}", sets.join(", ")));
     }
-    if s.target_status.as_deref() == Some("Succeeded")
-        && s.status == "InProgress"
-        && prev.and_then(|p| p.target_status.as_deref()) != Some("Succeeded")
+    if s.target_status.as_ref().map(|v| v.as_str()) == Some("Succeeded")
+        && s.status.as_str() == "InProgress"
+        && prev.and_then(|p| p.target_status.as_ref().map(|v| v.as_str())) != Some("Succeeded")
     {
         line(
             label,
@@ -91,7 +92,10 @@ pub(super) fn service(label: &str, prev: Option<&ServiceSnapshot>, s: &ServiceSn
                 s.running_count,
                 s.desired_count,
                 s.pending_count,
-                s.stability.as_deref().unwrap_or("no task set yet")
+                s.stability
+                    .as_ref()
+                    .map(|v| v.as_str())
+                    .unwrap_or("no task set yet")
             ),
         );
     }
