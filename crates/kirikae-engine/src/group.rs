@@ -21,12 +21,15 @@ pub struct GroupSettings {
     pub target_groups: Vec<String>,
     pub production_listener: String,
     pub test_listener: Option<String>,
-    pub termination_action: String,
+    #[serde(serialize_with = "crate::wire::str")]
+    pub termination_action: InstanceAction,
     pub termination_wait_minutes: i32,
-    pub ready_action: String,
+    #[serde(serialize_with = "crate::wire::str")]
+    pub ready_action: DeploymentReadyAction,
     pub ready_wait_minutes: i32,
     /// Sorted; empty means auto-rollback is off.
-    pub auto_rollback_events: Vec<String>,
+    #[serde(serialize_with = "crate::wire::list")]
+    pub auto_rollback_events: Vec<AutoRollbackEvent>,
     pub alarms_enabled: bool,
     pub alarms: Vec<String>,
     pub ignore_poll_alarm_failure: bool,
@@ -58,12 +61,11 @@ impl GroupSettings {
         let term = bg.and_then(|b| b.terminate_blue_instances_on_deployment_success());
         let ready = bg.and_then(|b| b.deployment_ready_option());
         let rollback = info.auto_rollback_configuration();
-        let mut events: Vec<String> = match rollback {
-            Some(r) if r.enabled() => r.events().iter().map(|e| e.as_str().to_string()).collect(),
+        let mut events: Vec<AutoRollbackEvent> = match rollback {
+            Some(r) if r.enabled() => r.events().to_vec(),
             _ => Vec::new(),
         };
-        events.sort();
-        events.dedup();
+        sort_events(&mut events);
         let alarms = info.alarm_configuration();
         let svc = info.ecs_services().first();
         GroupSettings {
@@ -92,15 +94,15 @@ impl GroupSettings {
                 .cloned(),
             termination_action: term
                 .and_then(|t| t.action())
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_else(|| "TERMINATE".into()),
+                .cloned()
+                .unwrap_or(InstanceAction::Terminate),
             termination_wait_minutes: term
                 .map(|t| t.termination_wait_time_in_minutes())
                 .unwrap_or(0),
             ready_action: ready
                 .and_then(|r| r.action_on_timeout())
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_else(|| "CONTINUE_DEPLOYMENT".into()),
+                .cloned()
+                .unwrap_or(DeploymentReadyAction::ContinueDeployment),
             ready_wait_minutes: ready.map(|r| r.wait_time_in_minutes()).unwrap_or(0),
             auto_rollback_events: events,
             alarms_enabled: alarms.is_some_and(|a| a.enabled()),
@@ -169,8 +171,8 @@ impl GroupSettings {
         );
         cmp(
             "blue termination",
-            self.termination_action.clone(),
-            desired.termination_action.clone(),
+            self.termination_action.as_str().to_string(),
+            desired.termination_action.as_str().to_string(),
         );
         cmp(
             "termination wait",
@@ -179,10 +181,11 @@ impl GroupSettings {
         );
         cmp(
             "ready action",
-            self.ready_action.clone(),
-            desired.ready_action.clone(),
+            self.ready_action.as_str().to_string(),
+            desired.ready_action.as_str().to_string(),
         );
-        if desired.ready_action == "STOP_DEPLOYMENT" || self.ready_action == "STOP_DEPLOYMENT" {
+        let stop = DeploymentReadyAction::StopDeployment;
+        if desired.ready_action == stop || self.ready_action == stop {
             cmp(
                 "ready wait",
                 minutes(self.ready_wait_minutes),
@@ -225,13 +228,13 @@ impl GroupSettings {
         BlueGreenDeploymentConfiguration::builder()
             .terminate_blue_instances_on_deployment_success(
                 BlueInstanceTerminationOption::builder()
-                    .action(InstanceAction::from(self.termination_action.as_str()))
+                    .action(self.termination_action.clone())
                     .termination_wait_time_in_minutes(self.termination_wait_minutes)
                     .build(),
             )
             .deployment_ready_option(
                 DeploymentReadyOption::builder()
-                    .action_on_timeout(DeploymentReadyAction::from(self.ready_action.as_str()))
+                    .action_on_timeout(self.ready_action.clone())
                     .wait_time_in_minutes(self.ready_wait_minutes)
                     .build(),
             )
@@ -241,12 +244,7 @@ impl GroupSettings {
     fn auto_rollback(&self) -> AutoRollbackConfiguration {
         AutoRollbackConfiguration::builder()
             .enabled(!self.auto_rollback_events.is_empty())
-            .set_events(Some(
-                self.auto_rollback_events
-                    .iter()
-                    .map(|e| AutoRollbackEvent::from(e.as_str()))
-                    .collect(),
-            ))
+            .set_events(Some(self.auto_rollback_events.clone()))
             .build()
     }
 
@@ -344,11 +342,17 @@ fn minutes(m: i32) -> String {
     }
 }
 
-fn list(v: &[String]) -> String {
+/// Auto-rollback events in one order (by name) without repeats, so AWS's and the config's compare.
+pub fn sort_events(events: &mut Vec<AutoRollbackEvent>) {
+    events.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    events.dedup();
+}
+
+fn list(v: &[AutoRollbackEvent]) -> String {
     if v.is_empty() {
         "(off)".into()
     } else {
-        v.join(", ")
+        v.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -374,11 +378,11 @@ mod tests {
             target_groups: vec!["blue".into(), "green".into()],
             production_listener: "arn:l80".into(),
             test_listener: Some("arn:l8080".into()),
-            termination_action: "TERMINATE".into(),
+            termination_action: InstanceAction::Terminate,
             termination_wait_minutes: 2,
-            ready_action: "CONTINUE_DEPLOYMENT".into(),
+            ready_action: DeploymentReadyAction::ContinueDeployment,
             ready_wait_minutes: 0,
-            auto_rollback_events: vec!["DEPLOYMENT_FAILURE".into()],
+            auto_rollback_events: vec![AutoRollbackEvent::DeploymentFailure],
             alarms_enabled: false,
             alarms: vec![],
             ignore_poll_alarm_failure: false,

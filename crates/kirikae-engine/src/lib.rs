@@ -40,6 +40,7 @@ pub mod preview;
 pub mod progress;
 mod suggest;
 pub mod watch;
+mod wire;
 
 pub use error::{ConfigError, Error};
 

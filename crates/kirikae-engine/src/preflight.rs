@@ -5,7 +5,9 @@
 
 use aws_sdk_codedeploy::operation::get_application::GetApplicationError;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
-use aws_sdk_codedeploy::types::{ComputePlatform, DeploymentStatus};
+use aws_sdk_codedeploy::types::{
+    AutoRollbackEvent, ComputePlatform, DeploymentReadyAction, DeploymentStatus, InstanceAction,
+};
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersError;
@@ -144,13 +146,12 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
 /// The deployment group the config declares, with listeners resolved.
 pub fn desired_group(plan: &Plan, remote: &Remote) -> GroupSettings {
     let cd = &plan.codedeploy;
-    let mut events: Vec<String> = cd
+    let mut events: Vec<AutoRollbackEvent> = cd
         .auto_rollback
         .iter()
-        .map(|e| e.as_str().to_string())
+        .map(|e| AutoRollbackEvent::from(e.as_str()))
         .collect();
-    events.sort();
-    events.dedup();
+    crate::group::sort_events(&mut events);
     let alarms = cd.alarms.clone();
     GroupSettings {
         service_role_arn: cd.service_role.clone(),
@@ -158,9 +159,9 @@ pub fn desired_group(plan: &Plan, remote: &Remote) -> GroupSettings {
         target_groups: cd.target_groups.clone(),
         production_listener: remote.production_listener.clone(),
         test_listener: remote.test_listener.clone(),
-        termination_action: "TERMINATE".into(),
+        termination_action: InstanceAction::Terminate,
         termination_wait_minutes: cd.termination_wait_minutes as i32,
-        ready_action: cd.ready.action.as_str().to_string(),
+        ready_action: DeploymentReadyAction::from(cd.ready.action.as_str()),
         ready_wait_minutes: if cd.ready.action == ReadyAction::StopDeployment {
             cd.ready.wait_minutes as i32
         } else {

@@ -11,24 +11,7 @@ use aws_sdk_ecs::types::StabilityStatus;
 use serde::Serialize;
 
 use crate::group::Change;
-
-/// AWS enums stay the SDK's types inside the engine; they become their wire strings only when
-/// serialised (JSON output, webhooks).
-mod wire {
-    pub fn str<S: serde::Serializer, T: AsRef<str>>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(v.as_ref())
-    }
-
-    pub fn opt<S: serde::Serializer, T: AsRef<str>>(
-        v: &Option<T>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(v) => s.serialize_str(v.as_ref()),
-            None => s.serialize_none(),
-        }
-    }
-}
+use crate::wire;
 
 /// Receives a deploy's events, in order. Called from the deploy's task; keep it quick.
 pub trait Observer: Send + Sync {

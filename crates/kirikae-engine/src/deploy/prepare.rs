@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_codedeploy::types::DeploymentReadyAction;
+
 use crate::connection::{Clients, Connection};
 use crate::error::Error;
 use crate::group::{Change, GroupSettings};
@@ -77,7 +79,7 @@ impl Prepared {
     pub fn waits(&self) -> Waits {
         let g = &self.desired_group;
         Waits {
-            ready: (g.ready_action == "STOP_DEPLOYMENT")
+            ready: (g.ready_action == DeploymentReadyAction::StopDeployment)
                 .then(|| Duration::from_secs(60 * g.ready_wait_minutes.max(0) as u64)),
             termination: Duration::from_secs(60 * g.termination_wait_minutes.max(0) as u64),
         }
