@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::runtime::RuntimeEvent;
-use crate::world::{Ctx, Shared};
+use crate::world::Shared;
 use crate::{codedeploy, ecs, elbv2};
 
 /// Upper bound on how long a timed transition can be late, in real time.
@@ -32,22 +32,13 @@ pub async fn run(shared: Arc<Shared>, mut events: UnboundedReceiver<RuntimeEvent
         }) = event
         {
             shared.runtime.forget(&task_arn, &container_name);
-            let mut cx = Ctx {
-                shared: &shared,
-                region: world.region(&region),
-                now,
-            };
+            let mut cx = world.ctx(&shared, &region, now);
             ecs::on_container_exit(&mut cx, &task_arn, &container_name, exit_code);
         }
-        for region in world.regions_mut() {
-            let mut cx = Ctx {
-                shared: &shared,
-                region,
-                now,
-            };
-            elbv2::reconcile(&mut cx);
-            ecs::reconcile(&mut cx);
-            codedeploy::reconcile(&mut cx);
-        }
+        world.each_region(&shared, now, |cx| {
+            elbv2::reconcile(cx);
+            ecs::reconcile(cx);
+            codedeploy::reconcile(cx);
+        });
     }
 }

@@ -3,8 +3,8 @@
 //! listeners are real reverse proxies, and everything timed follows one scalable clock.
 //!
 //! Layers, outermost first: [`server`] (one HTTP endpoint) → [`protocol`] (wire codecs, driven by the
-//! AWS [`model`]s) → service logic ([`ecs`], [`elbv2`]) on the shared [`world`] → background
-//! [`controller`] and [`runtime`] (processes) that make the state real.
+//! AWS [`model`]s) → service logic ([`ecs`], [`elbv2`], [`codedeploy`], [`cloudwatch`], [`iam`]) on the
+//! shared [`world`] → background [`controller`] and [`runtime`] (processes) that make the state real.
 
 pub mod addr;
 mod browsers;
@@ -15,6 +15,7 @@ mod controller;
 pub mod ecs;
 pub mod elbv2;
 pub mod faults;
+pub mod iam;
 mod limits;
 pub mod model;
 pub mod protocol;

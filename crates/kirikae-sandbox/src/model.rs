@@ -16,14 +16,17 @@ pub enum Service {
     Elbv2,
     CodeDeploy,
     CloudWatch,
+    /// IAM roles: a global service (state per account, not per region).
+    Iam,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Ecs,
         Service::Elbv2,
         Service::CodeDeploy,
         Service::CloudWatch,
+        Service::Iam,
     ];
 
     /// Short name used in logs, ARNs and the call counters.
@@ -33,17 +36,19 @@ impl Service {
             Service::Elbv2 => "elasticloadbalancing",
             Service::CodeDeploy => "codedeploy",
             Service::CloudWatch => "monitoring",
+            Service::Iam => "iam",
         }
     }
 
     pub fn model(self) -> &'static ServiceModel {
-        static MODELS: OnceLock<[ServiceModel; 4]> = OnceLock::new();
+        static MODELS: OnceLock<[ServiceModel; 5]> = OnceLock::new();
         let models = MODELS.get_or_init(|| {
             [
                 parse(include_str!("../models/ecs.json")),
                 parse(include_str!("../models/elbv2.json")),
                 parse(include_str!("../models/codedeploy.json")),
                 parse(include_str!("../models/cloudwatch.json")),
+                parse(include_str!("../models/iam.json")),
             ]
         });
         &models[self as usize]
@@ -56,12 +61,25 @@ impl Service {
             .find(|s| s.model().metadata.target_prefix.as_deref() == Some(prefix))
     }
 
+    /// The service a SigV4 credential scope names (`…/us-east-1/iam/aws4_request`): the model's
+    /// `signingName`, else its `endpointPrefix` (`elasticloadbalancing`, `monitoring`, `iam`).
+    pub fn by_signing_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| {
+            let m = &s.model().metadata;
+            m.signing_name.as_deref().unwrap_or(&m.endpoint_prefix) == name
+        })
+    }
+
+    /// Whether the service answers awsQuery (form in, XML out).
+    pub fn speaks_query(self) -> bool {
+        self.model().metadata.protocols.iter().any(|p| p == "query")
+    }
+
     /// The service an awsQuery `Version=` belongs to.
     pub fn by_query_version(version: &str) -> Option<Service> {
-        Service::ALL.into_iter().find(|s| {
-            let m = s.model();
-            m.metadata.api_version == version && m.metadata.protocols.iter().any(|p| p == "query")
-        })
+        Service::ALL
+            .into_iter()
+            .find(|s| s.speaks_query() && s.model().metadata.api_version == version)
     }
 }
 
@@ -80,6 +98,8 @@ pub struct ServiceModel {
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
     pub api_version: String,
+    pub endpoint_prefix: String,
+    pub signing_name: Option<String>,
     #[serde(default)]
     pub protocols: Vec<String>,
     pub target_prefix: Option<String>,

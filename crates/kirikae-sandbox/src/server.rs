@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::faults::{Hit, listener::Endpoint};
 use crate::model::Service;
 use crate::protocol::{self, ApiError, Call};
-use crate::world::{Ctx, RegionKey, Shared};
-use crate::{cloudwatch, codedeploy, ecs, elbv2};
+use crate::world::{RegionKey, Shared};
+use crate::{cloudwatch, codedeploy, ecs, elbv2, iam};
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     // Accepting goes through the fault-aware endpoint: `refuse` faults close it for their window.
@@ -123,33 +123,41 @@ fn region_key(call: &Call) -> RegionKey {
     }
 }
 
+/// The region an IAM call is throttled in: IAM is global, so one bucket per account whatever region
+/// the client signed for.
+const GLOBAL: &str = "aws-global";
+
 /// The optional rate limit, before any work.
 fn admit(shared: &Shared, call: &Call) -> Result<(), ApiError> {
     let Some(throttle) = &shared.throttle else {
         return Ok(());
     };
-    throttle
-        .admit(&region_key(call), call.service)
-        .inspect_err(|_| {
-            shared
-                .throttled
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })
+    let mut key = region_key(call);
+    if call.service == Service::Iam {
+        key.region = GLOBAL.to_string();
+    }
+    throttle.admit(&key, call.service).inspect_err(|_| {
+        shared
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })
 }
 
 fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
-    let key = region_key(call);
+    let now = shared.clock.now_epoch();
     let mut world = shared.world();
-    let mut cx = Ctx {
-        shared,
-        region: world.region(&key),
-        now: shared.clock.now_epoch(),
-    };
+    // IAM is global: its calls act on the account only, whatever region they were signed for.
+    if call.service == Service::Iam {
+        let account = world.account(&call.account, now);
+        return iam::handle(&mut account.iam, now, &call.operation, &call.input);
+    }
+    let mut cx = world.ctx(shared, &region_key(call), now);
     match call.service {
         Service::Ecs => ecs::handle(&mut cx, &call.operation, &call.input),
         Service::Elbv2 => elbv2::handle(&mut cx, &call.operation, &call.input),
         Service::CodeDeploy => codedeploy::handle(&mut cx, &call.operation, &call.input),
         Service::CloudWatch => cloudwatch::handle(&mut cx, &call.operation, &call.input),
+        Service::Iam => unreachable!("answered above"),
     }
 }
 

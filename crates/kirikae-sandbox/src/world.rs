@@ -1,6 +1,6 @@
 //! All emulated state, and what every handler and background job shares.
 //!
-//! State is kept per account and region, as in AWS. Handlers run synchronously under one lock, so every
+//! State is kept per account and region, as in AWS; global services (IAM) keep theirs per account. Handlers run synchronously under one lock, so every
 //! API call is atomic with respect to every other and to the background controllers; nothing awaits
 //! while holding it.
 
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::addr::AddressPool;
 use crate::clock::Clock;
 use crate::runtime::Runtime;
-use crate::{cloudwatch, codedeploy, ecs, elbv2};
+use crate::{cloudwatch, codedeploy, ecs, elbv2, iam};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegionKey {
@@ -40,9 +40,28 @@ pub struct Region {
     pub cloudwatch: cloudwatch::CloudWatchState,
 }
 
+/// One account's global resources (not per region): IAM roles.
+pub struct Account {
+    pub id: String,
+    pub iam: iam::IamState,
+}
+
 #[derive(Default)]
 pub struct World {
     regions: BTreeMap<RegionKey, Region>,
+    accounts: BTreeMap<String, Account>,
+}
+
+/// An account's global state, created on first use (with IAM's default roles, stamped `now`).
+fn account_entry<'a>(
+    accounts: &'a mut BTreeMap<String, Account>,
+    id: &str,
+    now: f64,
+) -> &'a mut Account {
+    accounts.entry(id.to_string()).or_insert_with(|| Account {
+        id: id.to_string(),
+        iam: iam::IamState::new(id, now),
+    })
 }
 
 impl World {
@@ -56,8 +75,35 @@ impl World {
         })
     }
 
-    pub fn regions_mut(&mut self) -> impl Iterator<Item = &mut Region> {
-        self.regions.values_mut()
+    /// An account's global state (IAM).
+    pub fn account(&mut self, id: &str, now: f64) -> &mut Account {
+        account_entry(&mut self.accounts, id, now)
+    }
+
+    /// What a handler in `key`'s region gets: the region and its account.
+    pub fn ctx<'a>(&'a mut self, shared: &'a Arc<Shared>, key: &RegionKey, now: f64) -> Ctx<'a> {
+        self.region(key);
+        let region = self.regions.get_mut(key).expect("just inserted");
+        let account = account_entry(&mut self.accounts, &key.account, now);
+        Ctx {
+            shared,
+            region,
+            account,
+            now,
+        }
+    }
+
+    /// Run `step` in every region that exists, with its account.
+    pub fn each_region(&mut self, shared: &Arc<Shared>, now: f64, mut step: impl FnMut(&mut Ctx)) {
+        for region in self.regions.values_mut() {
+            let account = account_entry(&mut self.accounts, &region.key.account, now);
+            step(&mut Ctx {
+                shared,
+                region,
+                account,
+                now,
+            });
+        }
     }
 }
 
@@ -109,10 +155,12 @@ impl Shared {
     }
 }
 
-/// What a handler or controller step gets: the shared sandbox and the region it acts in.
+/// What a handler or controller step gets: the shared sandbox, the region it acts in and that region's
+/// account (global services' state, which CodeDeploy reads to assume its service role).
 pub struct Ctx<'a> {
     pub shared: &'a Arc<Shared>,
     pub region: &'a mut Region,
+    pub account: &'a mut Account,
     /// Epoch seconds at the start of this call, so one call stamps one time everywhere.
     pub now: f64,
 }

@@ -27,11 +27,7 @@ impl Fixture {
             account: "123456789012".into(),
             region: "eu-west-1".into(),
         };
-        let mut cx = Ctx {
-            shared: &self.shared,
-            region: self.world.region(&key),
-            now: self.now,
-        };
+        let mut cx = self.world.ctx(&self.shared, &key, self.now);
         handle(&mut cx, op, &input)
     }
 

@@ -82,7 +82,7 @@ pub enum FaultSpecError {
     MissingAction,
     #[error("unknown action `{0}`: error, ambiguous, refuse or hang")]
     UnknownAction(String),
-    #[error("unknown service `{0}`: ecs, elbv2, codedeploy or cloudwatch")]
+    #[error("unknown service `{0}`: ecs, elbv2, codedeploy, cloudwatch or iam")]
     UnknownService(String),
     #[error("{service} has no operation `{operation}`")]
     UnknownOperation {
@@ -129,6 +129,7 @@ pub fn service_key(service: Service) -> &'static str {
         Service::Elbv2 => "elbv2",
         Service::CodeDeploy => "codedeploy",
         Service::CloudWatch => "cloudwatch",
+        Service::Iam => "iam",
     }
 }
 
@@ -406,6 +407,7 @@ mod tests {
             ("codedeploy", Service::CodeDeploy),
             ("cloudwatch", Service::CloudWatch),
             ("monitoring", Service::CloudWatch),
+            ("iam", Service::Iam),
             ("ECS", Service::Ecs),
         ] {
             let f = parse(&format!("action=error,service={name}")).unwrap();

@@ -85,7 +85,11 @@ pub struct Rejected {
 /// Decode an HTTP request into a call. Dispatch follows AWS's own rules: `X-Amz-Target` for awsJson,
 /// the `/service/…/operation/…` path for RPC v2 CBOR, the form's `Version` for awsQuery.
 pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rejected> {
-    let (region, account) = signing_scope(headers);
+    let Scope {
+        region,
+        account,
+        service: signed_for,
+    } = signing_scope(headers);
     let query_mode = header(headers, "x-amzn-query-mode") == Some("true");
     let make = |service, operation: String, input, protocol| Call {
         service,
@@ -134,21 +138,36 @@ pub fn decode(path: &str, headers: &HeaderMap, body: &Bytes) -> Result<Call, Rej
     let protocol = Protocol::AwsQuery;
     let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    // Every awsQuery service (ELBv2, CloudWatch, IAM) shares the one endpoint, so the form's `Version`
+    // decides, as it names exactly one API. The credential scope's service (`iam`, signed for
+    // us-east-1 or whatever region the client has, since IAM is global) only frames the error when
+    // `Version` is missing or unknown.
+    let signed_query = signed_for
+        .as_deref()
+        .and_then(Service::by_signing_name)
+        .filter(|s| s.speaks_query());
     let (Some(action), Some(version)) = (get("Action"), get("Version")) else {
-        return Err(Rejected {
-            service: None,
-            operation: None,
-            protocol,
-            query_mode,
-            error: ApiError::new(
+        let error = match (get("Action"), signed_query) {
+            (Some(_), Some(_)) => ApiError::new(
+                "MissingParameter",
+                "The request must contain the parameter Version.",
+            ),
+            _ => ApiError::new(
                 "MissingAction",
                 "request is neither awsJson (X-Amz-Target), RPC v2 CBOR nor awsQuery (Action and Version form fields)",
             ),
+        };
+        return Err(Rejected {
+            service: signed_query,
+            operation: get("Action").map(str::to_string),
+            protocol,
+            query_mode,
+            error,
         });
     };
     let Some(service) = Service::by_query_version(version) else {
         return Err(Rejected {
-            service: None,
+            service: signed_query,
             operation: Some(action.to_string()),
             protocol,
             query_mode,
@@ -252,9 +271,18 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Region and account from the SigV4 `Authorization` header's credential scope. Signatures are not
-/// checked: any credentials are accepted, as the sandbox holds nothing secret.
-fn signing_scope(headers: &HeaderMap) -> (String, String) {
+/// What a request's SigV4 credential scope (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`) says.
+#[derive(Debug, PartialEq, Eq)]
+struct Scope {
+    region: String,
+    account: String,
+    /// The signing name (`ecs`, `elasticloadbalancing`, `iam`, …), when the request is signed.
+    service: Option<String>,
+}
+
+/// Region, account and signing name from the SigV4 `Authorization` header's credential scope.
+/// Signatures are not checked: any credentials are accepted, as the sandbox holds nothing secret.
+fn signing_scope(headers: &HeaderMap) -> Scope {
     let credential = header(headers, "authorization")
         .and_then(|a| a.split("Credential=").nth(1))
         .map(|c| c.split([',', ' ']).next().unwrap_or(""))
@@ -265,12 +293,17 @@ fn signing_scope(headers: &HeaderMap) -> (String, String) {
         .nth(1)
         .filter(|r| !r.is_empty())
         .unwrap_or(DEFAULT_REGION);
+    let service = parts.next().filter(|s| !s.is_empty());
     let account = if access_key.len() == 12 && access_key.bytes().all(|b| b.is_ascii_digit()) {
         access_key
     } else {
         DEFAULT_ACCOUNT
     };
-    (region.to_string(), account.to_string())
+    Scope {
+        region: region.to_string(),
+        account: account.to_string(),
+        service: service.map(str::to_string),
+    }
 }
 
 #[cfg(test)]
@@ -286,9 +319,14 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=123456789012/20260101/eu-west-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
             ),
         );
+        let scope = |region: &str, account: &str, service: Option<&str>| Scope {
+            region: region.into(),
+            account: account.into(),
+            service: service.map(Into::into),
+        };
         assert_eq!(
             signing_scope(&h),
-            ("eu-west-1".into(), "123456789012".into())
+            scope("eu-west-1", "123456789012", Some("ecs"))
         );
         h.insert(
             "authorization",
@@ -298,11 +336,87 @@ mod tests {
         );
         assert_eq!(
             signing_scope(&h),
-            ("ap-northeast-1".into(), DEFAULT_ACCOUNT.into())
+            scope("ap-northeast-1", DEFAULT_ACCOUNT, Some("ecs"))
         );
         assert_eq!(
             signing_scope(&HeaderMap::new()),
-            (DEFAULT_REGION.into(), DEFAULT_ACCOUNT.into())
+            scope(DEFAULT_REGION, DEFAULT_ACCOUNT, None)
+        );
+    }
+
+    fn signed(credential: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!(
+                "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host;x-amz-date, Signature=x"
+            ))
+            .unwrap(),
+        );
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        h
+    }
+
+    /// IAM, ELBv2 and CloudWatch all speak awsQuery on the one endpoint: `Version` tells them apart,
+    /// however the client signed (boto3 and the AWS CLI sign IAM for us-east-1 or their own region
+    /// when given an endpoint URL; the Rust SDK for us-east-1).
+    #[test]
+    fn query_calls_go_to_the_service_their_version_names() {
+        let cases = [
+            (
+                "Action=GetRole&Version=2010-05-08&RoleName=ecsCodeDeployRole",
+                "AKID/20260101/us-east-1/iam/aws4_request",
+                Service::Iam,
+            ),
+            (
+                "Action=ListRoles&Version=2010-05-08",
+                "123456789012/20260101/eu-west-1/iam/aws4_request",
+                Service::Iam,
+            ),
+            (
+                "Action=DescribeTargetGroups&Version=2015-12-01",
+                "AKID/20260101/us-east-1/elasticloadbalancing/aws4_request",
+                Service::Elbv2,
+            ),
+            (
+                "Action=DescribeAlarms&Version=2010-08-01",
+                "AKID/20260101/us-east-1/monitoring/aws4_request",
+                Service::CloudWatch,
+            ),
+        ];
+        for (form, credential, service) in cases {
+            let call = decode("/", &signed(credential), &Bytes::from(form))
+                .unwrap_or_else(|r| panic!("{form}: {}", r.error));
+            assert_eq!(call.service, service, "{form}");
+            assert_eq!(call.protocol, Protocol::AwsQuery);
+        }
+        // IAM's calls land in the signer's account whatever region they were signed for.
+        let call = decode(
+            "/",
+            &signed("123456789012/20260101/eu-west-1/iam/aws4_request"),
+            &Bytes::from("Action=ListRoles&Version=2010-05-08"),
+        )
+        .unwrap_or_else(|r| panic!("{}", r.error));
+        assert_eq!(call.account, "123456789012");
+
+        // Without a Version the signing name frames the error in IAM's own terms.
+        let Err(rejected) = decode(
+            "/",
+            &signed("AKID/20260101/us-east-1/iam/aws4_request"),
+            &Bytes::from("Action=GetRole&RoleName=x"),
+        ) else {
+            panic!("a call without Version was accepted")
+        };
+        assert_eq!(rejected.service, Some(Service::Iam));
+        assert_eq!(rejected.error.code, "MissingParameter");
+        let resp = encode_error(rejected.service, rejected.protocol, false, &rejected.error);
+        let body = String::from_utf8_lossy(resp.body()).into_owned();
+        assert!(
+            body.contains("xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\""),
+            "{body}"
         );
     }
 

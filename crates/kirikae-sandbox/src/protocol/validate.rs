@@ -11,7 +11,7 @@ use crate::model::{Service, ShapeKind};
 fn validation_code(service: Service) -> &'static str {
     match service {
         Service::Ecs => "InvalidParameterException",
-        Service::Elbv2 => "ValidationError",
+        Service::Elbv2 | Service::Iam => "ValidationError",
         Service::CodeDeploy => "ValidationException",
         Service::CloudWatch => "InvalidParameterValueException",
     }
@@ -23,7 +23,7 @@ pub fn input(service: Service, shape: &str, value: &Value) -> Result<(), ApiErro
     walk(service, shape, value, "", &mut violations, &mut type_errors);
     if let Some(first) = type_errors.into_iter().next() {
         let code = match service {
-            Service::Elbv2 => "ValidationError",
+            Service::Elbv2 | Service::Iam => "ValidationError",
             _ => "SerializationException",
         };
         return Err(ApiError::new(code, first));
@@ -67,7 +67,7 @@ fn walk(
                 if obj.get(req).is_none_or(Value::is_null) {
                     violations.push(format!(
                         "Value null at '{}' failed to satisfy constraint: Member must not be null",
-                        join(path, req)
+                        join(path, &member_name(service, req))
                     ));
                 }
             }
@@ -77,7 +77,7 @@ fn walk(
                         service,
                         &member.shape,
                         v,
-                        &join(path, name),
+                        &join(path, &member_name(service, name)),
                         violations,
                         type_errors,
                     );
@@ -207,6 +207,19 @@ fn display(v: &Value) -> String {
     v.as_str()
         .map(str::to_string)
         .unwrap_or_else(|| v.to_string())
+}
+
+/// A member as AWS names it in validation messages: IAM writes `roleName` for `RoleName`.
+pub(crate) fn member_name(service: Service, name: &str) -> String {
+    match service {
+        Service::Iam => {
+            let mut chars = name.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_lowercase().chain(chars).collect()
+            })
+        }
+        _ => name.to_string(),
+    }
 }
 
 fn join(path: &str, name: &str) -> String {

@@ -622,11 +622,7 @@ fn live_steps_are_stamped_under_the_lock_not_with_a_stale_now() {
         account: "123456789012".into(),
         region: "us-east-1".into(),
     };
-    let mut cx = Ctx {
-        shared: &shared,
-        region: world.region(&key),
-        now: 1_000.0, // read long before the step runs
-    };
+    let mut cx = world.ctx(&shared, &key, 1_000.0); // `now` read long before the step runs
     let id = "d-TEST00001".to_string();
     cx.region
         .codedeploy

@@ -38,11 +38,7 @@ impl Fixture {
             account: "123456789012".into(),
             region: "eu-west-1".into(),
         };
-        Ctx {
-            shared: &self.shared,
-            region: self.world.region(&key),
-            now: self.now,
-        }
+        self.world.ctx(&self.shared, &key, self.now)
     }
 
     fn call(&mut self, op: &str, input: Value) -> Result<Value, crate::protocol::ApiError> {
