@@ -410,7 +410,7 @@ def test_codedeploy_blue_green_through_ecs_task_sets(sb):
     test = [l["ListenerArn"] for l in listeners if l["Port"] == 8080]
     cd.create_application(applicationName="app", computePlatform="ECS")
     cd.create_deployment_group(
-        applicationName="app", deploymentGroupName="dg", serviceRoleArn="arn:aws:iam::000000000000:role/cd",
+        applicationName="app", deploymentGroupName="dg", serviceRoleArn="arn:aws:iam::000000000000:role/ecsCodeDeployRole",
         deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
         deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
         blueGreenDeploymentConfiguration={

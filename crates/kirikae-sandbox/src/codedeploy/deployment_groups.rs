@@ -132,11 +132,14 @@ fn apply_members(g: &mut DeploymentGroup, input: &Value) -> Result<(), ApiError>
 }
 
 /// AWS's checks of an ECS deployment group, including that what it names exists. `others` are the
-/// region's other groups (a service belongs to one group only).
+/// region's other groups (a service belongs to one group only). `role_given`: the call names the service
+/// role (always on create, when `serviceRoleArn` is given on update), so CodeDeploy assumes it: it must
+/// be a role of the caller's account whose trust policy lets CodeDeploy assume it.
 fn validate(
     g: &DeploymentGroup,
     p: &mut dyn Platform,
     others: &[&DeploymentGroup],
+    role_given: bool,
 ) -> Result<(), ApiError> {
     let role = &g.service_role_arn;
     if !(role.starts_with("arn:aws") && role.contains(":iam::") && role.contains(":role/")) {
@@ -144,6 +147,9 @@ fn validate(
             "InvalidRoleException",
             "The service role ARN was specified in an invalid format.",
         ));
+    }
+    if role_given {
+        p.assume_role(role)?;
     }
     let style = &g.deployment_style;
     if style.deployment_type.as_deref() != Some("BLUE_GREEN")
@@ -357,8 +363,8 @@ fn validate_service(
     Ok(())
 }
 
-/// Check an ECS group against the region's resources, and every other group.
-fn check(cx: &mut Ctx, g: &DeploymentGroup) -> Result<(), ApiError> {
+/// Check an ECS group against the region's resources (and its account's roles), and every other group.
+fn check(cx: &mut Ctx, g: &DeploymentGroup, role_given: bool) -> Result<(), ApiError> {
     configs::ecs_config(cx, &g.deployment_config_name)?;
     let others: Vec<DeploymentGroup> = cx
         .region
@@ -369,7 +375,7 @@ fn check(cx: &mut Ctx, g: &DeploymentGroup) -> Result<(), ApiError> {
         .cloned()
         .collect();
     let refs: Vec<&DeploymentGroup> = others.iter().collect();
-    validate(g, &mut Live { cx }, &refs)
+    validate(g, &mut Live { cx }, &refs, role_given)
 }
 
 pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
@@ -423,7 +429,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     };
     apply_members(&mut g, input)?;
     g.blue_green = g.blue_green.normalized();
-    check(cx, &g)?;
+    check(cx, &g, true)?;
     let id = g.id.clone();
     cx.region.codedeploy.groups.push(g);
     Ok(json!({ "deploymentGroupId": id }))
@@ -450,7 +456,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     }
     apply_members(&mut g, input)?;
     g.blue_green = g.blue_green.normalized();
-    check(cx, &g)?;
+    check(cx, &g, opt_str(input, "serviceRoleArn").is_some())?;
     let id = g.id.clone();
     let new_name = g.name.clone();
     if let Some(slot) = cx.region.codedeploy.groups.iter_mut().find(|o| o.id == id) {
@@ -603,7 +609,7 @@ mod tests {
             id: "g1".into(),
             application: "app".into(),
             name: "dg".into(),
-            service_role_arn: "arn:aws:iam::000000000000:role/cd".into(),
+            service_role_arn: "arn:aws:iam::000000000000:role/ecsCodeDeployRole".into(),
             deployment_config_name: configs::DEFAULT_ECS.into(),
             deployment_style: DeploymentStyle::default(),
             blue_green: Default::default(),
@@ -634,7 +640,7 @@ mod tests {
     }
 
     fn code(g: &DeploymentGroup, p: &mut FakePlatform, others: &[&DeploymentGroup]) -> String {
-        validate(g, p, others)
+        validate(g, p, others, true)
             .err()
             .map(|e| e.code)
             .unwrap_or_default()
@@ -643,7 +649,7 @@ mod tests {
     #[test]
     fn a_complete_ecs_group_is_valid() {
         let mut p = FakePlatform::standard();
-        validate(&group(), &mut p, &[]).unwrap();
+        validate(&group(), &mut p, &[], true).unwrap();
     }
 
     #[test]
@@ -735,6 +741,46 @@ mod tests {
     }
 
     #[test]
+    fn the_service_role_must_exist_in_the_account_and_trust_codedeploy() {
+        let mut p = FakePlatform::standard();
+        let with_role = |name: &str| DeploymentGroup {
+            service_role_arn: format!("arn:aws:iam::000000000000:role/{name}"),
+            ..group()
+        };
+        let message = |g: &DeploymentGroup, p: &mut FakePlatform| {
+            let e = validate(g, p, &[], true).unwrap_err();
+            assert_eq!(e.code, "InvalidRoleException");
+            e.message
+        };
+        let m = message(&with_role("missing"), &mut p);
+        assert!(m.starts_with("Cannot assume role provided."), "{m}");
+        // The task execution role trusts ecs-tasks.amazonaws.com only.
+        let m = message(&with_role("ecsTaskExecutionRole"), &mut p);
+        assert!(m.contains("does not allow codedeploy.amazonaws.com"), "{m}");
+        let other = DeploymentGroup {
+            service_role_arn: "arn:aws:iam::123456789012:role/ecsCodeDeployRole".into(),
+            ..group()
+        };
+        let m = message(&other, &mut p);
+        assert!(
+            m.starts_with("Cross-account pass role is not allowed."),
+            "{m}"
+        );
+        // An update that does not name the role does not assume it again.
+        validate(&with_role("missing"), &mut p, &[], false).unwrap();
+
+        let trust = crate::iam::policy::trust_document("codedeploy.amazonaws.com");
+        crate::iam::handle(
+            &mut p.iam,
+            0.0,
+            "CreateRole",
+            &json!({"RoleName": "mine", "Path": "/cd/", "AssumeRolePolicyDocument": trust}),
+        )
+        .unwrap();
+        validate(&with_role("cd/mine"), &mut p, &[], true).unwrap();
+    }
+
+    #[test]
     fn services_may_be_named_by_arn() {
         let mut p = FakePlatform::standard();
         let mut g = group();
@@ -742,6 +788,6 @@ mod tests {
             service_name: "arn:aws:ecs:us-east-1:000000000000:service/demo/web".into(),
             cluster_name: "arn:aws:ecs:us-east-1:000000000000:cluster/demo".into(),
         };
-        validate(&g, &mut p, &[]).unwrap();
+        validate(&g, &mut p, &[], true).unwrap();
     }
 }

@@ -24,6 +24,8 @@ pub struct FakePlatform {
     pub healthy: bool,
     /// Every mutating call, in order.
     pub calls: Vec<String>,
+    /// Account 000000000000's IAM (its default roles, until a test changes them).
+    pub iam: crate::iam::IamState,
     next: u32,
 }
 
@@ -68,6 +70,7 @@ impl FakePlatform {
             alarms: Vec::new(),
             healthy: true,
             calls: Vec::new(),
+            iam: crate::iam::IamState::new(crate::protocol::DEFAULT_ACCOUNT, 0.0),
             next: 1,
         }
     }
@@ -258,6 +261,10 @@ impl Platform for FakePlatform {
             .filter(|(n, _)| names.contains(n))
             .cloned()
             .collect())
+    }
+
+    fn assume_role(&mut self, role_arn: &str) -> Result<(), ApiError> {
+        super::platform::assume_service_role(&self.iam, role_arn)
     }
 }
 

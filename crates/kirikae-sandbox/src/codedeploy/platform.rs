@@ -1,6 +1,7 @@
 //! What CodeDeploy does to ECS, ELBv2 and CloudWatch, as the calls its service role allows
 //! (`ecs:DescribeServices/CreateTaskSet/UpdateServicePrimaryTaskSet/DeleteTaskSet`,
-//! `elasticloadbalancing:Describe*/ModifyListener/ModifyRule`, `cloudwatch:DescribeAlarms`).
+//! `elasticloadbalancing:Describe*/ModifyListener/ModifyRule`, `cloudwatch:DescribeAlarms`), and
+//! assuming that service role in the first place (IAM's trust check, as STS makes it).
 //!
 //! The lifecycle talks to a [`Platform`]; [`Live`] sends each call through the other service's own
 //! `handle`, with the same input a real client would send, so CodeDeploy depends only on their API
@@ -123,6 +124,39 @@ pub trait Platform {
     ) -> Result<(), ApiError>;
     /// `(name, StateValue)` of the named alarms that exist.
     fn alarm_states(&mut self, names: &[String]) -> Result<Vec<(String, String)>, ApiError>;
+    /// Assume the service role `role_arn`, as CodeDeploy does when a group names it:
+    /// `InvalidRoleException` unless it is a role of the caller's account that trusts CodeDeploy.
+    fn assume_role(&mut self, role_arn: &str) -> Result<(), ApiError>;
+}
+
+/// The service principal CodeDeploy assumes roles as.
+pub const CODEDEPLOY_PRINCIPAL: &str = "codedeploy.amazonaws.com";
+
+/// CodeDeploy assuming `role_arn` in the account whose IAM is `iam`, with AWS's answer when it cannot.
+pub fn assume_service_role(iam: &crate::iam::IamState, role_arn: &str) -> Result<(), ApiError> {
+    use crate::iam::sts::{self, Refusal};
+    let refusal = match sts::assume_role(iam, role_arn, CODEDEPLOY_PRINCIPAL) {
+        Ok(_) => return Ok(()),
+        Err(r) => r,
+    };
+    // AWS's words first; the reason in brackets is the sandbox's (AWS does not say).
+    let message = match refusal {
+        Refusal::Malformed => {
+            "The service role ARN was specified in an invalid format.".to_string()
+        }
+        Refusal::OtherAccount { account } => format!(
+            "Cross-account pass role is not allowed. (The role is in account {account}; the caller is account {}.)",
+            iam.account()
+        ),
+        Refusal::NoSuchRole { name } => format!(
+            "Cannot assume role provided. (No role named {name} exists in account {}.)",
+            iam.account()
+        ),
+        Refusal::NotTrusted { name } => format!(
+            "Cannot assume role provided. (The trust policy of role {name} does not allow {CODEDEPLOY_PRINCIPAL} to sts:AssumeRole.)"
+        ),
+    };
+    Err(ApiError::new("InvalidRoleException", message))
 }
 
 /// The real thing: each call goes through the service's own operation handler.
@@ -136,6 +170,10 @@ fn parse<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, Api
 }
 
 impl Platform for Live<'_, '_> {
+    fn assume_role(&mut self, role_arn: &str) -> Result<(), ApiError> {
+        assume_service_role(&self.cx.account.iam, role_arn)
+    }
+
     fn describe_service(
         &mut self,
         cluster: &str,
