@@ -29,7 +29,7 @@ use kirikae_engine::outcome::Outcome;
 use kirikae_engine::plan::{self, DeployFlags, Plan, WaitOptions};
 use kirikae_engine::progress::{Observer, now_epoch};
 use kirikae_engine::sdk::aws_config::{self, BehaviorVersion};
-use kirikae_engine::sdk::{aws_credential_types, codedeploy, ecs, elbv2};
+use kirikae_engine::sdk::aws_credential_types;
 
 pub use report::Report;
 
@@ -293,11 +293,5 @@ pub async fn clients(endpoint_url: &str) -> Clients {
         )
         .load()
         .await;
-    Clients::new(
-        ecs::Client::new(&sdk),
-        elbv2::Client::new(&sdk),
-        codedeploy::Client::new(&sdk),
-        REGION.to_string(),
-        Some(endpoint_url.to_string()),
-    )
+    Clients::from_config(&sdk, Some(endpoint_url.to_string()))
 }

@@ -95,6 +95,10 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// For the read-only check of the CodeDeploy service role.
+    pub iam: aws_sdk_iam::Client,
+    /// For the read-only check of the group's alarms.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub region: String,
     /// The endpoint in use when it is not AWS's own (for messages; never contains credentials).
     pub endpoint: Option<String>,
@@ -105,21 +109,22 @@ pub struct Clients {
 }
 
 impl Clients {
-    /// Clients with a batcher of their own (a run of one service, or a tool outside `deploy`).
-    pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        elbv2: aws_sdk_elasticloadbalancingv2::Client,
-        codedeploy: aws_sdk_codedeploy::Client,
-        region: String,
-        endpoint: Option<String>,
-    ) -> Clients {
+    /// Clients from an SDK config, with a batcher and memo of their own (a tool outside `deploy`, such
+    /// as the demo, which builds its own config).
+    pub fn from_config(sdk: &aws_config::SdkConfig, endpoint: Option<String>) -> Clients {
+        let (ecs, codedeploy) = (
+            aws_sdk_ecs::Client::new(sdk),
+            aws_sdk_codedeploy::Client::new(sdk),
+        );
         Clients {
             batch: Batcher::start(codedeploy.clone(), ecs.clone()),
             memo: Arc::default(),
             ecs,
-            elbv2,
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
             codedeploy,
-            region,
+            iam: aws_sdk_iam::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             endpoint,
         }
     }
@@ -169,19 +174,12 @@ impl Connection {
         // Only the service clients spend the budget: credential providers (SSO, STS, IMDS) keep the
         // SDK's own HTTP client.
         let Some(http) = self.budget.http_client(self.attempt_timeout) else {
-            let (ecs, codedeploy) = (
-                aws_sdk_ecs::Client::new(&sdk),
-                aws_sdk_codedeploy::Client::new(&sdk),
-            );
-            return Ok(Clients {
-                batch: self.batchers.for_region(&region, &codedeploy, &ecs),
-                memo: self.memos.for_region(&region),
-                ecs,
-                elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
-                codedeploy,
-                region,
-                endpoint,
-            });
+            let mut clients = Clients::from_config(&sdk, endpoint);
+            clients.batch = self
+                .batchers
+                .for_region(&region, &clients.codedeploy, &clients.ecs);
+            clients.memo = self.memos.for_region(&region);
+            return Ok(clients);
         };
         // The request body is not read while the call waits for its turn: upload stall detection would
         // take that for a stalled upload ("minimum throughput … 0 B/s"). Bodies are small JSON and each
@@ -209,11 +207,23 @@ impl Connection {
             ecs,
             elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
-                    .http_client(http)
+                    .http_client(http.clone())
                     .stalled_stream_protection(stalls())
                     .build(),
             ),
             codedeploy,
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .http_client(http.clone())
+                    .stalled_stream_protection(stalls())
+                    .build(),
+            ),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                    .http_client(http.clone())
+                    .stalled_stream_protection(stalls())
+                    .build(),
+            ),
             region,
             endpoint,
         })

@@ -29,6 +29,8 @@ pub struct Preview {
     pub appspec: Option<Value>,
     pub wait: WaitOptions,
     pub notifications: Vec<&'static str>,
+    /// What the checks found that does not stop the deploy.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +160,7 @@ impl Preview {
             }),
             wait: plan.wait.clone(),
             notifications: p.notifier.enabled(),
+            warnings: p.remote.warnings.clone(),
         }
     }
 }
@@ -249,6 +252,9 @@ impl fmt::Display for Preview {
         }
         if !self.notifications.is_empty() {
             writeln!(f, "  notifications     {}", self.notifications.join(", "))?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
         }
         Ok(())
     }

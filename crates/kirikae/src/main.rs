@@ -27,6 +27,8 @@ enum Command {
     Demo(Box<cmd::demo::Args>),
     /// Deploy ECS services Blue/Green through CodeDeploy, as declared in kirikae.yml.
     Deploy(Box<cmd::deploy::Args>),
+    /// Check everything a deploy would check, files and AWS, changing nothing; each check is shown.
+    Verify(Box<cmd::verify::Args>),
     /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(*args).await,
             Command::Deploy(args) => cmd::deploy::run(*args).await,
+            Command::Verify(args) => cmd::verify::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,
         }

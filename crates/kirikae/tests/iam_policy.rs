@@ -11,12 +11,11 @@ use serde_json::{Value, json};
 
 /// Permissions AWS authorizes as part of other calls, so no call of that name ever reaches the sandbox:
 /// passing the CodeDeploy service role and task roles, tagging on create (the `kirikae:spec-sha256` tag),
-/// and the revision and deployment config CreateDeployment registers and reads.
+/// and the revision CreateDeployment registers.
 const IMPLIED: &[&str] = &[
     "iam:PassRole",
     "ecs:TagResource",
     "codedeploy:RegisterApplicationRevision",
-    "codedeploy:GetDeploymentConfig",
 ];
 
 fn policy_actions() -> BTreeSet<String> {
@@ -46,7 +45,13 @@ fn calls(stack: &Stack) -> BTreeMap<String, u64> {
         .as_object()
         .expect("calls by operation")
         .iter()
-        .map(|(op, n)| (op.replacen('.', ":", 1), n.as_u64().unwrap_or(0)))
+        // CloudWatch's endpoint prefix is `monitoring`; its IAM prefix is `cloudwatch`.
+        .map(|(op, n)| {
+            let action = op
+                .replacen('.', ":", 1)
+                .replacen("monitoring:", "cloudwatch:", 1);
+            (action, n.as_u64().unwrap_or(0))
+        })
         .collect()
 }
 
@@ -54,6 +59,19 @@ fn calls(stack: &Stack) -> BTreeMap<String, u64> {
 async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     let stack = Stack::new().await;
     stack.add_load_balancer("pay").await;
+    // An alarm for the group to name (made before counting: it is the test's call, not kirikae's).
+    let created = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import boto3\nboto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test').put_metric_alarm(AlarmName='web-5xx', \
+             MetricName='HTTPCode_Target_5XX_Count', Namespace='AWS/ApplicationELB', Statistic='Sum', Period=60, \
+             EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanOrEqualToThreshold')",
+            stack.sandbox.url
+        ))
+        .status()
+        .expect("python3");
+    assert!(created.success());
     let before = calls(&stack);
 
     // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update, a
@@ -83,6 +101,17 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         )
         .deploy(&["--timeout", "2m"])
         .assert_exit(1);
+
+    // The checks of a group with alarms and hooks: the alarms exist, the role may invoke the hooks.
+    stack
+        .project()
+        .config("/codedeploy/alarms", json!({"names": ["web-5xx"]}))
+        .config(
+            "/codedeploy/hooks",
+            json!({"AfterAllowTestTraffic": "CodeDeployHook_validate"}),
+        )
+        .deploy(&["--dry-run"])
+        .assert_exit(0);
 
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()

@@ -53,6 +53,11 @@ impl Prepared {
             interrupt_code: interrupt.exit_code(),
             changes: Changes::default(),
         };
+        for warning in &self.remote.warnings {
+            observer.on_event(&Event::Warning {
+                message: warning.clone(),
+            });
+        }
         let created = self
             .create(&mut facts.changes, &run_id, observer, interrupt)
             .await;

@@ -16,7 +16,7 @@ mod execute;
 mod prepare;
 mod steps;
 
-pub use prepare::{Prepared, prepare, prepare_with};
+pub use prepare::{Prepared, Verified, prepare, prepare_with, verify};
 
 /// `family:revision` from a task definition ARN.
 pub fn short_arn(arn: &str) -> &str {

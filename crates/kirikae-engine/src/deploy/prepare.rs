@@ -31,6 +31,48 @@ pub async fn prepare(plan: Plan, connection: &Connection) -> Result<Prepared, Er
     prepare_with(plan, aws).await
 }
 
+/// What `kirikae verify` says of one config: each check that passed, in order, what it warns about, and
+/// the first check that failed.
+#[derive(Debug)]
+pub struct Verified {
+    pub passed: Vec<String>,
+    pub warnings: Vec<String>,
+    pub failed: Option<Error>,
+}
+
+/// The read-only half of a deploy, reporting every check (nothing is changed, nothing kept).
+pub async fn verify(plan: &Plan, connection: &Connection) -> Verified {
+    let mut passed = vec![format!(
+        "{} and its definitions are valid (family {}, container {}:{})",
+        plan.config_path.display(),
+        plan.task_definition.family(),
+        plan.service_definition.container_name(),
+        plan.service_definition.container_port()
+    )];
+    let aws = match connection.connect(plan.region.as_deref()).await {
+        Ok(aws) => aws,
+        Err(e) => {
+            return Verified {
+                passed,
+                warnings: Vec::new(),
+                failed: Some(e.into()),
+            };
+        }
+    };
+    match preflight::check_noting(plan, &aws, &mut passed).await {
+        Ok(remote) => Verified {
+            passed,
+            warnings: remote.warnings,
+            failed: None,
+        },
+        Err(e) => Verified {
+            passed,
+            warnings: Vec::new(),
+            failed: Some(e),
+        },
+    }
+}
+
 /// Checks, without changing anything, with clients already built (`kirikae demo` uses its own, with fixed
 /// sandbox credentials, so it can never reach a real account).
 pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
@@ -62,15 +104,16 @@ impl Prepared {
             .collect()
     }
 
-    /// How long to wait at most: `--timeout`, else the group's waits plus 30 minutes (AWS time; the
-    /// sandbox's scaled clock only makes it generous).
+    /// How long to wait at most: `--timeout`, else the deployment config's traffic shifting, the group's
+    /// waits, and 30 minutes for the rest (AWS time; the sandbox's scaled clock only makes it generous).
     pub fn timeout(&self) -> Duration {
         self.plan.wait.timeout.unwrap_or_else(|| {
             let g = &self.desired_group;
             Duration::from_secs(
                 60 * (30
                     + g.ready_wait_minutes.max(0) as u64
-                    + g.termination_wait_minutes.max(0) as u64),
+                    + g.termination_wait_minutes.max(0) as u64)
+                    + self.remote.shifting_seconds.unwrap_or(0),
             )
         })
     }

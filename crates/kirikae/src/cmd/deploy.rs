@@ -95,7 +95,7 @@ pub enum Output {
     Json,
 }
 
-fn container_image(s: &str) -> Result<(String, String), String> {
+pub(crate) fn container_image(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((c, i)) if !c.is_empty() && !i.is_empty() => Ok((c.to_string(), i.to_string())),
         _ => Err(format!(

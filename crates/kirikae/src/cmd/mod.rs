@@ -4,3 +4,4 @@ pub mod demo;
 pub mod demo_app;
 pub mod deploy;
 pub mod sandbox;
+pub mod verify;

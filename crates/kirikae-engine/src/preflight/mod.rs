@@ -23,6 +23,8 @@ use crate::error::{ConfigError, Error};
 use crate::group::GroupSettings;
 use crate::plan::{Plan, TaskDefinitionChoice};
 
+pub mod group_inputs;
+
 /// What AWS already has, as far as this deploy is concerned.
 #[derive(Debug, Clone, Serialize)]
 pub struct Remote {
@@ -40,6 +42,12 @@ pub struct Remote {
     /// The service's current task definition, when it is exactly what this run would deploy: then there
     /// is nothing to deploy (unless `--force`).
     pub up_to_date: Option<String>,
+    /// The target group of the pair the production listener forwards all its traffic to.
+    pub production_target_group: Option<String>,
+    /// How long the deployment config shifts traffic (linear, canary), in seconds, when known.
+    pub shifting_seconds: Option<u64>,
+    /// What a person should know that does not stop the deploy (e.g. a check without permission).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,21 +62,43 @@ pub enum ServiceState {
 }
 
 impl Remote {
-    /// The target group the service is created behind: the service definition's, else the first of the
-    /// pair.
+    /// The target group a new service is created behind: the one the production listener forwards its
+    /// traffic to (a service definition naming the other one is refused by the checks), else the
+    /// service definition's, else the first of the pair.
     pub fn initial_target_group_arn(&self, plan: &Plan) -> String {
-        plan.service_definition
-            .target_group_arn()
-            .map(str::to_string)
+        self.production_target_group
+            .clone()
+            .or_else(|| {
+                plan.service_definition
+                    .target_group_arn()
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| self.target_groups[0].1.clone())
     }
 }
 
 /// Runs every check; the first failure is returned.
 pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
+    check_noting(plan, aws, &mut Vec::new()).await
+}
+
+/// [`check`], saying each check that passed in `passed` (for `kirikae verify`), in order.
+pub async fn check_noting(
+    plan: &Plan,
+    aws: &Clients,
+    passed: &mut Vec<String>,
+) -> Result<Remote, Error> {
     let cfg = plan.config_path.as_path();
     check_cluster(plan, aws).await?;
+    passed.push(format!(
+        "ECS cluster {} is active in {}",
+        plan.cluster, aws.region
+    ));
     let target_groups = target_groups(plan, aws).await?;
+    passed.push(format!(
+        "target groups {} exist",
+        plan.codedeploy.target_groups.join(" and ")
+    ));
     let tg_arns: Vec<&str> = target_groups.iter().map(|(_, a)| a.as_str()).collect();
     if let Some(arn) = plan.service_definition.target_group_arn()
         && !tg_arns.contains(&arn)
@@ -84,7 +114,7 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
         .hint("remove it (kirikae uses the first target group) or name one of the pair")
         .into());
     }
-    let production_listener = listener(
+    let (production_listener, production_forwards) = listener(
         aws,
         cfg,
         "codedeploy.production_listener",
@@ -92,10 +122,22 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
         &tg_arns,
     )
     .await?;
+    passed.push(format!(
+        "production listener {} forwards to the pair",
+        plan.codedeploy.production_listener
+    ));
     let test_listener = match &plan.codedeploy.test_listener {
-        Some(l) => Some(listener(aws, cfg, "codedeploy.test_listener", l, &tg_arns).await?),
+        Some(l) => Some(
+            listener(aws, cfg, "codedeploy.test_listener", l, &tg_arns)
+                .await?
+                .0,
+        ),
         None => None,
     };
+    if let Some(l) = &plan.codedeploy.test_listener {
+        passed.push(format!("test listener {l} forwards to the pair"));
+    }
+    let inputs = group_inputs::check(plan, aws, passed).await?;
 
     let application_exists = application(plan, aws).await?;
     let group = if application_exists {
@@ -103,7 +145,31 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
     } else {
         None
     };
+    passed.push(match (&application_exists, &group) {
+        (true, Some(_)) => format!(
+            "CodeDeploy application {} and deployment group {} exist (ECS)",
+            plan.application, plan.deployment_group
+        ),
+        (true, None) => format!(
+            "CodeDeploy application {} exists (ECS); deployment group {} will be created",
+            plan.application, plan.deployment_group
+        ),
+        _ => format!(
+            "CodeDeploy application {} and deployment group {} will be created",
+            plan.application, plan.deployment_group
+        ),
+    });
     let service = service(plan, aws).await?;
+    passed.push(match &service {
+        ServiceState::Missing => format!(
+            "service {}/{} will be created (CODE_DEPLOY controller)",
+            plan.cluster, plan.service
+        ),
+        ServiceState::Active { .. } => format!(
+            "service {}/{} exists with the CODE_DEPLOY controller",
+            plan.cluster, plan.service
+        ),
+    });
     let existing_task_definition = match plan.task_definition_choice {
         TaskDefinitionChoice::Register => None,
         TaskDefinitionChoice::Latest => {
@@ -130,7 +196,24 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
     let deploying = up_to_date.is_none() || plan.force;
     if group.is_some() && matches!(service, ServiceState::Active { .. }) && deploying {
         no_active_deployment(plan, aws).await?;
+        passed.push(format!(
+            "no other deployment is active in {}",
+            plan.deployment_group
+        ));
     }
+    let production_target_group = if service == ServiceState::Missing {
+        let tg = production_target(plan, &target_groups, &production_forwards)?;
+        let name = target_groups
+            .iter()
+            .find(|(_, a)| *a == tg)
+            .map_or(tg.as_str(), |(n, _)| n.as_str());
+        passed.push(format!(
+            "the new service starts behind {name}, where the production listener forwards"
+        ));
+        Some(tg)
+    } else {
+        None
+    };
     Ok(Remote {
         target_groups,
         production_listener,
@@ -140,6 +223,9 @@ pub async fn check(plan: &Plan, aws: &Clients) -> Result<Remote, Error> {
         service,
         existing_task_definition,
         up_to_date,
+        production_target_group,
+        shifting_seconds: inputs.shifting.map(|d| d.as_secs()),
+        warnings: inputs.warnings,
     })
 }
 
@@ -257,7 +343,7 @@ async fn listener(
     field: &str,
     r: &ListenerRef,
     tg_arns: &[&str],
-) -> Result<String, Error> {
+) -> Result<(String, Vec<(String, Option<i32>)>), Error> {
     let not_found = |msg: String, hint: &str| -> Error {
         ConfigError::in_file(cfg, msg)
             .field(field.to_string())
@@ -368,26 +454,95 @@ async fn listener(
             }
         }
     };
-    let forwards: Vec<&str> = listener
+    // (target group, weight). AWS describes a plain forward both ways (TargetGroupArn and a
+    // ForwardConfig of one group): the ForwardConfig, with its weights, is the one to read when present.
+    let forwards: Vec<(String, Option<i32>)> = listener
         .default_actions()
         .iter()
-        .flat_map(|a| {
-            let single = a.target_group_arn().into_iter();
-            let weighted = a.forward_config().into_iter().flat_map(|f| {
-                f.target_groups()
-                    .iter()
-                    .filter_map(|t| t.target_group_arn())
-            });
-            single.chain(weighted)
+        .flat_map(|a| match a.forward_config() {
+            Some(f) if !f.target_groups().is_empty() => f
+                .target_groups()
+                .iter()
+                .filter_map(|t| Some((t.target_group_arn()?.to_string(), t.weight())))
+                .collect::<Vec<_>>(),
+            _ => a
+                .target_group_arn()
+                .map(|t| (t.to_string(), None))
+                .into_iter()
+                .collect(),
         })
         .collect();
-    if !forwards.iter().any(|a| tg_arns.contains(a)) {
+    if !forwards.iter().any(|(a, _)| tg_arns.contains(&a.as_str())) {
         return Err(ConfigError::in_file(cfg, format!("listener `{r}` does not forward to either target group of the pair"))
             .field(field.to_string())
             .hint("its default action must forward to the target group the service is behind (CodeDeploy rewrites that forward)")
             .into());
     }
-    Ok(listener.listener_arn().unwrap_or_default().to_string())
+    Ok((
+        listener.listener_arn().unwrap_or_default().to_string(),
+        forwards,
+    ))
+}
+
+/// The group of the pair the production listener sends its traffic to: a new service starts there, so
+/// that its tasks serve production at once (and CodeDeploy's first deployment finds blue where traffic
+/// is). A listener that splits traffic across both is refused: CodeDeploy needs one.
+fn production_target(
+    plan: &Plan,
+    pair: &[(String, String)],
+    forwards: &[(String, Option<i32>)],
+) -> Result<String, Error> {
+    let name = |arn: &str| {
+        pair.iter()
+            .find(|(_, a)| a == arn)
+            .map_or(arn.to_string(), |(n, _)| n.clone())
+    };
+    let serving: Vec<&(String, Option<i32>)> = forwards
+        .iter()
+        .filter(|(arn, w)| pair.iter().any(|(_, a)| a == arn) && w.is_none_or(|w| w > 0))
+        .collect();
+    let target = match serving.as_slice() {
+        [(arn, _)] => arn.clone(),
+        [] => pair[0].1.clone(),
+        many => {
+            let split: Vec<String> = many
+                .iter()
+                .map(|(arn, w)| {
+                    format!(
+                        "{} ({})",
+                        name(arn),
+                        w.map_or("?".into(), |w| w.to_string())
+                    )
+                })
+                .collect();
+            return Err(ConfigError::in_file(
+                &plan.config_path,
+                format!(
+                    "the production listener splits its traffic across {}",
+                    split.join(" and ")
+                ),
+            )
+            .field("codedeploy.production_listener")
+            .hint("CodeDeploy shifts traffic from one target group to the other: make the listener forward 100% to one of the pair")
+            .into());
+        }
+    };
+    if let Some(named) = plan.service_definition.target_group_arn()
+        && named != target
+    {
+        return Err(ConfigError::in_file(
+            &plan.service_definition.path,
+            format!(
+                "the service would start behind `{}`, but the production listener forwards to `{}`: its tasks would get no traffic",
+                name(named),
+                name(&target)
+            ),
+        )
+        .field("loadBalancers[0].targetGroupArn")
+        .hint("remove targetGroupArn (kirikae starts the service behind the group the listener forwards to) or name that group")
+        .into());
+    }
+    Ok(target)
 }
 
 async fn application(plan: &Plan, aws: &Clients) -> Result<bool, Error> {
