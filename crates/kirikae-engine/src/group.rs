@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use aws_sdk_codedeploy::operation::create_deployment_group::CreateDeploymentGroupError;
 use aws_sdk_codedeploy::types::{
     Alarm, AlarmConfiguration, AutoRollbackConfiguration, AutoRollbackEvent,
     BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption, DeploymentGroupInfo,
@@ -282,7 +283,7 @@ impl GroupSettings {
         application: &str,
         name: &str,
     ) -> Result<(), crate::Error> {
-        client
+        let created = client
             .create_deployment_group()
             .application_name(application)
             .deployment_group_name(name)
@@ -295,9 +296,21 @@ impl GroupSettings {
             .auto_rollback_configuration(self.auto_rollback())
             .alarm_configuration(self.alarm_configuration())
             .send()
-            .await
-            .map_err(|e| crate::aws::failed("codedeploy:CreateDeploymentGroup", e))?;
-        Ok(())
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // Created by someone else since the check (a concurrent run, or an SDK retry of our own
+            // call whose answer was lost): make it what the config says.
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(CreateDeploymentGroupError::DeploymentGroupAlreadyExistsException(_))
+                ) =>
+            {
+                self.update(client, application, name).await
+            }
+            Err(e) => Err(crate::aws::failed("codedeploy:CreateDeploymentGroup", e)),
+        }
     }
 
     /// Updates the group to these settings (all of them: the call replaces what it is given).

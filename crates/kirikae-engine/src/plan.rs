@@ -90,6 +90,21 @@ pub struct DeployFlags {
     pub wait: WaitOptions,
     /// Create a deployment even when the service already runs exactly this task definition.
     pub force: bool,
+    /// What to do when the deployment group in AWS differs from the config.
+    pub group_drift: GroupDrift,
+}
+
+/// `--group-drift`: what a deploy does when the deployment group in AWS differs from the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupDrift {
+    /// Update the group to the config and say what changed.
+    #[default]
+    Update,
+    /// Leave the group as it is and say what differs.
+    Warn,
+    /// Refuse the deploy before any change, saying what differs (exit 2).
+    Fail,
 }
 
 /// Everything one service's deploy needs, validated.
@@ -104,9 +119,12 @@ pub struct Plan {
     pub task_definition: TaskDefinition,
     pub task_definition_choice: TaskDefinitionChoice,
     pub force: bool,
+    pub group_drift: GroupDrift,
     pub service_definition: ServiceDefinition,
     pub codedeploy: CodeDeploySection,
     pub wait: WaitOptions,
+    /// `sync_desired_count`: an existing service's desired count follows the service definition.
+    pub sync_desired_count: bool,
     pub notifications: Notifications,
 }
 
@@ -234,9 +252,11 @@ fn from_loaded(
         task_definition: td,
         task_definition_choice: flags.task_definition,
         force: flags.force,
+        group_drift: flags.group_drift,
         service_definition: sd,
         codedeploy: cd.clone(),
         wait: flags.wait.clone(),
+        sync_desired_count: cfg.sync_desired_count,
         notifications: cfg.notifications.clone(),
     })
 }

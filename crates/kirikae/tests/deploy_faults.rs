@@ -302,3 +302,23 @@ async fn an_error_after_a_change_says_what_was_changed_and_how_to_pick_up() {
     let services = block_on(stack.ecs.list_services().cluster("demo").send()).unwrap();
     assert_eq!(services.service_arns().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ambiguous_create_deployment_group_is_taken_as_created_and_made_as_configured() {
+    let stack = Stack::new().await;
+    stack.sandbox.fault(json!({
+        "action": "ambiguous", "service": "codedeploy", "operation": "CreateDeploymentGroup",
+        "code": "ServiceUnavailable", "count": 1
+    }));
+    let run = stack.project().deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    assert!(
+        stack.calls_of("codedeploy.CreateDeploymentGroup") >= 2,
+        "the call was retried"
+    );
+    assert_eq!(stack.calls_of("codedeploy.UpdateDeploymentGroup"), 1);
+    stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+}

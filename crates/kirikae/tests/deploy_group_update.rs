@@ -75,39 +75,106 @@ async fn a_changed_deployment_group_is_updated_and_the_changes_are_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_desired_count_follows_the_service_definition() {
+async fn a_scaled_out_service_keeps_its_count_unless_the_config_syncs_it() {
     let stack = Stack::new().await;
     stack.project().deploy(&[]).assert_exit(0);
-    let dry = stack
-        .project()
-        .service("/desiredCount", json!(3))
-        .deploy(&["--dry-run"]);
-    dry.assert_exit(0)
-        .assert_says(&["service           web: would update desired count: 2 → 3"]);
-
-    let run = stack
-        .project()
-        .service("/desiredCount", json!(3))
-        .deploy(&["--output", "json"]);
-    run.assert_exit(0)
-        .assert_says(&["desired count of demo/web: 2 → 3", "nothing to deploy"]);
-    assert_eq!(run.json()["service_changes"][0]["to"], "3");
-    let svc = block_on(
+    let count = || {
+        block_on(
+            stack
+                .ecs
+                .describe_services()
+                .cluster("demo")
+                .services("web")
+                .send(),
+        )
+        .unwrap()
+        .services()[0]
+            .desired_count()
+    };
+    // Application Auto Scaling grew the service to 4.
+    block_on(
         stack
             .ecs
-            .describe_services()
+            .update_service()
             .cluster("demo")
-            .services("web")
+            .service("web")
+            .desired_count(4)
             .send(),
     )
     .unwrap();
-    assert_eq!(svc.services()[0].desired_count(), 3);
-
-    // Without desiredCount in the definition (an autoscaler owns it), the count is left alone.
     let run = stack
         .project()
-        .service("/desiredCount", json!(null))
-        .deploy(&["--output", "json"]);
+        .deploy(&["--image", "web=kirikae/demo:v2", "--output", "json"]);
     run.assert_exit(0);
     assert_eq!(run.json()["service_changes"], json!([]));
+    assert_eq!(
+        count(),
+        4,
+        "the deploy must not cut the service back to the file's 2"
+    );
+
+    // With sync_desired_count, the definition's count is applied (and previewed).
+    let synced = || {
+        stack
+            .project()
+            .config("/sync_desired_count", json!(true))
+            .service("/desiredCount", json!(3))
+    };
+    synced()
+        .deploy(&["--dry-run"])
+        .assert_exit(0)
+        .assert_says(&["service           web: would update desired count: 4 → 3"]);
+    let run = synced().deploy(&["--image", "web=kirikae/demo:v2", "--output", "json"]);
+    run.assert_exit(0)
+        .assert_says(&["desired count of demo/web: 4 → 3", "nothing to deploy"]);
+    assert_eq!(run.json()["service_changes"][0]["to"], "3");
+    assert_eq!(count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn group_drift_fail_refuses_before_any_change_and_warn_deploys_with_the_group_as_it_is() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let drifted = || {
+        stack
+            .project()
+            .config("/codedeploy/termination_wait_minutes", json!(5))
+    };
+    let before = stack.mutating_calls();
+    drifted()
+        .deploy(&["--image", "web=kirikae/demo:v2", "--group-drift", "fail"])
+        .assert_exit(2)
+        .assert_says(&[
+            "differs from the config",
+            "termination wait: 2 minutes → 5 minutes",
+            "--group-drift update",
+        ]);
+    assert_eq!(stack.mutating_calls(), before, "nothing may change");
+
+    let run = drifted().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--group-drift",
+        "warn",
+        "--output",
+        "json",
+    ]);
+    run.assert_exit(0)
+        .assert_says(&["warning:", "left as it is (--group-drift warn)"]);
+    assert_eq!(run.json()["deployment_group_action"], "unchanged");
+    let group = block_on(
+        stack
+            .codedeploy
+            .get_deployment_group()
+            .application_name("AppEcs-demo-web")
+            .deployment_group_name("DgpEcs-demo-web")
+            .send(),
+    )
+    .unwrap();
+    let wait = group
+        .deployment_group_info()
+        .and_then(|g| g.blue_green_deployment_configuration())
+        .and_then(|b| b.terminate_blue_instances_on_deployment_success())
+        .map(|t| t.termination_wait_time_in_minutes());
+    assert_eq!(wait, Some(2), "the group is left as it was");
 }

@@ -89,6 +89,7 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     stack
         .project()
         .config("/codedeploy/termination_wait_minutes", json!(0))
+        .config("/sync_desired_count", json!(true))
         .service("/desiredCount", json!(3))
         .deploy(&["--image", "web=kirikae/demo:v3"])
         .assert_exit(0);

@@ -20,6 +20,7 @@
 //!   auto_rollback: [DEPLOYMENT_FAILURE]
 //!   alarms: {names: [web-5xx], ignore_poll_failure: false}
 //!   hooks: {AfterAllowTestTraffic: validate-web}
+//! sync_desired_count: false              # true: an existing service's count follows the definition
 //! notifications:
 //!   slack: {webhook_url: '{{ env "SLACK_WEBHOOK_URL" "" }}'}   # empty = off
 //!   webhook: {url: '{{ env "DEPLOY_WEBHOOK_URL" "" }}'}
@@ -48,6 +49,11 @@ pub struct ConfigFile {
     pub task_definition: PathBuf,
     pub service_definition: PathBuf,
     pub codedeploy: CodeDeploySection,
+    /// Set an existing service's desired count to the service definition's on every deploy. Off by
+    /// default: once a service runs, Application Auto Scaling (or a person) owns its count, and a deploy
+    /// must not cut a service that was scaled out back to the file's number right before traffic moves.
+    #[serde(default)]
+    pub sync_desired_count: bool,
     #[serde(default)]
     pub notifications: Notifications,
 }
@@ -290,6 +296,7 @@ const TOP_KEYS: &[&str] = &[
     "task_definition",
     "service_definition",
     "codedeploy",
+    "sync_desired_count",
     "notifications",
 ];
 const CODEDEPLOY_KEYS: &[&str] = &[

@@ -5,11 +5,12 @@ use std::time::Duration;
 use aws_sdk_codedeploy::types::DeploymentReadyAction;
 
 use crate::connection::{Clients, Connection};
+use crate::error::ConfigError;
 use crate::error::Error;
 use crate::group::{Change, GroupSettings};
 use crate::notify::Notifier;
 use crate::outcome::Image;
-use crate::plan::Plan;
+use crate::plan::{GroupDrift, Plan};
 use crate::preflight::{self, Remote, ServiceState};
 use crate::watch::pace::Waits;
 
@@ -83,6 +84,20 @@ pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
         .as_ref()
         .map(|g| g.diff(&desired_group))
         .unwrap_or_default();
+    if plan.group_drift == GroupDrift::Fail && !group_changes.is_empty() {
+        let changes: Vec<String> = group_changes.iter().map(ToString::to_string).collect();
+        return Err(ConfigError::in_file(
+            &plan.config_path,
+            format!(
+                "deployment group {} differs from the config: {}",
+                plan.deployment_group,
+                changes.join("; ")
+            ),
+        )
+        .field("codedeploy")
+        .hint("--group-drift update applies the config (the default); --group-drift warn deploys with the group as it is")
+        .into());
+    }
     let notifier = Notifier::new(&plan.notifications);
     Ok(Prepared {
         plan,
@@ -128,8 +143,12 @@ impl Prepared {
         }
     }
 
-    /// The desired count change an existing service needs, if any.
+    /// The desired count change an existing service needs, if any: only with `sync_desired_count`
+    /// (otherwise the count belongs to whatever scales the service).
     pub fn desired_count_change(&self) -> Option<Change> {
+        if !self.plan.sync_desired_count {
+            return None;
+        }
         let ServiceState::Active { desired_count, .. } = &self.remote.service else {
             return None;
         };

@@ -19,6 +19,7 @@ use crate::aws::{Healing, call_failure, failed};
 use crate::definitions::task::SPEC_TAG;
 use crate::error::Error;
 use crate::outcome::GroupAction;
+use crate::plan::GroupDrift;
 use crate::progress::{Event, Observer};
 
 impl Prepared {
@@ -271,6 +272,19 @@ impl Prepared {
                 p.group_action = GroupAction::Created;
                 observer.on_event(&Event::Step {
                     message: format!("created deployment group {}", self.plan.deployment_group),
+                });
+            }
+            Some(_)
+                if !self.group_changes.is_empty() && self.plan.group_drift == GroupDrift::Warn =>
+            {
+                let changes: Vec<String> =
+                    self.group_changes.iter().map(ToString::to_string).collect();
+                observer.on_event(&Event::Warning {
+                    message: format!(
+                        "deployment group {} differs from the config, left as it is (--group-drift warn): {}",
+                        self.plan.deployment_group,
+                        changes.join("; ")
+                    ),
                 });
             }
             Some(_) if !self.group_changes.is_empty() => {

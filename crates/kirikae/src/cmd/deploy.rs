@@ -15,7 +15,9 @@ use kirikae_engine::connection::{self, Budget, Connection};
 use kirikae_engine::deploy::Prepared;
 use kirikae_engine::fleet::{self, Checked};
 use kirikae_engine::interrupt::Interrupt;
-use kirikae_engine::plan::{self, DeployFlags, TaskDefinitionChoice, WaitMode, WaitOptions};
+use kirikae_engine::plan::{
+    self, DeployFlags, GroupDrift, TaskDefinitionChoice, WaitMode, WaitOptions,
+};
 use kirikae_engine::preview::Preview;
 use kirikae_engine::{ConfigError, Error};
 use serde_json::json;
@@ -50,6 +52,10 @@ pub struct Args {
     /// Deploy even when the service already runs exactly this task definition.
     #[arg(long)]
     force: bool,
+    /// When the deployment group in AWS differs from the config: `update` it (and say what changed),
+    /// `warn` and deploy with it as it is, or `fail` before any change (exit 2).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = GroupDriftArg::Update)]
+    group_drift: GroupDriftArg,
     /// Return once the deployment (or the new service) is created.
     #[arg(long, conflicts_with = "wait_until")]
     no_wait: bool,
@@ -87,6 +93,13 @@ pub struct Args {
     /// Time between two polls while waiting.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration, hide = true)]
     poll_interval: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum GroupDriftArg {
+    Update,
+    Warn,
+    Fail,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -133,6 +146,11 @@ impl Args {
                 poll_interval: self.poll_interval,
             },
             force: self.force,
+            group_drift: match self.group_drift {
+                GroupDriftArg::Update => GroupDrift::Update,
+                GroupDriftArg::Warn => GroupDrift::Warn,
+                GroupDriftArg::Fail => GroupDrift::Fail,
+            },
         })
     }
 
