@@ -533,6 +533,7 @@ mod tests {
             message: String::new(),
             next_steps: Vec::new(),
             failure: None,
+            diagnosis: None,
             application: "AppEcs-demo-web".into(),
             application_created: false,
             deployment_group: "DgpEcs-demo-web".into(),

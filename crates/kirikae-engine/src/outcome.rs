@@ -148,6 +148,8 @@ pub struct Outcome {
     pub status: Option<String>,
     pub error: Option<ErrorInfo>,
     pub rollback: Option<RollbackOutcome>,
+    /// Why the deployment failed, as far as AWS tells (failed or rolled back deployments).
+    pub diagnosis: Option<crate::deploy::Diagnosis>,
     pub timeline: Vec<TimelineEntry>,
     pub started_at: f64,
     pub finished_at: f64,

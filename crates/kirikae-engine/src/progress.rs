@@ -146,6 +146,8 @@ pub struct LifecycleEvent {
     /// Epoch seconds (AWS's clock).
     pub start: Option<f64>,
     pub end: Option<f64>,
+    /// What CodeDeploy says of a failed event (its diagnostics: error code, message, log tail).
+    pub diagnostic: Option<String>,
 }
 
 impl LifecycleEvent {

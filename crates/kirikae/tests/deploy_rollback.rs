@@ -35,6 +35,19 @@ async fn unhealthy_green_fails_rolls_back_and_traffic_stays_on_blue() {
             .contains(out["error"]["code"].as_str().unwrap()),
         "{out:#}"
     );
+    // Why, as far as AWS tells: green's tasks failed their health checks.
+    let diagnosis = &out["diagnosis"];
+    assert!(
+        !diagnosis["stopped_tasks"].as_array().unwrap().is_empty()
+            || !diagnosis["target_health"].as_array().unwrap().is_empty()
+            || !diagnosis["service_events"].as_array().unwrap().is_empty(),
+        "{out:#}"
+    );
+    assert!(
+        run.stderr.contains("green tasks stopped:") || run.stderr.contains("service events:"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(out["rollback"]["status"], "Succeeded");
     assert_eq!(out["rollback"]["traffic_on_blue"], true);
     assert!(

@@ -142,6 +142,7 @@ impl Facts {
             status: last.map(|s| s.status.as_str().to_string()),
             error: last.and_then(|s| s.error.clone()),
             rollback: None,
+            diagnosis: None,
             timeline: last.map(outcome::timeline).unwrap_or_default(),
             started_at: self.started_at,
             finished_at,
@@ -564,6 +565,7 @@ mod tests {
                 status: "Succeeded".into(),
                 start: Some(1.0),
                 end: Some(2.0),
+                diagnostic: None,
             }],
             task_sets: vec![TaskSet {
                 id: "ts-2".into(),

@@ -79,7 +79,7 @@ impl Prepared {
                         Poller::new(observer, interrupt, deadline, self.plan.wait.poll_interval);
                     let followed = self.follow(&created, &mut poller).await;
                     facts.interrupt_code = interrupt.exit_code();
-                    self.ending(&facts, followed)
+                    self.ending_explained(&facts, followed).await
                 }
             }
         };
@@ -196,5 +196,27 @@ impl Prepared {
                 ending::deployment(facts, f, event)
             }
         }
+    }
+
+    /// The ending, with AWS's reasons when the deployment failed.
+    async fn ending_explained(&self, facts: &Facts, followed: Followed) -> Outcome {
+        let failed = match &followed {
+            Followed::Deployment(
+                follow_deployment::Followed::NotRolledBack(s)
+                | follow_deployment::Followed::RolledBack { ended: s, .. },
+            ) => Some(s.clone()),
+            Followed::Deployment(follow_deployment::Followed::Unfinished {
+                last: Some(s), ..
+            }) if s.is_terminal() => Some(s.clone()),
+            _ => None,
+        };
+        let mut outcome = self.ending(facts, followed);
+        if let Some(snap) = failed {
+            let diagnosis = self.diagnose(&snap).await;
+            if !diagnosis.is_empty() {
+                outcome.diagnosis = Some(diagnosis);
+            }
+        }
+        outcome
     }
 }

@@ -11,11 +11,13 @@
 //! Once anything is changed, nothing returns an error: every way the run ends is an outcome that says
 //! what exists and what AWS is doing now.
 
+mod diagnose;
 pub mod ending;
 mod execute;
 mod prepare;
 mod steps;
 
+pub use diagnose::Diagnosis;
 pub use prepare::{Prepared, Verified, prepare, prepare_with, verify};
 
 /// `family:revision` from a task definition ARN.

@@ -323,6 +323,20 @@ pub fn snapshot(
                     status: e.status().cloned().unwrap_or(LifecycleEventStatus::Pending),
                     start: secs(e.start_time()),
                     end: secs(e.end_time()),
+                    diagnostic: e.diagnostics().map(|d| {
+                        let mut said = [
+                            d.error_code().map(|c| c.as_str().to_string()),
+                            d.message().map(str::to_string),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                        if let Some(tail) = d.log_tail().filter(|t| !t.trim().is_empty()) {
+                            said.push_str(&format!(" (log: {})", tail.trim()));
+                        }
+                        said
+                    }),
                 })
                 .collect(),
             t.task_sets_info()
@@ -388,6 +402,7 @@ mod tests {
                 },
                 start: None,
                 end: None,
+                diagnostic: None,
             }],
             task_sets: Vec::new(),
             error: None,

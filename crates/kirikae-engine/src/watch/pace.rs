@@ -97,6 +97,7 @@ mod tests {
                     status: "Succeeded".into(),
                     start: Some(end - 1.0),
                     end: Some(*end),
+                    diagnostic: None,
                 })
                 .collect(),
             task_sets: Vec::new(),

@@ -44,6 +44,19 @@ pub fn summary(o: &Outcome) -> String {
         "{mark} {} ({:.1} s)\n",
         o.message, o.duration_seconds
     ));
+    if let Some(d) = &o.diagnosis {
+        for (what, lines) in [
+            ("lifecycle", &d.lifecycle),
+            ("green tasks stopped", &d.stopped_tasks),
+            ("green targets", &d.target_health),
+            ("alarms", &d.alarms),
+            ("service events", &d.service_events),
+        ] {
+            for line in lines {
+                out.push_str(&format!("  {} {line}\n", paint.dim(&format!("{what}:"))));
+            }
+        }
+    }
     if let Some(hint) = o.failure.as_ref().and_then(|f| f.hint.as_deref()) {
         out.push_str(&format!("  hint: {hint}\n"));
     }
