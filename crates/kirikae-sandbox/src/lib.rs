@@ -21,6 +21,8 @@ pub mod model;
 pub mod protocol;
 pub mod runtime;
 mod server;
+#[cfg(test)]
+mod testkit;
 mod throttle;
 pub mod world;
 

@@ -72,6 +72,14 @@ fn check_controller(
             "Deployment circuit breaker feature is only supported with ECS deployment controller. Update to ECS deployment controller and try again.",
         ));
     }
+    // CreateService API reference (loadBalancers): "If the service uses the CODE_DEPLOY deployment
+    // controller, the service is required to use either an Application Load Balancer or Network Load
+    // Balancer." AWS's exact words for the refusal are not published; the exception is ECS's usual one.
+    if controller == Controller::CodeDeploy && spec.load_balancers.is_empty() {
+        return Err(errors::invalid(
+            "A service with the CODE_DEPLOY deployment controller is required to use an Application Load Balancer or Network Load Balancer: specify its target group in loadBalancers.",
+        ));
+    }
     if controller == Controller::CodeDeploy && spec.load_balancers.len() > 1 {
         return Err(errors::invalid(
             "Services with a CODE_DEPLOY deployment controller support exactly one load balancer target group.",

@@ -4,6 +4,8 @@
 mod create;
 mod delete;
 mod read;
+#[cfg(test)]
+mod tests;
 mod update;
 
 pub use create::create;
