@@ -62,6 +62,16 @@ pub fn build(task_definition_arn: &str, sd: &ServiceDefinition, hooks: &Hooks) -
 
 /// `(content, sha256)` as CreateDeployment's `appSpecContent` wants them: the hash is over the exact bytes
 /// of the content.
+/// The service tag recording the AppSpec inputs last deployed successfully (or the service was created
+/// with): a later run whose inputs differ (subnets, security groups, platform version, capacity
+/// providers, container, hooks) deploys even when the task definition is unchanged.
+pub const INPUTS_TAG: &str = "kirikae:appspec-sha256";
+
+/// The fingerprint of everything an AppSpec says besides the task definition.
+pub fn inputs_hash(sd: &ServiceDefinition, hooks: &Hooks) -> String {
+    content(&build("", sd, hooks)).1
+}
+
 pub fn content(doc: &Value) -> (String, String) {
     let content = doc.to_string();
     let digest = Sha256::digest(content.as_bytes());

@@ -27,6 +27,7 @@ pub mod config;
 pub mod connection;
 pub mod definitions;
 pub mod deploy;
+pub mod diff;
 pub mod error;
 pub mod fleet;
 pub mod group;

@@ -87,7 +87,7 @@ impl Preview {
         let creating = p.remote.service == ServiceState::Missing;
         let td_arn = p
             .remote
-            .up_to_date
+            .unchanged_task_definition
             .clone()
             .or_else(|| p.remote.existing_task_definition.clone());
         let nothing_to_deploy = p.remote.up_to_date.is_some() && !plan.force;
@@ -125,7 +125,7 @@ impl Preview {
                 settings: p.desired_group.clone(),
             },
             task_definition: TaskDefinitionPreview {
-                action: if p.remote.up_to_date.is_some() {
+                action: if p.remote.unchanged_task_definition.is_some() {
                     "unchanged"
                 } else if td_arn.is_some() {
                     "use"

@@ -4,6 +4,7 @@
 mod deploy_support;
 
 use deploy_support::{BLUE, GREEN, Stack, block_on, read, wait_for};
+use serde_json::json;
 
 /// Operations that create something; an idempotent run calls none of them.
 const CREATES: &[&str] = &[
@@ -151,4 +152,30 @@ async fn first_run_creates_second_deploys_blue_green_third_changes_nothing() {
     stack.project().deploy(&[]).assert_exit(0);
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
     let _ = BLUE;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_only_to_the_appspec_inputs_deploys_with_the_same_task_definition() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let moved = || {
+        stack.project().service(
+            "/networkConfiguration/awsvpcConfiguration/subnets",
+            json!(["subnet-b"]),
+        )
+    };
+    // Only the subnets differ: a Blue/Green deployment, reusing the registered task definition.
+    let run = moved().deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    let out = run.json();
+    assert_eq!(out["result"], "succeeded", "{out:#}");
+    assert!(
+        out["deployment_id"].is_string(),
+        "a deployment was made: {out:#}"
+    );
+    assert_eq!(out["task_definition_registered"], false, "{out:#}");
+    // The same again: nothing to deploy.
+    let again = moved().deploy(&["--output", "json"]);
+    again.assert_exit(0).assert_says(&["nothing to deploy"]);
+    assert!(again.json()["deployment_id"].is_null());
 }

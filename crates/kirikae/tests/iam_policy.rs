@@ -10,13 +10,8 @@ use deploy_support::Stack;
 use serde_json::{Value, json};
 
 /// Permissions AWS authorizes as part of other calls, so no call of that name ever reaches the sandbox:
-/// passing the CodeDeploy service role and task roles, tagging on create (the `kirikae:spec-sha256` tag),
-/// and the revision CreateDeployment registers.
-const IMPLIED: &[&str] = &[
-    "iam:PassRole",
-    "ecs:TagResource",
-    "codedeploy:RegisterApplicationRevision",
-];
+/// passing the CodeDeploy service role and task roles, and the revision CreateDeployment registers.
+const IMPLIED: &[&str] = &["iam:PassRole", "codedeploy:RegisterApplicationRevision"];
 
 fn policy_actions() -> BTreeSet<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/iam-policy.json");

@@ -78,6 +78,11 @@ impl Prepared {
                     let mut poller =
                         Poller::new(observer, interrupt, deadline, self.plan.wait.poll_interval);
                     let followed = self.follow(&created, &mut poller).await;
+                    if let Followed::Deployment(follow_deployment::Followed::Succeeded(_)) =
+                        &followed
+                    {
+                        self.record_deployed_inputs(observer).await;
+                    }
                     facts.interrupt_code = interrupt.exit_code();
                     self.ending_explained(&facts, followed).await
                 }

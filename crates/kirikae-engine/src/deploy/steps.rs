@@ -20,6 +20,7 @@ use crate::definitions::task::SPEC_TAG;
 use crate::error::Error;
 use crate::outcome::GroupAction;
 use crate::plan::GroupDrift;
+use crate::preflight::ServiceState;
 use crate::progress::{Event, Observer};
 
 impl Prepared {
@@ -68,7 +69,7 @@ impl Prepared {
         p: &mut Changes,
         observer: &dyn Observer,
     ) -> Result<String, Error> {
-        if let Some(arn) = &self.remote.up_to_date {
+        if let Some(arn) = &self.remote.unchanged_task_definition {
             observer.on_event(&Event::Step {
                 message: format!("task definition {} is unchanged", short_arn(arn)),
             });
@@ -121,6 +122,59 @@ impl Prepared {
         p.task_definition_arn = Some(arn.clone());
         p.registered = true;
         Ok(arn)
+    }
+
+    /// The service definition's tags plus the AppSpec inputs it is created with.
+    fn service_tags(
+        &self,
+        tags: Option<Vec<aws_sdk_ecs::types::Tag>>,
+    ) -> Vec<aws_sdk_ecs::types::Tag> {
+        let mut tags: Vec<_> = tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key() != Some(appspec::INPUTS_TAG))
+            .collect();
+        tags.push(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(appspec::INPUTS_TAG)
+                .value(appspec::inputs_hash(
+                    &self.plan.service_definition,
+                    &self.plan.codedeploy.hooks,
+                ))
+                .build(),
+        );
+        tags
+    }
+
+    /// Records on the service that a deployment with this run's AppSpec inputs succeeded, so the next
+    /// identical run has nothing to deploy. Best effort: without the tag, the next run deploys again.
+    pub(super) async fn record_deployed_inputs(&self, observer: &dyn Observer) {
+        let ServiceState::Active { arn, .. } = &self.remote.service else {
+            return;
+        };
+        let tag = aws_sdk_ecs::types::Tag::builder()
+            .key(appspec::INPUTS_TAG)
+            .value(appspec::inputs_hash(
+                &self.plan.service_definition,
+                &self.plan.codedeploy.hooks,
+            ))
+            .build();
+        if let Err(e) = self
+            .aws
+            .ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(tag)
+            .send()
+            .await
+        {
+            observer.on_event(&Event::Warning {
+                message: format!(
+                    "could not tag the service with what was deployed ({}); the next run deploys again",
+                    failed("ecs:TagResource", e)
+                ),
+            });
+        }
     }
 
     /// The file's tags plus the spec fingerprint that makes the next identical run a no-op.
@@ -205,7 +259,7 @@ impl Prepared {
             .set_network_configuration(i.network_configuration)
             .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds)
             .set_scheduling_strategy(i.scheduling_strategy)
-            .set_tags(i.tags)
+            .set_tags(Some(self.service_tags(i.tags)))
             .set_enable_ecs_managed_tags(i.enable_ecs_managed_tags)
             .set_propagate_tags(i.propagate_tags)
             .set_enable_execute_command(i.enable_execute_command)

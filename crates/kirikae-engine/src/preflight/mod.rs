@@ -39,8 +39,11 @@ pub struct Remote {
     /// The task definition to deploy when it is not registered by this run (`--skip-task-definition`,
     /// `--revision`).
     pub existing_task_definition: Option<String>,
-    /// The service's current task definition, when it is exactly what this run would deploy: then there
-    /// is nothing to deploy (unless `--force`).
+    /// The service's current task definition, when it has exactly the content this run would register
+    /// (it is reused instead).
+    pub unchanged_task_definition: Option<String>,
+    /// The service's current task definition, when it and the AppSpec inputs are exactly what this run
+    /// would deploy: then there is nothing to deploy (unless `--force`).
     pub up_to_date: Option<String>,
     /// The target group of the pair the production listener forwards all its traffic to.
     pub production_target_group: Option<String>,
@@ -55,9 +58,12 @@ pub struct Remote {
 pub enum ServiceState {
     Missing,
     Active {
+        arn: String,
         task_definition: Option<String>,
         desired_count: i32,
         running_count: i32,
+        /// The AppSpec inputs last deployed (the `kirikae:appspec-sha256` tag), when recorded.
+        deployed_inputs: Option<String>,
     },
 }
 
@@ -181,7 +187,9 @@ pub async fn check_noting(
             Some(describe_task_definition(plan, aws, which, "--revision").await?)
         }
     };
-    let up_to_date = match &service {
+    // The service's task definition, when it has exactly this content (then it is reused, not
+    // registered again); up to date when the AppSpec inputs are also those last deployed.
+    let unchanged_task_definition = match &service {
         ServiceState::Active {
             task_definition: Some(current),
             ..
@@ -191,6 +199,16 @@ pub async fn check_noting(
                 .await?
                 .then(|| current.clone()),
         },
+        _ => None,
+    };
+    let appspec_inputs =
+        crate::appspec::inputs_hash(&plan.service_definition, &plan.codedeploy.hooks);
+    let up_to_date = match &service {
+        ServiceState::Active {
+            deployed_inputs, ..
+        } if deployed_inputs.as_deref() == Some(appspec_inputs.as_str()) => {
+            unchanged_task_definition.clone()
+        }
         _ => None,
     };
     let deploying = up_to_date.is_none() || plan.force;
@@ -222,6 +240,7 @@ pub async fn check_noting(
         group,
         service,
         existing_task_definition,
+        unchanged_task_definition,
         up_to_date,
         production_target_group,
         shifting_seconds: inputs.shifting.map(|d| d.as_secs()),
@@ -629,6 +648,7 @@ async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
         .describe_services()
         .cluster(&plan.cluster)
         .services(&plan.service)
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
         .send()
         .await
         .map_err(|e| failed("ecs:DescribeServices", e))?;
@@ -659,9 +679,16 @@ async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
         .into());
     }
     Ok(ServiceState::Active {
+        arn: svc.service_arn().unwrap_or_default().to_string(),
         task_definition: svc.task_definition().map(str::to_string),
         desired_count: svc.desired_count(),
         running_count: svc.running_count(),
+        deployed_inputs: svc
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(crate::appspec::INPUTS_TAG))
+            .and_then(|t| t.value())
+            .map(str::to_string),
     })
 }
 
