@@ -149,7 +149,11 @@ impl Preview {
                 container_port: plan.service_definition.container_port(),
                 target_group,
                 deployment_config: plan.codedeploy.deployment_config.clone(),
-                changes: p.desired_count_change().into_iter().collect(),
+                changes: p
+                    .desired_count_change()
+                    .into_iter()
+                    .chain(p.settings_changes())
+                    .collect(),
             },
             appspec: (!creating && !nothing_to_deploy).then(|| {
                 appspec::build(

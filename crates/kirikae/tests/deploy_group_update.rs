@@ -178,3 +178,41 @@ async fn group_drift_fail_refuses_before_any_change_and_warn_deploys_with_the_gr
         .map(|t| t.termination_wait_time_in_minutes());
     assert_eq!(wait, Some(2), "the group is left as it was");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_settings_a_code_deploy_service_may_change_follow_the_definition() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let changed = || {
+        stack
+            .project()
+            .service("/healthCheckGracePeriodSeconds", json!(45))
+            .service("/propagateTags", json!("SERVICE"))
+    };
+    changed()
+        .deploy(&["--dry-run"])
+        .assert_exit(0)
+        .assert_says(&["would update health check grace period"]);
+    let run = changed().deploy(&["--output", "json"]);
+    run.assert_exit(0).assert_says(&[
+        "updated service demo/web: health check grace period",
+        "→ 45 s",
+        "updated service demo/web: tag propagation: NONE → SERVICE",
+    ]);
+    let svc = block_on(
+        stack
+            .ecs
+            .describe_services()
+            .cluster("demo")
+            .services("web")
+            .send(),
+    )
+    .unwrap();
+    let svc = &svc.services()[0];
+    assert_eq!(svc.health_check_grace_period_seconds(), Some(45));
+    assert_eq!(svc.propagate_tags().map(|p| p.as_str()), Some("SERVICE"));
+    // Applied once: the same definition again changes nothing.
+    let again = changed().deploy(&["--output", "json"]);
+    again.assert_exit(0);
+    assert_eq!(again.json()["service_changes"], json!([]));
+}

@@ -115,7 +115,7 @@ impl Prepared {
             return Ok(Created::Service);
         }
         self.ensure_group(changes, observer).await?;
-        self.sync_desired_count(changes, observer).await?;
+        self.update_service_settings(changes, observer).await?;
         if self.remote.up_to_date.is_some() && !self.plan.force {
             let msg = format!(
                 "nothing to deploy: {}/{} already runs {} (--force deploys it again)",

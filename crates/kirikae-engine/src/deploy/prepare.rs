@@ -160,6 +160,45 @@ impl Prepared {
         })
     }
 
+    /// The settings of an existing service that differ from its definition and that UpdateService may
+    /// change on a CODE_DEPLOY service (a field the definition leaves out is left as it is).
+    pub fn settings_changes(&self) -> Vec<Change> {
+        let ServiceState::Active { settings: now, .. } = &self.remote.service else {
+            return Vec::new();
+        };
+        let i = &self.plan.service_definition.input;
+        let mut changes = Vec::new();
+        let secs = |v: Option<i32>| v.map_or("(none)".into(), |s| format!("{s} s"));
+        if let Some(grace) = i.health_check_grace_period_seconds()
+            && now.health_check_grace_period_seconds.unwrap_or(0) != grace
+        {
+            changes.push(Change {
+                field: "health check grace period".into(),
+                from: secs(now.health_check_grace_period_seconds),
+                to: secs(Some(grace)),
+            });
+        }
+        if let Some(managed) = i.enable_ecs_managed_tags()
+            && now.enable_ecs_managed_tags != managed
+        {
+            changes.push(Change {
+                field: "ECS managed tags".into(),
+                from: now.enable_ecs_managed_tags.to_string(),
+                to: managed.to_string(),
+            });
+        }
+        if let Some(p) = i.propagate_tags()
+            && now.propagate_tags.as_deref().unwrap_or("NONE") != p.as_str()
+        {
+            changes.push(Change {
+                field: "tag propagation".into(),
+                from: now.propagate_tags.clone().unwrap_or_else(|| "NONE".into()),
+                to: p.as_str().to_string(),
+            });
+        }
+        changes
+    }
+
     /// The name of one of the pair's target groups, from its ARN.
     pub fn tg_name(&self, arn: &str) -> String {
         self.remote

@@ -283,31 +283,54 @@ impl Prepared {
 
     /// The one service setting kept in sync outside deployments: the desired count, when the service
     /// definition states it (leave it out when an autoscaler owns it).
-    pub(super) async fn sync_desired_count(
+    /// Updates what UpdateService may change on an existing CODE_DEPLOY service: the desired count (with
+    /// `sync_desired_count`) and the settings its definition states (grace period, managed tags, tag
+    /// propagation). One call for all of them.
+    pub(super) async fn update_service_settings(
         &self,
         p: &mut Changes,
         observer: &dyn Observer,
     ) -> Result<(), Error> {
-        let Some(change) = self.desired_count_change() else {
+        let count = self.desired_count_change();
+        let settings = self.settings_changes();
+        if count.is_none() && settings.is_empty() {
             return Ok(());
-        };
-        let to: i32 = change.to.parse().expect("a count");
-        self.aws
+        }
+        let i = &self.plan.service_definition.input;
+        let mut call = self
+            .aws
             .ecs
             .update_service()
             .cluster(&self.plan.cluster)
-            .service(&self.plan.service)
-            .desired_count(to)
-            .send()
+            .service(&self.plan.service);
+        if let Some(c) = &count {
+            call = call.desired_count(c.to.parse().expect("a count"));
+        }
+        for c in &settings {
+            call = match c.field.as_str() {
+                "health check grace period" => call
+                    .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds()),
+                "ECS managed tags" => call.set_enable_ecs_managed_tags(i.enable_ecs_managed_tags()),
+                "tag propagation" => call.set_propagate_tags(i.propagate_tags().cloned()),
+                _ => call,
+            };
+        }
+        call.send()
             .await
             .map_err(|e| failed("ecs:UpdateService", e))?;
-        observer.on_event(&Event::Step {
-            message: format!(
-                "desired count of {}/{}: {} → {}",
-                self.plan.cluster, self.plan.service, change.from, change.to
-            ),
-        });
-        p.service_changes.push(change);
+        let name = format!("{}/{}", self.plan.cluster, self.plan.service);
+        if let Some(c) = count {
+            observer.on_event(&Event::Step {
+                message: format!("desired count of {name}: {} → {}", c.from, c.to),
+            });
+            p.service_changes.push(c);
+        }
+        for c in settings {
+            observer.on_event(&Event::Step {
+                message: format!("updated service {name}: {c}"),
+            });
+            p.service_changes.push(c);
+        }
         Ok(())
     }
 

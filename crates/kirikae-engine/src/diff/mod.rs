@@ -313,7 +313,11 @@ async fn appspec_diff(p: &Prepared, deploying: bool, config: &str) -> AppSpecDif
                     .into(),
             );
         }
-        Err(why) => return none(format!("the last deployment's AppSpec was not compared: {why}")),
+        Err(why) => {
+            return none(format!(
+                "the last deployment's AppSpec was not compared: {why}"
+            ));
+        }
     };
     let plan = &p.plan;
     let wanted = appspec::build("", &plan.service_definition, &plan.codedeploy.hooks);
@@ -443,7 +447,10 @@ impl Diff {
                 .creates
                 .iter()
                 .find_map(|c| c.strip_prefix("deployment group "));
-            let current = match (name, self.creates.iter().any(|c| c.starts_with("application "))) {
+            let current = match (
+                name,
+                self.creates.iter().any(|c| c.starts_with("application ")),
+            ) {
                 (Some(n), true) => format!(
                     "deployment group {n} (none: a deploy creates it, and its CodeDeploy application)"
                 ),
@@ -486,11 +493,7 @@ impl Diff {
         if !self.changed {
             return format!("{target}: nothing would change");
         }
-        let mut parts: Vec<String> = self
-            .creates
-            .iter()
-            .map(|c| format!("create {c}"))
-            .collect();
+        let mut parts: Vec<String> = self.creates.iter().map(|c| format!("create {c}")).collect();
         if self.task_definition.changed && self.service.action != "create" {
             parts.push(match &self.task_definition.current {
                 Some(arn) => format!("replace task definition {}", short_arn(arn)),

@@ -148,7 +148,12 @@ pub fn pretty(v: &Value) -> String {
 
 fn sort_by_str(items: &mut [Value], key: &str) {
     items.sort_by(|a, b| {
-        let k = |v: &Value| v.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        let k = |v: &Value| {
+            v.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         k(a).cmp(&k(b))
     });
 }
@@ -231,11 +236,8 @@ mod tests {
             pretty(&task_definition(&described())),
             pretty(&task_definition(&changed)),
         );
-        let differing: Vec<(&str, &str)> = a
-            .lines()
-            .zip(b.lines())
-            .filter(|(x, y)| x != y)
-            .collect();
+        let differing: Vec<(&str, &str)> =
+            a.lines().zip(b.lines()).filter(|(x, y)| x != y).collect();
         assert_eq!(
             differing,
             vec![(

@@ -53,6 +53,16 @@ pub struct Remote {
     pub warnings: Vec<String>,
 }
 
+/// What UpdateService may change on a service with the CODE_DEPLOY controller besides its desired count
+/// (AWS: the rest — task definition, network, platform version, load balancers — needs a deployment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UpdatableSettings {
+    pub health_check_grace_period_seconds: Option<i32>,
+    pub enable_ecs_managed_tags: bool,
+    /// `TASK_DEFINITION`, `SERVICE`, `NONE`.
+    pub propagate_tags: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ServiceState {
@@ -64,6 +74,8 @@ pub enum ServiceState {
         running_count: i32,
         /// The AppSpec inputs last deployed (the `kirikae:appspec-sha256` tag), when recorded.
         deployed_inputs: Option<String>,
+        /// The settings UpdateService may change on a CODE_DEPLOY service, as they are.
+        settings: UpdatableSettings,
     },
 }
 
@@ -689,6 +701,11 @@ async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
             .find(|t| t.key() == Some(crate::appspec::INPUTS_TAG))
             .and_then(|t| t.value())
             .map(str::to_string),
+        settings: UpdatableSettings {
+            health_check_grace_period_seconds: svc.health_check_grace_period_seconds(),
+            enable_ecs_managed_tags: svc.enable_ecs_managed_tags(),
+            propagate_tags: svc.propagate_tags().map(|p| p.as_str().to_string()),
+        },
     })
 }
 
