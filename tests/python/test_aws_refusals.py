@@ -19,3 +19,72 @@ def test_a_code_deploy_service_needs_a_load_balancer(sandbox):
                            deploymentController={"type": "CODE_DEPLOY"})
     assert "CODE_DEPLOY" in error(e)[1]
     assert ecs.describe_services(cluster="demo", services=["web"])["failures"][0]["reason"] == "MISSING"
+
+
+def _group_over(s, **kw):
+    """An ECS application and deployment group over stack.build's service (bluegreen.group_kwargs)."""
+    import bluegreen
+
+    cd = s["sb"].client("codedeploy")
+    cd.create_application(applicationName=bluegreen.APP, computePlatform="ECS")
+    s["cd"] = cd
+    return cd, bluegreen.group_kwargs(s, **kw)
+
+
+def test_a_production_route_takes_exactly_one_listener(sandbox):
+    s = build(sandbox, desired=1)
+    s["sb"] = sandbox
+    cd, kw = _group_over(s, test_listener=False)
+    pair = kw["loadBalancerInfo"]["targetGroupPairInfoList"][0]
+    pair["prodTrafficRoute"]["listenerArns"].append(s["test"]["ListenerArn"])
+    with pytest.raises(cd.exceptions.InvalidTrafficRoutingConfigurationException) as e:
+        cd.create_deployment_group(**kw)
+    assert error(e)[1] == "Production traffic route must have exactly one listener Arn"
+
+
+def test_a_deployment_fails_when_production_does_not_serve_the_primary_task_set(sandbox):
+    import bluegreen
+
+    s = build(sandbox, desired=1)
+    s["sb"] = sandbox
+    # The service serves from blue, but production forwards to green.
+    s["elb"].modify_listener(ListenerArn=s["prod"]["ListenerArn"],
+                             DefaultActions=[{"Type": "forward", "TargetGroupArn": s["green"]["TargetGroupArn"]}])
+    cd, kw = _group_over(s, test_listener=False)
+    cd.create_deployment_group(**kw)  # accepted: CodeDeploy finds out when it deploys
+    d = bluegreen.deploy(s)
+    info = bluegreen.wait_status(s, d, "Failed", timeout=30)
+    assert info["errorInformation"]["code"] == "ELASTIC_LOAD_BALANCING_INVALID"
+    assert info["errorInformation"]["message"] == (
+        "The ELB could not be updated due to the following error: "
+        f"Primary taskset target group must be behind listener {s['prod']['ListenerArn']}")
+    assert "rollbackInfo" not in info
+    assert [t[0] for t in bluegreen.task_sets(s)] == ["PRIMARY"]
+
+
+def test_a_test_listener_on_another_load_balancer_fails_the_deployment_at_allow_test_traffic(sandbox):
+    import bluegreen
+
+    s = build(sandbox, desired=1)
+    s["sb"] = sandbox
+    bluegreen.quick_drain(s)
+    elb = s["elb"]
+    other_tg = target_group(elb, "other")
+    other_lb = elb.create_load_balancer(Name="other-alb", Subnets=["subnet-0sandbox", "subnet-1sandbox"],
+                                        Type="application")["LoadBalancers"][0]
+    other = elb.create_listener(LoadBalancerArn=other_lb["LoadBalancerArn"], Protocol="HTTP", Port=8080,
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": other_tg["TargetGroupArn"]}])
+    cd, kw = _group_over(s, test_listener=False)
+    kw["loadBalancerInfo"]["targetGroupPairInfoList"][0]["testTrafficRoute"] = {
+        "listenerArns": [other["Listeners"][0]["ListenerArn"]]}
+    cd.create_deployment_group(**kw)
+    bluegreen.steady(s, desired=1)
+    d = bluegreen.deploy(s)
+    info = bluegreen.wait_status(s, d, "Failed", timeout=60)
+    assert info["errorInformation"]["code"] == "ELASTIC_LOAD_BALANCING_INVALID"
+    # Its listener cannot forward to the pair: an ALB target group serves one load balancer.
+    assert other["Listeners"][0]["ListenerArn"] in info["errorInformation"]["message"]
+    events = bluegreen.events(s, d)
+    assert events["Install"]["status"] == "Succeeded"
+    assert events["AllowTestTraffic"]["status"] == "Failed"
+    assert bluegreen.version(s) == (200, "v1")

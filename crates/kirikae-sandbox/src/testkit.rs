@@ -220,6 +220,13 @@ impl Kit {
             .to_string()
     }
 
+    /// One controller pass of CodeDeploy (deployments advance; ECS and ELBv2 are left alone).
+    pub fn advance_deployments(&mut self) {
+        let rt = self.rt.handle().clone();
+        let _in = rt.enter();
+        crate::codedeploy::reconcile(&mut self.cx());
+    }
+
     /// The deployment's `deploymentInfo`.
     pub fn deployment(&mut self, id: &str) -> Value {
         self.codedeploy_ok("GetDeployment", json!({"deploymentId": id}))["deploymentInfo"].clone()

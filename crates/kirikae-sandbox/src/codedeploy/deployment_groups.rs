@@ -287,9 +287,11 @@ fn validate_load_balancing(l: &LoadBalancerInfo, p: &mut dyn Platform) -> Result
         .as_ref()
         .map(|r| r.listener_arns.as_slice())
         .unwrap_or_default();
+    // AWS's words (UpdateDeploymentGroup with two production listeners).
+    let routing_err = |m: &str| err("InvalidTrafficRoutingConfigurationException", m);
     if prod.len() != 1 {
-        return Err(pair_err(
-            "prodTrafficRoute must contain exactly one listener ARN.".into(),
+        return Err(routing_err(
+            "Production traffic route must have exactly one listener Arn",
         ));
     }
     let test = pair
@@ -298,8 +300,8 @@ fn validate_load_balancing(l: &LoadBalancerInfo, p: &mut dyn Platform) -> Result
         .map(|r| r.listener_arns.as_slice())
         .unwrap_or_default();
     if test.len() > 1 {
-        return Err(pair_err(
-            "testTrafficRoute may contain at most one listener ARN.".into(),
+        return Err(routing_err(
+            "Test traffic route must have at most one listener Arn",
         ));
     }
     if test.first() == prod.first() {
@@ -694,6 +696,35 @@ mod tests {
             .target_groups[1]
             .name = Some("nope".into());
         assert_eq!(code(&g, &mut p, &[]), "InvalidTargetGroupPairException");
+
+        let mut g = group();
+        g.load_balancer_info
+            .target_group_pair_info_list
+            .as_mut()
+            .unwrap()[0]
+            .prod_traffic_route
+            .as_mut()
+            .unwrap()
+            .listener_arns
+            .push("test".into());
+        let e = validate(&g, &mut p, &[], true).unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (
+                "InvalidTrafficRoutingConfigurationException",
+                "Production traffic route must have exactly one listener Arn"
+            )
+        );
+        let mut g = group();
+        g.load_balancer_info
+            .target_group_pair_info_list
+            .as_mut()
+            .unwrap()[0]
+            .prod_traffic_route = None;
+        assert_eq!(
+            code(&g, &mut p, &[]),
+            "InvalidTrafficRoutingConfigurationException"
+        );
 
         let mut g = group();
         g.load_balancer_info.elb_info_list = Some(vec![json!({"name": "x"})]);

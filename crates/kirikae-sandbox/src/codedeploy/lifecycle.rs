@@ -1064,10 +1064,11 @@ fn resolve(plan: &Plan, p: &mut dyn Platform) -> Result<Resolved, (&'static str,
     })?;
     let primary_tg = primary.target_group_arn().unwrap_or_default();
     let Some(blue) = tgs.iter().find(|t| t.arn == primary_tg).cloned() else {
+        // AWS's words first (a deployment failing right after it starts); the detail is the sandbox's.
         return Err((
             "ELASTIC_LOAD_BALANCING_INVALID",
             format!(
-                "The primary task set {} is registered with target group {primary_tg}, which is not one of the deployment group's target groups ({}).",
+                "A deployment group associated with an application that uses the ECS compute platform must contain a valid pair of target groups that identify a load balancer. (The PRIMARY task set {} is registered with target group {primary_tg}, which is not one of the deployment group's target groups: {}.)",
                 primary.id,
                 pair.names().join(", ")
             ),
@@ -1087,6 +1088,17 @@ fn resolve(plan: &Plan, p: &mut dyn Platform) -> Result<Resolved, (&'static str,
             )
         })?;
     }
+    // The production listener must serve the original task set: CodeDeploy shifts its traffic from
+    // there. AWS fails the deployment with this message (CodeDeploy User Guide, "Troubleshoot Amazon
+    // ECS deployment issues"); the group itself was accepted when it was created.
+    if !behind_listener(p, &prod, &blue.arn) {
+        return Err((
+            "ELASTIC_LOAD_BALANCING_INVALID",
+            format!(
+                "The ELB could not be updated due to the following error: Primary taskset target group must be behind listener {prod}"
+            ),
+        ));
+    }
     Ok(Resolved {
         cluster,
         service,
@@ -1098,6 +1110,28 @@ fn resolve(plan: &Plan, p: &mut dyn Platform) -> Result<Resolved, (&'static str,
         prod_listener: prod,
         test_listener: test,
     })
+}
+
+/// Whether a listener forwards to a target group, by its default actions or one of its rules (weight 0
+/// included: the group is still behind the listener).
+fn behind_listener(p: &mut dyn Platform, listener: &str, tg_arn: &str) -> bool {
+    let forwards = |actions: &[Value]| {
+        actions.iter().any(|a| {
+            a.get("Type").and_then(Value::as_str) == Some("forward")
+                && (a.get("TargetGroupArn").and_then(Value::as_str) == Some(tg_arn)
+                    || a.pointer("/ForwardConfig/TargetGroups")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .any(|t| t.get("TargetGroupArn").and_then(Value::as_str) == Some(tg_arn)))
+        })
+    };
+    p.listener_actions(listener)
+        .is_ok_and(|actions| forwards(&actions))
+        || p.listener_rules(listener)
+            .unwrap_or_default()
+            .iter()
+            .any(|r| forwards(&r.actions))
 }
 
 /// `CreateTaskSet` for the replacement: the AppSpec's settings, else the service's.

@@ -24,6 +24,8 @@ mod revisions;
 mod sha256;
 mod tags;
 mod targets;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::collections::BTreeMap;

@@ -535,6 +535,55 @@ fn a_listener_that_does_not_forward_to_the_pair_fails_the_deployment() {
 }
 
 #[test]
+fn a_production_listener_that_does_not_serve_the_primary_fails_the_deployment_at_once() {
+    // The listener forwards to the pair, but to the group the replacement would use.
+    let mut r = Run::new(plan(false));
+    r.p.listeners.insert(
+        "prod".into(),
+        vec![json!({"Type": "forward", "TargetGroupArn": GREEN})],
+    );
+    r.run_until(3.0);
+    assert_eq!(r.d.status, Status::Failed);
+    let (code, message) = r.d.error.clone().unwrap();
+    assert_eq!(code, "ELASTIC_LOAD_BALANCING_INVALID");
+    assert_eq!(
+        message,
+        "The ELB could not be updated due to the following error: Primary taskset target group must be behind listener prod"
+    );
+    // Nothing was created or changed, so there is nothing to roll back.
+    assert!(r.p.calls.is_empty(), "{:?}", r.p.calls);
+    assert!(r.rollback.is_none());
+
+    // At weight 0 in a weighted forward the primary's group is still behind the listener.
+    let mut r = Run::new(plan(false));
+    r.p.listeners.insert(
+        "prod".into(),
+        vec![
+            json!({"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": GREEN, "Weight": 100}, {"TargetGroupArn": BLUE, "Weight": 0}]}}),
+        ],
+    );
+    r.run_until(5.0);
+    assert_eq!(r.d.status, Status::Succeeded, "{:?}", r.d.error);
+}
+
+#[test]
+fn a_primary_outside_the_pair_fails_the_deployment_with_aws_words() {
+    let mut r = Run::new(plan(false));
+    r.p.task_sets[0].load_balancers = vec![
+        json!({"targetGroupArn": "arn:tg/other", "containerName": "web", "containerPort": 80}),
+    ];
+    r.run_until(3.0);
+    assert_eq!(r.d.status, Status::Failed);
+    let (code, message) = r.d.error.clone().unwrap();
+    assert_eq!(code, "ELASTIC_LOAD_BALANCING_INVALID");
+    assert!(
+        message.starts_with("A deployment group associated with an application that uses the ECS compute platform must contain a valid pair of target groups that identify a load balancer."),
+        "{message}"
+    );
+}
+
+#[test]
 fn reweight_keeps_other_actions_and_stickiness() {
     let r = Resolved {
         cluster: "demo".into(),

@@ -1,0 +1,86 @@
+//! CodeDeploy against a region built through the services' own operations: what it refuses, and how
+//! its deployments fail, where that depends on what ECS and ELBv2 hold.
+
+use serde_json::json;
+
+use crate::testkit::Kit;
+
+#[test]
+fn a_production_listener_that_does_not_serve_the_primary_fails_the_deployment() {
+    let mut k = Kit::with_service();
+    k.codedeploy_ok(
+        "CreateApplication",
+        json!({"applicationName": "app", "computePlatform": "ECS"}),
+    );
+    // The service serves from blue; the production listener forwards to green.
+    let (prod, green) = (k.prod.clone(), k.green.clone());
+    k.elbv2_ok(
+        "ModifyListener",
+        json!({"ListenerArn": prod, "DefaultActions": [{"Type": "forward", "TargetGroupArn": green}]}),
+    );
+    // CreateDeploymentGroup does not look at what the listeners forward to.
+    let input = k.group_input(&k.prod.clone(), None);
+    k.codedeploy_ok("CreateDeploymentGroup", input);
+    let id = k.deploy();
+    k.advance_deployments();
+    let d = k.deployment(&id);
+    assert_eq!(d["status"], "Failed");
+    assert_eq!(
+        d["errorInformation"]["code"],
+        "ELASTIC_LOAD_BALANCING_INVALID"
+    );
+    assert_eq!(
+        d["errorInformation"]["message"],
+        format!(
+            "The ELB could not be updated due to the following error: Primary taskset target group must be behind listener {}",
+            k.prod
+        )
+    );
+    // No replacement task set was created.
+    assert_eq!(k.service()["taskSets"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_production_route_takes_exactly_one_listener() {
+    let mut k = Kit::with_service();
+    k.codedeploy_ok(
+        "CreateApplication",
+        json!({"applicationName": "app", "computePlatform": "ECS"}),
+    );
+    let mut input = k.group_input(&k.prod.clone(), None);
+    input["loadBalancerInfo"]["targetGroupPairInfoList"][0]["prodTrafficRoute"]["listenerArns"] =
+        json!([k.prod, k.test]);
+    let e = k
+        .codedeploy("CreateDeploymentGroup", input)
+        .expect_err("two production listeners");
+    assert_eq!(e.code, "InvalidTrafficRoutingConfigurationException");
+    assert_eq!(
+        e.message,
+        "Production traffic route must have exactly one listener Arn"
+    );
+}
+
+/// A test listener on another load balancer: an ALB target group serves one load balancer, so
+/// CodeDeploy's ModifyListener of that listener to the replacement's group (already behind the
+/// production listener, at weight 0, since Install) is refused by ELBv2, and the deployment fails at
+/// AllowTestTraffic (see tests/python/test_aws_refusals.py for the whole deployment).
+#[test]
+fn a_target_group_serves_one_load_balancer() {
+    let mut k = Kit::with_service();
+    let other_lb = k.load_balancer("other-alb");
+    let other_tg = k.target_group("other");
+    let other = k.listener(&other_lb, 8080, &other_tg);
+    let (prod, blue, green) = (k.prod.clone(), k.blue.clone(), k.green.clone());
+    k.elbv2_ok(
+        "ModifyListener",
+        json!({"ListenerArn": prod, "DefaultActions": [{"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": green, "Weight": 0}, {"TargetGroupArn": blue, "Weight": 100}]}}]}),
+    );
+    let e = k
+        .elbv2(
+            "ModifyListener",
+            json!({"ListenerArn": other, "DefaultActions": [{"Type": "forward", "TargetGroupArn": green}]}),
+        )
+        .expect_err("green is behind the first load balancer");
+    assert_eq!(e.code, "TargetGroupAssociationLimitException");
+}
