@@ -88,3 +88,17 @@ def test_a_test_listener_on_another_load_balancer_fails_the_deployment_at_allow_
     assert events["Install"]["status"] == "Succeeded"
     assert events["AllowTestTraffic"]["status"] == "Failed"
     assert bluegreen.version(s) == (200, "v1")
+
+
+def test_batch_get_deployment_targets_takes_exactly_one_ecs_target(sandbox):
+    import bluegreen
+
+    s = bluegreen.setup(sandbox, desired=1)
+    d = bluegreen.deploy(s)
+    bluegreen.wait_for("the deployment to start", lambda: bluegreen.status(s, d) != "Created", timeout=30)
+    cd = s["cd"]
+    got = cd.batch_get_deployment_targets(deploymentId=d, targetIds=["demo:web"])["deploymentTargets"]
+    assert [t["ecsTarget"]["targetId"] for t in got] == ["demo:web"]
+    with pytest.raises(cd.exceptions.DeploymentTargetListSizeExceededException):
+        cd.batch_get_deployment_targets(deploymentId=d, targetIds=["demo:web", "demo:web"])
+    bluegreen.wait_successful(s, d)

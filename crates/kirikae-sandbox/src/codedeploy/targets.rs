@@ -126,7 +126,10 @@ pub fn batch_get(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             "A deployment target ID was not provided.",
         ));
     }
-    if wanted.len() > 25 {
+    // The model allows 25 ids, but an ECS (or Lambda) deployment has one target, and AWS refuses a
+    // longer list: "The target list of both types of deployments must have exactly one item"
+    // (DeploymentTargetListSizeExceededException, CodeDeploy API reference).
+    if wanted.len() > 1 {
         return Err(err(
             "DeploymentTargetListSizeExceededException",
             "The maximum number of targets that can be associated with an Amazon ECS or AWS Lambda deployment was exceeded. The target list of both types of deployments must have exactly one item.",

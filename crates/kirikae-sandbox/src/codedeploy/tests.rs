@@ -84,3 +84,38 @@ fn a_target_group_serves_one_load_balancer() {
         .expect_err("green is behind the first load balancer");
     assert_eq!(e.code, "TargetGroupAssociationLimitException");
 }
+
+#[test]
+fn an_ecs_deployment_has_exactly_one_target_to_batch_get() {
+    let mut k = Kit::with_group();
+    let id = k.deploy();
+    k.advance_deployments();
+    assert_eq!(k.deployment(&id)["status"], "InProgress");
+    let one = k.codedeploy_ok(
+        "BatchGetDeploymentTargets",
+        json!({"deploymentId": id, "targetIds": ["demo:web"]}),
+    );
+    assert_eq!(
+        one["deploymentTargets"][0]["ecsTarget"]["targetId"],
+        "demo:web"
+    );
+    for ids in [
+        json!(["demo:web", "demo:web"]),
+        json!(["demo:web", "demo:other"]),
+    ] {
+        let e = k
+            .codedeploy(
+                "BatchGetDeploymentTargets",
+                json!({"deploymentId": id, "targetIds": ids}),
+            )
+            .expect_err("more than one target id");
+        assert_eq!(e.code, "DeploymentTargetListSizeExceededException");
+    }
+    let e = k
+        .codedeploy(
+            "BatchGetDeploymentTargets",
+            json!({"deploymentId": id, "targetIds": ["demo:other"]}),
+        )
+        .expect_err("not this deployment's target");
+    assert_eq!(e.code, "DeploymentTargetDoesNotExistException");
+}
