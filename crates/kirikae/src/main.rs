@@ -29,6 +29,8 @@ enum Command {
     Deploy(Box<cmd::deploy::Args>),
     /// Check everything a deploy would check, files and AWS, changing nothing; each check is shown.
     Verify(Box<cmd::verify::Args>),
+    /// What a deploy would change, field by field, against what runs (exit 0: nothing, 1: something).
+    Diff(Box<cmd::diff::Args>),
     /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(args) => cmd::demo::run(*args).await,
             Command::Deploy(args) => cmd::deploy::run(*args).await,
             Command::Verify(args) => cmd::verify::run(*args).await,
+            Command::Diff(args) => cmd::diff::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,
         }

@@ -6,12 +6,16 @@
 //!   of both in one shape ([`normalize`]). When the deploy would find nothing to deploy (the
 //!   `kirikae:spec-sha256` tag matches), there is no task definition change, whatever ECS reports;
 //! - the deployment group: [`Prepared::group_changes`], or every setting of a group to be created;
-//! - the service: created, or its desired count (`sync_desired_count`);
+//! - the service: created, or what UpdateService changes on it (desired count with
+//!   `sync_desired_count`, health check grace period, managed tags, tag propagation);
 //! - the AppSpec inputs (container name and port, platform version, network configuration, capacity
-//!   provider strategy, hooks) against the AppSpec of the group's last successful deployment.
+//!   provider strategy, hooks) against the AppSpec of the group's last successful deployment, or, before
+//!   any deployment, against the service as it was created. A deploy creates a deployment for them
+//!   when they differ from those recorded on the service (`kirikae:appspec-sha256`), even with the same
+//!   task definition.
 //!
-//! Only read-only calls: DescribeTaskDefinition, GetDeploymentGroup, BatchGetDeployments and (when AWS
-//! answers an AppSpec revision by its hash only) GetApplicationRevision.
+//! Only read-only calls: DescribeTaskDefinition, GetDeploymentGroup, BatchGetDeployments,
+//! DescribeServices, and (when AWS answers an AppSpec revision by its hash only) GetApplicationRevision.
 
 pub mod normalize;
 
@@ -45,6 +49,7 @@ pub struct Diff {
     pub task_definition: TaskDefinitionDiff,
     /// Each setting of the deployment group that would change (from `""` for a group to be created).
     pub deployment_group: Vec<Change>,
+    pub deployment_group_name: String,
     pub service: ServiceDiff,
     pub appspec: AppSpecDiff,
     /// What the checks found that does not stop a deploy.
@@ -69,7 +74,8 @@ pub struct TaskDefinitionDiff {
 pub struct ServiceDiff {
     /// `create` (a new service), `deploy` (a Blue/Green deployment would replace its tasks) or `none`.
     pub action: &'static str,
-    /// Changes to the existing service (its desired count).
+    /// Changes UpdateService would make to the existing service (desired count, health check grace
+    /// period, managed tags, tag propagation).
     pub changes: Vec<Change>,
     /// For a new service: how it would be created.
     pub create: Option<String>,
@@ -80,7 +86,7 @@ pub struct AppSpecDiff {
     /// Whether the deployment a deploy creates would run with other AppSpec inputs than the last one.
     pub changed: bool,
     pub unified_diff: String,
-    /// The deployment whose AppSpec was compared.
+    /// The deployment whose AppSpec was compared (none: the service as created, or nothing compared).
     pub last_deployment: Option<String>,
     /// Why nothing was compared, or why a difference would not be applied.
     pub note: Option<String>,
@@ -97,7 +103,8 @@ pub async fn diff(p: &Prepared) -> Result<Diff, Error> {
             task_definition, ..
         } => (false, task_definition.clone()),
     };
-    // A Blue/Green deployment is what replaces an existing service's tasks.
+    // A Blue/Green deployment is what replaces an existing service's tasks: for another task definition,
+    // or other AppSpec inputs (the deploy's own test).
     let deploying = !creating && p.remote.up_to_date.is_none();
 
     let mut creates = Vec::new();
@@ -124,7 +131,11 @@ pub async fn diff(p: &Prepared) -> Result<Diff, Error> {
         } else {
             "none"
         },
-        changes: p.desired_count_change().into_iter().collect(),
+        changes: p
+            .desired_count_change()
+            .into_iter()
+            .chain(p.settings_changes())
+            .collect(),
         create: creating.then(|| {
             let sd = &plan.service_definition;
             format!(
@@ -144,7 +155,7 @@ pub async fn diff(p: &Prepared) -> Result<Diff, Error> {
             note: None,
         }
     } else {
-        appspec_diff(p, deploying, &config).await
+        appspec_diff(p, deploying, &config, &target).await
     };
     let changed = !creates.is_empty()
         || task_definition.changed
@@ -160,6 +171,7 @@ pub async fn diff(p: &Prepared) -> Result<Diff, Error> {
         creates,
         task_definition,
         deployment_group,
+        deployment_group_name: plan.deployment_group.clone(),
         service,
         appspec,
         warnings: p.remote.warnings.clone(),
@@ -179,8 +191,8 @@ async fn task_definition_diff(
         plan.task_definition.path.display()
     );
     // The deploy's own test: the running revision was registered from exactly this file (or is the
-    // revision asked for). Nothing to deploy, so nothing to show.
-    if let Some(arn) = &p.remote.up_to_date {
+    // revision asked for). The deploy keeps it, so there is nothing to show.
+    if let Some(arn) = &p.remote.unchanged_task_definition {
         return Ok(TaskDefinitionDiff {
             changed: false,
             unified_diff: String::new(),
@@ -298,46 +310,141 @@ fn new_group(desired: &GroupSettings) -> Vec<Change> {
         .collect()
 }
 
-async fn appspec_diff(p: &Prepared, deploying: bool, config: &str) -> AppSpecDiff {
-    let none = |note: String| AppSpecDiff {
+async fn appspec_diff(p: &Prepared, deploying: bool, config: &str, target: &str) -> AppSpecDiff {
+    let plan = &p.plan;
+    let (sd, hooks) = (&plan.service_definition, &plan.codedeploy.hooks);
+    let recorded = match &p.remote.service {
+        ServiceState::Active {
+            deployed_inputs, ..
+        } => deployed_inputs.clone(),
+        ServiceState::Missing => None,
+    };
+    let inputs_differ = recorded.as_deref() != Some(appspec::inputs_hash(sd, hooks).as_str());
+    let why_deploy = || match &recorded {
+        None => format!(
+            "service {target} records no AppSpec inputs (no {} tag): a deploy would create a \
+             Blue/Green deployment to apply them",
+            appspec::INPUTS_TAG
+        ),
+        Some(_) => format!(
+            "the AppSpec inputs differ from those recorded on service {target} ({}): a deploy \
+             would create a Blue/Green deployment with them",
+            appspec::INPUTS_TAG
+        ),
+    };
+    let none = |why: String| AppSpecDiff {
         changed: false,
         unified_diff: String::new(),
         last_deployment: None,
-        note: Some(note),
+        note: Some(if deploying && inputs_differ {
+            format!("{why}; {}", why_deploy())
+        } else {
+            why
+        }),
     };
-    let (id, doc) = match last_appspec(p).await {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return none(
-                "no successful deployment yet: the service runs with the inputs it was created with"
-                    .into(),
-            );
-        }
+    let mut wanted = normalize::appspec(&appspec::build("", sd, hooks));
+    let (current, old_label, last_deployment) = match last_appspec(p).await {
+        Ok(Some((id, doc))) => (
+            normalize::appspec(&doc),
+            format!("current: AppSpec of deployment {id} (task definition left out)"),
+            Some(id),
+        ),
+        // Before any deployment, the service is as it was created; a service knows no hooks.
+        Ok(None) => match service_inputs(p).await {
+            Ok(v) => {
+                if let Some(w) = wanted.as_object_mut() {
+                    w.remove("Hooks");
+                }
+                (
+                    v,
+                    format!(
+                        "current: service {target} as created (no deployment yet; hooks left out)"
+                    ),
+                    None,
+                )
+            }
+            Err(why) => return none(format!("the AppSpec inputs were not compared: {why}")),
+        },
         Err(why) => {
             return none(format!(
                 "the last deployment's AppSpec was not compared: {why}"
             ));
         }
     };
-    let plan = &p.plan;
-    let wanted = appspec::build("", &plan.service_definition, &plan.codedeploy.hooks);
     let unified_diff = unified(
-        &normalize::pretty(&normalize::appspec(&doc)),
-        &normalize::pretty(&normalize::appspec(&wanted)),
-        &format!("current: AppSpec of deployment {id} (task definition left out)"),
+        &normalize::pretty(&current),
+        &normalize::pretty(&wanted),
+        &old_label,
         &format!("{config}: AppSpec"),
     );
     let differs = !unified_diff.is_empty();
+    let note = match (differs, deploying) {
+        (true, false) => Some(
+            "the AppSpec inputs differ from those compared, but a deploy would not apply them: \
+             the service runs this task definition with the AppSpec inputs recorded on it \
+             (deploy --force would)"
+                .to_string(),
+        ),
+        (false, true) if inputs_differ && p.remote.unchanged_task_definition.is_some() => {
+            Some(why_deploy())
+        }
+        _ => None,
+    };
     AppSpecDiff {
         changed: differs && deploying,
-        note: (differs && !deploying).then(|| {
-            "the AppSpec inputs differ from the last deployment's, but a deploy would not apply them: \
-             the service already runs this task definition (deploy --force would)"
-                .to_string()
-        }),
         unified_diff,
-        last_deployment: Some(id),
+        last_deployment,
+        note,
     }
+}
+
+/// The AppSpec inputs of the service as it is (DescribeServices), in the shape [`normalize::appspec`]
+/// gives: what a service that has had no deployment yet runs with.
+async fn service_inputs(p: &Prepared) -> Result<Value, String> {
+    let out = p
+        .aws
+        .ecs
+        .describe_services()
+        .cluster(&p.plan.cluster)
+        .services(&p.plan.service)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeServices", e).to_string())?;
+    let svc = out
+        .services()
+        .first()
+        .ok_or_else(|| format!("service {} is gone", p.plan.service))?;
+    let mut props = serde_json::Map::new();
+    if let Some(lb) = svc.load_balancers().first() {
+        props.insert(
+            "LoadBalancerInfo".into(),
+            json!({"ContainerName": lb.container_name(), "ContainerPort": lb.container_port()}),
+        );
+    }
+    if let Some(pv) = svc.platform_version() {
+        props.insert("PlatformVersion".into(), json!(pv));
+    }
+    if let Some(vpc) = svc
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+    {
+        props.insert(
+            "NetworkConfiguration".into(),
+            json!({"AwsvpcConfiguration": {
+                "Subnets": vpc.subnets(),
+                "SecurityGroups": vpc.security_groups(),
+                "AssignPublicIp": vpc.assign_public_ip().map(|a| a.as_str()),
+            }}),
+        );
+    }
+    let strategy: Vec<Value> = svc
+        .capacity_provider_strategy()
+        .iter()
+        .map(|s| json!({"CapacityProvider": s.capacity_provider(), "Base": s.base(), "Weight": s.weight()}))
+        .collect();
+    props.insert("CapacityProviderStrategy".into(), Value::Array(strategy));
+    let doc = json!({"Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": props}}]});
+    Ok(normalize::appspec(&doc))
 }
 
 /// The AppSpec of the group's last successful deployment, parsed; `Ok(None)` when there is none yet,
@@ -443,28 +550,32 @@ impl Diff {
             );
         }
         if !self.deployment_group.is_empty() {
-            let name = self
-                .creates
-                .iter()
-                .find_map(|c| c.strip_prefix("deployment group "));
-            let current = match (
-                name,
-                self.creates.iter().any(|c| c.starts_with("application ")),
-            ) {
-                (Some(n), true) => format!(
-                    "deployment group {n} (none: a deploy creates it, and its CodeDeploy application)"
+            let name = &self.deployment_group_name;
+            let creating = |what: &str| self.creates.iter().any(|c| c.starts_with(what));
+            let current = match (creating("deployment group "), creating("application ")) {
+                (true, true) => format!(
+                    "deployment group {name} (none: a deploy creates it, and its CodeDeploy application)"
                 ),
-                (Some(n), false) => format!("deployment group {n} (none: a deploy creates it)"),
-                (None, _) => "deployment group".to_string(),
+                (true, false) => format!("deployment group {name} (none: a deploy creates it)"),
+                _ => format!("deployment group {name}"),
             };
             let _ = writeln!(
                 out,
-                "--- current: {current}\n+++ {}: deployment group",
+                "--- current: {current}\n+++ {}: deployment group {name}",
                 self.config
             );
             changes(&mut out, &self.deployment_group);
         }
-        if self.service.create.is_some() || !self.service.changes.is_empty() {
+        // A deployment that no line above explains (the AppSpec inputs recorded on the service differ).
+        let unexplained = (self.service.action == "deploy"
+            && !self.task_definition.changed
+            && !self.appspec.changed)
+            .then_some(self.appspec.note.as_deref())
+            .flatten();
+        if self.service.create.is_some()
+            || !self.service.changes.is_empty()
+            || unexplained.is_some()
+        {
             let target = format!("{}/{}", self.cluster, self.service_name);
             let current = if self.service.create.is_some() {
                 format!("service {target} (none)")
@@ -480,6 +591,9 @@ impl Diff {
                 let _ = writeln!(out, "+{c}");
             }
             changes(&mut out, &self.service.changes);
+            if let Some(why) = unexplained {
+                let _ = writeln!(out, "# {why}");
+            }
         }
         if self.appspec.changed {
             out.push_str(&self.appspec.unified_diff);

@@ -111,6 +111,17 @@ pub fn appspec(doc: &Value) -> Value {
     if let Some(Value::Object(props)) = service.and_then(|s| s.get("Properties")) {
         let mut props = props.clone();
         props.remove("TaskDefinition");
+        // What ECS uses when an AppSpec or a service leaves them out.
+        if props.get("PlatformVersion").and_then(Value::as_str) == Some("LATEST") {
+            props.remove("PlatformVersion");
+        }
+        if let Some(Value::Object(vpc)) = props
+            .get_mut("NetworkConfiguration")
+            .and_then(|n| n.get_mut("AwsvpcConfiguration"))
+            && vpc.get("AssignPublicIp").and_then(Value::as_str) == Some("DISABLED")
+        {
+            vpc.remove("AssignPublicIp");
+        }
         if let Some(Value::Array(strategy)) = props.get_mut("CapacityProviderStrategy") {
             for s in strategy.iter_mut().filter_map(Value::as_object_mut) {
                 if s.get("Base").and_then(Value::as_i64) == Some(0) {
@@ -278,7 +289,9 @@ mod tests {
             "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
                 "TaskDefinition": "arn:td:3",
                 "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
-                "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 1}]
+                "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Base": 0, "Weight": 1}],
+                "PlatformVersion": "LATEST",
+                "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["s-1"], "AssignPublicIp": "DISABLED"}}
             }}}],
             "Hooks": [{"BeforeInstall": "b"}, {"AfterAllowTestTraffic": "a"}]
         });
@@ -287,7 +300,8 @@ mod tests {
             json!({
                 "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": 1}],
                 "Hooks": {"AfterAllowTestTraffic": "a", "BeforeInstall": "b"},
-                "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080}
+                "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+                "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": ["s-1"]}}
             })
         );
     }

@@ -3,5 +3,6 @@
 pub mod demo;
 pub mod demo_app;
 pub mod deploy;
+pub mod diff;
 pub mod sandbox;
 pub mod verify;
