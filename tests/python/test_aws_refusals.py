@@ -102,3 +102,39 @@ def test_batch_get_deployment_targets_takes_exactly_one_ecs_target(sandbox):
     with pytest.raises(cd.exceptions.DeploymentTargetListSizeExceededException):
         cd.batch_get_deployment_targets(deploymentId=d, targetIds=["demo:web", "demo:web"])
     bluegreen.wait_successful(s, d)
+
+
+def test_listener_weights_outside_0_to_999_are_refused(sandbox):
+    s = build(sandbox, desired=1)
+    elb = s["elb"]
+    blue, green = s["blue"]["TargetGroupArn"], s["green"]["TargetGroupArn"]
+
+    def modify(groups):
+        elb.modify_listener(ListenerArn=s["prod"]["ListenerArn"],
+                            DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}])
+
+    for groups in ([{"TargetGroupArn": blue, "Weight": 1000}, {"TargetGroupArn": green, "Weight": 0}],
+                   [{"TargetGroupArn": blue, "Weight": 1}, {"TargetGroupArn": green}]):
+        with pytest.raises(elb.exceptions.ClientError) as e:
+            modify(groups)
+        assert error(e) == ("ValidationError",
+                            "The weight for each target group must be between 0 and 999, inclusive")
+    modify([{"TargetGroupArn": blue, "Weight": 999}, {"TargetGroupArn": green, "Weight": 0}])
+    action = elb.describe_listeners(ListenerArns=[s["prod"]["ListenerArn"]])["Listeners"][0]["DefaultActions"][0]
+    assert {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]} == {blue: 999, green: 0}
+
+
+def test_task_set_scale_outside_0_to_100_is_refused(sandbox):
+    ecs = sandbox.client("ecs")
+    ecs.create_cluster(clusterName="demo")
+    td = register_demo(ecs)
+    ecs.create_service(cluster="demo", serviceName="web", desiredCount=2, deploymentController={"type": "EXTERNAL"})
+    kw = dict(cluster="demo", service="web", taskDefinition=td["taskDefinitionArn"], launchType="FARGATE",
+              networkConfiguration=NETWORK)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_task_set(scale={"value": 150.0, "unit": "PERCENT"}, **kw)
+    ts = ecs.create_task_set(scale={"value": 50.0, "unit": "PERCENT"}, **kw)["taskSet"]
+    assert ts["computedDesiredCount"] == 1
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.update_task_set(cluster="demo", service="web", taskSet=ts["id"], scale={"value": 100.5, "unit": "PERCENT"})
+    assert ecs.describe_task_sets(cluster="demo", service="web")["taskSets"][0]["scale"]["value"] == 50.0

@@ -100,12 +100,12 @@ fn parse_forward(item: &Value) -> Result<Forward, ApiError> {
     let single = params::str_opt(item, "TargetGroupArn");
     let config = item.get("ForwardConfig");
     let mut groups = Vec::new();
-    for tuple in config
+    let tuples = config
         .and_then(|c| c.get("TargetGroups"))
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for tuple in tuples {
         let arn = params::str_opt(tuple, "TargetGroupArn").ok_or_else(|| {
             errors::validation("A target group ARN must be specified in ForwardConfig")
         })?;
@@ -114,8 +114,17 @@ fn parse_forward(item: &Value) -> Result<Forward, ApiError> {
                 "Target group '{arn}' is specified more than once in ForwardConfig"
             )));
         }
-        // AWS documents no default weight; an unweighted group is taken as weight 1 (uncertain).
-        let weight = params::i64_opt(tuple, "Weight").unwrap_or(1).clamp(0, 999) as u32;
+        // "The range is 0 to 999" (model); AWS refuses other weights with these words, and so a
+        // weighted forward whose groups lack weights. A lone group without one is taken as weight 1.
+        let weight = match params::i64_opt(tuple, "Weight") {
+            Some(w) if (0..=999).contains(&w) => w as u32,
+            None if tuples.len() == 1 => 1,
+            _ => {
+                return Err(errors::validation(
+                    "The weight for each target group must be between 0 and 999, inclusive",
+                ));
+            }
+        };
         groups.push(WeightedGroup {
             arn: arn.to_string(),
             weight,
@@ -306,6 +315,32 @@ mod tests {
             json!({"TargetGroupArn": "blue", "Weight": 0})
         );
         assert_eq!(target_groups(&a).collect::<Vec<_>>(), vec!["green", "blue"]);
+    }
+
+    #[test]
+    fn weights_outside_0_to_999_are_refused_not_clamped() {
+        let forward =
+            |groups: Value| json!([{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]);
+        for bad in [
+            json!([{"TargetGroupArn": "a", "Weight": 1000}, {"TargetGroupArn": "b", "Weight": 0}]),
+            json!([{"TargetGroupArn": "a", "Weight": -1}, {"TargetGroupArn": "b", "Weight": 1}]),
+            json!([{"TargetGroupArn": "a", "Weight": 1000}]),
+            // A weighted forward needs a weight for each group.
+            json!([{"TargetGroupArn": "a", "Weight": 1}, {"TargetGroupArn": "b"}]),
+        ] {
+            let e = parse(Some(&forward(bad.clone())), any).unwrap_err();
+            assert_eq!(e.code, "ValidationError", "{bad}");
+            assert_eq!(
+                e.message,
+                "The weight for each target group must be between 0 and 999, inclusive"
+            );
+        }
+        for good in [
+            json!([{"TargetGroupArn": "a", "Weight": 999}, {"TargetGroupArn": "b", "Weight": 0}]),
+            json!([{"TargetGroupArn": "a"}]),
+        ] {
+            parse(Some(&forward(good.clone())), any).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

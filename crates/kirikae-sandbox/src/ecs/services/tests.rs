@@ -39,3 +39,44 @@ fn a_code_deploy_service_needs_a_load_balancer() {
     cd["serviceName"] = json!("web-cd");
     k.ecs_ok("CreateService", cd);
 }
+
+#[test]
+fn task_set_scale_is_refused_outside_0_to_100() {
+    let mut k = Kit::new();
+    let mut input = k.service_input("EXTERNAL");
+    for key in [
+        "taskDefinition",
+        "loadBalancers",
+        "launchType",
+        "networkConfiguration",
+    ] {
+        input.as_object_mut().unwrap().remove(key);
+    }
+    k.ecs_ok("CreateService", input);
+    let create = |k: &Kit, scale: serde_json::Value| {
+        json!({"cluster": "demo", "service": "web", "taskDefinition": k.td, "launchType": "FARGATE",
+               "networkConfiguration": crate::testkit::network(), "scale": scale})
+    };
+    for bad in [101.0, -0.5] {
+        let input = create(&k, json!({"value": bad, "unit": "PERCENT"}));
+        let (code, _) = refusal(&mut k, "CreateTaskSet", input);
+        assert_eq!(code, "InvalidParameterException", "{bad}");
+    }
+    let input = create(&k, json!({"value": 100.0, "unit": "PERCENT"}));
+    let set = k.ecs_ok("CreateTaskSet", input)["taskSet"].clone();
+    assert_eq!(set["scale"]["value"], 100.0);
+    assert_eq!(set["computedDesiredCount"], 1);
+    let update = |scale: f64| {
+        json!({"cluster": "demo", "service": "web", "taskSet": set["id"],
+               "scale": {"value": scale, "unit": "PERCENT"}})
+    };
+    let (code, _) = refusal(&mut k, "UpdateTaskSet", update(150.0));
+    assert_eq!(code, "InvalidParameterException");
+    let sets = k.ecs_ok(
+        "DescribeTaskSets",
+        json!({"cluster": "demo", "service": "web"}),
+    );
+    assert_eq!(sets["taskSets"][0]["scale"]["value"], 100.0, "unchanged");
+    let out = k.ecs_ok("UpdateTaskSet", update(0.0));
+    assert_eq!(out["taskSet"]["computedDesiredCount"], 0);
+}

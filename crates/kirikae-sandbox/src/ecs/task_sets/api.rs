@@ -36,6 +36,20 @@ fn task_set_service<'a>(
     Ok((service, &cluster.tasks))
 }
 
+/// `scale.value` of a request (absent: `None`). "Accepted values are numbers between 0 and 100"
+/// (model doc of `Scale`): AWS refuses others rather than capping them.
+fn scale_value(input: &Value) -> Result<Option<f64>, ApiError> {
+    match input.get("scale").and_then(|s| s.get("value")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_f64() {
+            Some(n) if (0.0..=100.0).contains(&n) => Ok(Some(n)),
+            _ => Err(errors::invalid(format!(
+                "The scale value {v} is not valid: accepted values are numbers between 0 and 100 (percent of the service's desired count)."
+            ))),
+        },
+    }
+}
+
 fn find_set<'a>(service: &'a mut Service, reference: &str) -> Result<&'a mut TaskSet, ApiError> {
     let id = arns::task_set_id(reference);
     service
@@ -54,6 +68,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let (td_arn, awsvpc) = (td.arn.clone(), td.network_mode() == "awsvpc");
     let mut spec = LaunchSpec::from_input(input, Some(td_arn.clone()))?;
     let set_tags = tags::from_input(input)?;
+    let scale = scale_value(input)?.unwrap_or(0.0);
     let now = cx.now;
     // The service is looked up twice: first for what the new set inherits from it, then (after the
     // checks against ELBv2, which borrow the whole region) to add the set.
@@ -91,7 +106,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         .get_mut(&service_name)
         .ok_or_else(errors::service_not_found)?;
     let mut set = TaskSet::new(SetKind::TaskSet, SetStatus::Active, service, spec, now);
-    set.scale = input["scale"]["value"].as_f64().unwrap_or(0.0);
+    set.scale = scale;
     set.desired = computed_desired_count(service.desired_count, set.scale);
     set.external_id = input
         .get("externalId")
@@ -142,7 +157,7 @@ pub fn describe(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
 
 pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let now = cx.now;
-    let scale = input["scale"]["value"].as_f64().unwrap_or(0.0);
+    let scale = scale_value(input)?.unwrap_or(0.0);
     let (service, tasks) = task_set_service(cx, input)?;
     let desired = service.desired_count;
     let set = find_set(service, input["taskSet"].as_str().unwrap_or_default())?;
