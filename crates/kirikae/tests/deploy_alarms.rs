@@ -68,7 +68,10 @@ async fn an_alarm_stops_the_deployment_and_it_rolls_back() {
     assert_eq!(out["error"]["code"], "ALARM_ACTIVE", "{out:#}");
     // The alarm that fired, and why, in the outcome and on stderr.
     let alarms = out["diagnosis"]["alarms"].to_string();
-    assert!(alarms.contains("web-5xx is in ALARM (test: 5xx from green)"), "{out:#}");
+    assert!(
+        alarms.contains("web-5xx is in ALARM (test: 5xx from green)"),
+        "{out:#}"
+    );
     run.assert_says(&["alarms: web-5xx is in ALARM"]);
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }

@@ -50,6 +50,9 @@ async fn hooks_run_and_a_failing_hook_rolls_back() {
     assert_eq!(failed, ["AfterAllowTestTraffic"]);
     // CodeDeploy's diagnostics of the failed event are in the outcome.
     let lifecycle = out["diagnosis"]["lifecycle"].to_string();
-    assert!(lifecycle.contains("AfterAllowTestTraffic failed"), "{out:#}");
+    assert!(
+        lifecycle.contains("AfterAllowTestTraffic failed"),
+        "{out:#}"
+    );
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 }
