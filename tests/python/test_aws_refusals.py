@@ -138,3 +138,26 @@ def test_task_set_scale_outside_0_to_100_is_refused(sandbox):
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.update_task_set(cluster="demo", service="web", taskSet=ts["id"], scale={"value": 100.5, "unit": "PERCENT"})
     assert ecs.describe_task_sets(cluster="demo", service="web")["taskSets"][0]["scale"]["value"] == 50.0
+
+
+def test_update_service_on_a_code_deploy_service_changes_only_what_aws_lets_it(sandbox):
+    s = build(sandbox, desired=1)
+    ecs = s["ecs"]
+    for kw, named in ((dict(platformVersion="LATEST"), "platform version"),
+                      (dict(loadBalancers=[]), "load balancers"),
+                      (dict(serviceRegistries=[]), "service registries")):
+        with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+            ecs.update_service(cluster="demo", service="web", **kw)
+        assert error(e)[1] == (f"Unable to update {named} on services with a CODE_DEPLOY deployment controller. "
+                               "Use AWS CodeDeploy to trigger a new deployment.")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+        ecs.update_service(cluster="demo", service="web", enableExecuteCommand=True, forceNewDeployment=True)
+    assert error(e)[1] == ("Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. "
+                           "Use AWS CodeDeploy to trigger a new deployment.")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+        ecs.update_service(cluster="demo", service="web",
+                           capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+    assert error(e)[1].endswith("you must force a new deployment.")
+    svc = ecs.update_service(cluster="demo", service="web", desiredCount=2, enableExecuteCommand=True,
+                             healthCheckGracePeriodSeconds=10, propagateTags="SERVICE")["service"]
+    assert (svc["desiredCount"], svc["enableExecuteCommand"], svc["propagateTags"]) == (2, True, "SERVICE")

@@ -80,3 +80,139 @@ fn task_set_scale_is_refused_outside_0_to_100() {
     let out = k.ecs_ok("UpdateTaskSet", update(0.0));
     assert_eq!(out["taskSet"]["computedDesiredCount"], 0);
 }
+
+#[test]
+fn update_service_on_a_code_deploy_service_changes_only_what_aws_lets_it() {
+    let mut k = Kit::with_service();
+    let update = |extra: serde_json::Value| {
+        let mut input = json!({"cluster": "demo", "service": "web"});
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        input
+    };
+    // Refused by the mere presence of the member, naming it.
+    let td = k.td.clone();
+    for (extra, named) in [
+        (json!({"taskDefinition": td}), "task definition"),
+        (
+            json!({"networkConfiguration": crate::testkit::network()}),
+            "network parameters",
+        ),
+        (json!({"loadBalancers": []}), "load balancers"),
+        (json!({"platformVersion": "LATEST"}), "platform version"),
+        (json!({"serviceRegistries": []}), "service registries"),
+        (
+            json!({"serviceConnectConfiguration": {"enabled": false}}),
+            "service connect configuration",
+        ),
+        (json!({"volumeConfigurations": []}), "volume configurations"),
+        (
+            json!({"vpcLatticeConfigurations": []}),
+            "VPC Lattice configurations",
+        ),
+    ] {
+        let (code, message) = refusal(&mut k, "UpdateService", update(extra));
+        assert_eq!(code, "InvalidParameterException");
+        assert_eq!(
+            message,
+            format!(
+                "Unable to update {named} on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment."
+            )
+        );
+    }
+    let (_, message) = refusal(
+        &mut k,
+        "UpdateService",
+        update(json!({"forceNewDeployment": true})),
+    );
+    assert_eq!(
+        message,
+        "Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment."
+    );
+    for dc in [
+        json!({"alarms": {"alarmNames": ["a"], "enable": true, "rollback": true}}),
+        json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}}),
+    ] {
+        let (_, message) = refusal(
+            &mut k,
+            "UpdateService",
+            update(json!({"deploymentConfiguration": dc})),
+        );
+        assert!(
+            message.contains("only supported with ECS deployment controller"),
+            "{message}"
+        );
+    }
+    // A capacity provider strategy is not silently dropped: changing it needs a forced deployment,
+    // which a CODE_DEPLOY service cannot have.
+    let (code, message) = refusal(
+        &mut k,
+        "UpdateService",
+        update(
+            json!({"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}),
+        ),
+    );
+    assert_eq!(code, "InvalidParameterException");
+    assert!(
+        message.ends_with("you must force a new deployment."),
+        "{message}"
+    );
+    // Leaving the launch type as it is (no strategy) is no change.
+    k.ecs_ok(
+        "UpdateService",
+        update(json!({"capacityProviderStrategy": []})),
+    );
+
+    // What AWS lets it change.
+    let svc = k.ecs_ok(
+        "UpdateService",
+        update(json!({
+            "desiredCount": 2, "healthCheckGracePeriodSeconds": 30, "enableECSManagedTags": true,
+            "propagateTags": "SERVICE", "enableExecuteCommand": true,
+            "placementConstraints": [], "placementStrategy": [],
+            "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 50},
+        })),
+    )["service"]
+        .clone();
+    assert_eq!(svc["desiredCount"], 2);
+    assert_eq!(svc["healthCheckGracePeriodSeconds"], 30);
+    assert_eq!(svc["propagateTags"], "SERVICE");
+    assert_eq!(svc["enableExecuteCommand"], true);
+    assert_eq!(svc["deploymentConfiguration"]["minimumHealthyPercent"], 50);
+    assert_eq!(svc["taskSets"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_ecs_service_changes_its_capacity_providers_only_with_a_forced_deployment() {
+    let mut k = Kit::new();
+    let mut input = k.service_input("ECS");
+    input.as_object_mut().unwrap().remove("launchType");
+    input["capacityProviderStrategy"] = json!([{"capacityProvider": "FARGATE", "weight": 1}]);
+    k.ecs_ok("CreateService", input);
+    let spot = json!([{"capacityProvider": "FARGATE_SPOT", "weight": 1}]);
+    let (_, message) = refusal(
+        &mut k,
+        "UpdateService",
+        json!({"cluster": "demo", "service": "web", "capacityProviderStrategy": spot}),
+    );
+    assert!(
+        message.ends_with("you must force a new deployment."),
+        "{message}"
+    );
+    // The same strategy again (base and weight defaults spelled out) is no change.
+    k.ecs_ok(
+        "UpdateService",
+        json!({"cluster": "demo", "service": "web",
+               "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]}),
+    );
+    let svc = k.ecs_ok(
+        "UpdateService",
+        json!({"cluster": "demo", "service": "web", "capacityProviderStrategy": spot,
+               "forceNewDeployment": true}),
+    )["service"]
+        .clone();
+    assert_eq!(svc["capacityProviderStrategy"], spot);
+    assert_eq!(svc["deployments"].as_array().unwrap().len(), 2);
+}

@@ -12,14 +12,23 @@ use crate::ecs::{arns, errors, io};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
-/// Members a CODE_DEPLOY service cannot update, with what AWS calls them in its message.
-/// AWS's wording is confirmed for the first three; the others follow the same pattern.
-const TASK_SET_CONTROLLED: [(&str, &str); 5] = [
+/// Members a task set service cannot update, with what AWS calls them in its message: they would start
+/// a new deployment, which only CodeDeploy (or the EXTERNAL controller's task sets) may do. The UpdateService
+/// API reference lists what a CODE_DEPLOY service may change: the desired count, deployment configuration,
+/// health check grace period, placement constraints and strategies, ECS managed tags and tag
+/// propagation. AWS's wording is confirmed for the first three; the others follow the same pattern.
+const TASK_SET_CONTROLLED: [(&str, &str); 8] = [
     ("taskDefinition", "task definition"),
     ("networkConfiguration", "network parameters"),
     ("loadBalancers", "load balancers"),
     ("platformVersion", "platform version"),
     ("serviceRegistries", "service registries"),
+    (
+        "serviceConnectConfiguration",
+        "service connect configuration",
+    ),
+    ("volumeConfigurations", "volume configurations"),
+    ("vpcLatticeConfigurations", "VPC Lattice configurations"),
 ];
 
 fn reject_task_set_controlled(controller: Controller, input: &Value) -> Result<(), ApiError> {
@@ -36,11 +45,60 @@ fn reject_task_set_controlled(controller: Controller, input: &Value) -> Result<(
             return Err(errors::invalid(message(what)));
         }
     }
-    // forceNewDeployment is reported with the network parameters message.
     if input.get("forceNewDeployment").and_then(Value::as_bool) == Some(true) {
-        return Err(errors::invalid(message("network parameters")));
+        // AWS's words for CODE_DEPLOY (what the AWS Toolkit's "enable ECS Exec" gets back).
+        return Err(errors::invalid(match controller {
+            Controller::CodeDeploy => {
+                "Cannot force a new deployment on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment."
+            }
+            _ => {
+                "Cannot force a new deployment on services with an EXTERNAL deployment controller. Use task sets to deploy changes."
+            }
+        }));
+    }
+    // Deployment alarms and the circuit breaker belong to the ECS controller, as on create.
+    let dc = &input["deploymentConfiguration"];
+    if dc["alarms"]["enable"] == true {
+        return Err(errors::invalid(
+            "Alarm based rollback feature is only supported with ECS deployment controller. Update to ECS deployment controller and try again.",
+        ));
+    }
+    if dc["deploymentCircuitBreaker"]["enable"] == true {
+        return Err(errors::invalid(
+            "Deployment circuit breaker feature is only supported with ECS deployment controller. Update to ECS deployment controller and try again.",
+        ));
     }
     Ok(())
+}
+
+/// A capacity provider strategy in one comparable form (absent `base` and `weight` are 0; order does
+/// not matter); `None` and `[]` are both "no strategy" (the launch type).
+fn strategy_key(strategy: Option<&Value>) -> Vec<(String, i64, i64)> {
+    let mut items: Vec<(String, i64, i64)> = strategy
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["capacityProvider"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                i["weight"].as_i64().unwrap_or(0),
+                i["base"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    items.sort();
+    items
+}
+
+/// AWS's refusal of a capacity provider change without a new deployment (its words, as seen by
+/// ecspresso and PipeCD users); task set services cannot force one, so for them every change is refused.
+fn capacity_change_needs_force() -> ApiError {
+    errors::invalid(
+        "When switching from launch type to capacity provider strategy on an existing service, or making a change to a capacity provider strategy on a service that is already using one, you must force a new deployment.",
+    )
 }
 
 pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
@@ -89,11 +147,23 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if let Some(v) = given("platformVersion") {
         new_spec.platform_version = v.as_str().map(str::to_string);
     }
+    let force = input
+        .get("forceNewDeployment")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if let Some(v) = given("capacityProviderStrategy") {
-        new_spec.capacity_provider_strategy =
-            Some(v.clone()).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()));
-        if new_spec.capacity_provider_strategy.is_some() {
-            new_spec.launch_type = None;
+        let current = service.primary_spec().capacity_provider_strategy.as_ref();
+        // Repeating the strategy the service has is no change (accepted on any controller); a change
+        // takes effect with the forced deployment it needs.
+        if strategy_key(Some(v)) != strategy_key(current) {
+            if !force {
+                return Err(capacity_change_needs_force());
+            }
+            new_spec.capacity_provider_strategy =
+                Some(v.clone()).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()));
+            if new_spec.capacity_provider_strategy.is_some() {
+                new_spec.launch_type = None;
+            }
         }
     }
     if given("healthCheckGracePeriodSeconds").is_some()
@@ -104,10 +174,6 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             "Health check grace period is only valid for services configured to use load balancers",
         ));
     }
-    let force = input
-        .get("forceNewDeployment")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let new_deployment = controller == Controller::Ecs && (force || new_spec != service.spec);
     if new_deployment && new_spec != service.spec {
         let td_arn = new_spec.task_definition.clone().unwrap_or_default();
