@@ -113,6 +113,8 @@ pub struct DeploymentSnapshot {
     pub termination_wait_started: bool,
     /// Whether this is a rollback deployment made by CodeDeploy.
     pub is_rollback: bool,
+    /// When the deployment ended (epoch seconds, AWS's clock).
+    pub complete_time: Option<f64>,
 }
 
 impl DeploymentSnapshot {

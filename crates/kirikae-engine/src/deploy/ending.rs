@@ -581,6 +581,7 @@ mod tests {
             rollback: None,
             termination_wait_started: true,
             is_rollback: false,
+            complete_time: None,
         }
     }
 

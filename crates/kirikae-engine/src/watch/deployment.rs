@@ -18,8 +18,11 @@ use crate::progress::{
 use crate::watch::pace::{self, Waits};
 use crate::watch::{Poller, Stop};
 
-/// Polls after a failed or stopped deployment in which CodeDeploy's rollback deployment may appear.
+/// After a failed or stopped deployment, CodeDeploy records its rollback deployment a little later:
+/// kirikae looks for it in at least this many polls, and until this long after the deployment ended
+/// (AWS's clock), before saying it was not rolled back.
 pub const ROLLBACK_POLLS: u32 = 3;
+pub const ROLLBACK_GRACE_SECONDS: f64 = 20.0;
 
 /// What to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,9 +97,15 @@ impl Follow {
         }
     }
 
-    /// The next state after seeing `snap` of the deployment [`Self::polling`] names.
-    /// `rollback_expected`: the group rolls back automatically on some event.
-    pub fn seen(self, snap: DeploymentSnapshot, until: &Until, rollback_expected: bool) -> Follow {
+    /// The next state after seeing `snap` of the deployment [`Self::polling`] names, at `now` (epoch
+    /// seconds). `rollback_expected`: the group rolls back automatically on some event.
+    pub fn seen(
+        self,
+        snap: DeploymentSnapshot,
+        until: &Until,
+        rollback_expected: bool,
+        now: f64,
+    ) -> Follow {
         match self {
             Follow::Running { id, .. } => {
                 if snap.status == DeploymentStatus::Succeeded {
@@ -136,11 +145,17 @@ impl Follow {
                     rollback_id,
                     last: None,
                 },
-                None if polls_left <= 1 => Follow::Ended(Followed::NotRolledBack(snap)),
+                None if polls_left <= 1
+                    && snap
+                        .complete_time
+                        .is_none_or(|t| now - t >= ROLLBACK_GRACE_SECONDS) =>
+                {
+                    Follow::Ended(Followed::NotRolledBack(snap))
+                }
                 None => Follow::AwaitingRollback {
                     id,
                     ended: snap,
-                    polls_left: polls_left - 1,
+                    polls_left: polls_left.saturating_sub(1),
                 },
             },
             Follow::RollingBack {
@@ -238,7 +253,7 @@ pub async fn follow(poller: &mut Poller<'_>, t: &Target<'_>, id: &str) -> Follow
                     quiet_since = Instant::now();
                     poller.say(&Event::DeploymentProgress(snap.clone()));
                 }
-                let next = state.seen(snap, &t.until, t.rollback_expected);
+                let next = state.seen(snap, &t.until, t.rollback_expected, now_epoch());
                 if let Follow::RollingBack {
                     id,
                     rollback_id,
@@ -381,6 +396,7 @@ pub fn snapshot(
         }),
         termination_wait_started: info.instance_termination_wait_time_started(),
         is_rollback: info.creator() == Some(&DeploymentCreator::CodeDeployRollback),
+        complete_time: secs(info.complete_time()),
     }
 }
 
@@ -413,13 +429,14 @@ mod tests {
             }),
             termination_wait_started: false,
             is_rollback: false,
+            complete_time: None,
         }
     }
 
     fn run(events: Vec<DeploymentSnapshot>, until: Until, rollback_expected: bool) -> Follow {
         let mut f = Follow::new("d-1");
         for s in events {
-            f = f.seen(s, &until, rollback_expected);
+            f = f.seen(s, &until, rollback_expected, 0.0);
         }
         f
     }
@@ -454,14 +471,14 @@ mod tests {
             Some("d-1"),
             "still polling the original"
         );
-        let f = f.seen(snap("d-1", "Failed", Some("d-2")), &Until::End, true);
+        let f = f.seen(snap("d-1", "Failed", Some("d-2")), &Until::End, true, 0.0);
         assert_eq!(
             f.polling().map(|(id, _)| id),
             Some("d-2"),
             "now the rollback"
         );
-        let f = f.seen(snap("d-2", "InProgress", None), &Until::End, true);
-        let f = f.seen(snap("d-2", "Succeeded", None), &Until::End, true);
+        let f = f.seen(snap("d-2", "InProgress", None), &Until::End, true, 0.0);
+        let f = f.seen(snap("d-2", "Succeeded", None), &Until::End, true, 0.0);
         match f {
             Follow::Ended(Followed::RolledBack {
                 ended,
@@ -481,12 +498,45 @@ mod tests {
         let mut f = run(vec![snap("d-1", "Stopped", None)], Until::End, true);
         for _ in 0..ROLLBACK_POLLS {
             assert!(f.polling().is_some());
-            f = f.seen(snap("d-1", "Stopped", None), &Until::End, true);
+            f = f.seen(snap("d-1", "Stopped", None), &Until::End, true, 0.0);
         }
         assert!(matches!(f, Follow::Ended(Followed::NotRolledBack(_))));
         // A group without auto-rollback does not wait for one.
         let f = run(vec![snap("d-1", "Failed", None)], Until::End, false);
         assert!(matches!(f, Follow::Ended(Followed::NotRolledBack(_))));
+    }
+
+    #[test]
+    fn a_rollback_recorded_late_is_still_found() {
+        let ended = |t: f64| DeploymentSnapshot {
+            complete_time: Some(t),
+            ..snap("d-1", "Failed", None)
+        };
+        let mut f = Follow::new("d-1").seen(ended(100.0), &Until::End, true, 101.0);
+        // Polls come quickly, but CodeDeploy has not recorded the rollback yet: keep looking until
+        // the grace after the end has passed.
+        for now in [102.0, 103.0, 104.0, 110.0] {
+            f = f.seen(ended(100.0), &Until::End, true, now);
+            assert!(
+                matches!(f, Follow::AwaitingRollback { .. }),
+                "at {now}: {f:?}"
+            );
+        }
+        let late = DeploymentSnapshot {
+            complete_time: Some(100.0),
+            ..snap("d-1", "Failed", Some("d-2"))
+        };
+        let f = f.seen(late, &Until::End, true, 115.0);
+        assert_eq!(f.polling().map(|(id, _)| id), Some("d-2"));
+        // Past the grace, without a rollback: not rolled back.
+        let mut g = Follow::new("d-1").seen(ended(100.0), &Until::End, true, 101.0);
+        for now in [102.0, 103.0, 121.0] {
+            g = g.seen(ended(100.0), &Until::End, true, now);
+        }
+        assert!(
+            matches!(g, Follow::Ended(Followed::NotRolledBack(_))),
+            "{g:?}"
+        );
     }
 
     #[test]

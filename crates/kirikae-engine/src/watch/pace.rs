@@ -105,6 +105,7 @@ mod tests {
             rollback: None,
             termination_wait_started: false,
             is_rollback: false,
+            complete_time: None,
         }
     }
 
