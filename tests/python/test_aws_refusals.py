@@ -161,3 +161,33 @@ def test_update_service_on_a_code_deploy_service_changes_only_what_aws_lets_it(s
     svc = ecs.update_service(cluster="demo", service="web", desiredCount=2, enableExecuteCommand=True,
                              healthCheckGracePeriodSeconds=10, propagateTags="SERVICE")["service"]
     assert (svc["desiredCount"], svc["enableExecuteCommand"], svc["propagateTags"]) == (2, True, "SERVICE")
+
+
+def test_clients_manage_task_sets_of_external_services_only(sandbox):
+    import bluegreen
+
+    s = bluegreen.setup(sandbox, desired=1)
+    ecs = s["ecs"]
+    primary = bluegreen.task_sets(s)
+    ts_id = ecs.describe_task_sets(cluster="demo", service="web")["taskSets"][0]["id"]
+    message = ("Amazon ECS only supports task set management on services configured to use external "
+               "deployment controllers.")
+    for call in (
+        lambda: ecs.create_task_set(cluster="demo", service="web", taskDefinition=s["td"]["taskDefinitionArn"],
+                                    launchType="FARGATE", networkConfiguration=NETWORK,
+                                    scale={"value": 100.0, "unit": "PERCENT"},
+                                    loadBalancers=[{"targetGroupArn": s["green"]["TargetGroupArn"],
+                                                    "containerName": "web", "containerPort": 80}]),
+        lambda: ecs.update_task_set(cluster="demo", service="web", taskSet=ts_id,
+                                    scale={"value": 0.0, "unit": "PERCENT"}),
+        lambda: ecs.update_service_primary_task_set(cluster="demo", service="web", primaryTaskSet=ts_id),
+        lambda: ecs.delete_task_set(cluster="demo", service="web", taskSet=ts_id, force=True),
+    ):
+        with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+            call()
+        assert error(e)[1] == message
+    assert bluegreen.task_sets(s) == primary
+    # CodeDeploy still drives them.
+    d = bluegreen.deploy(s)
+    bluegreen.wait_successful(s, d)
+    assert [st for st, _, _ in bluegreen.task_sets(s)][-1] == "PRIMARY"

@@ -159,7 +159,8 @@ pub fn assume_service_role(iam: &crate::iam::IamState, role_arn: &str) -> Result
     Err(ApiError::new("InvalidRoleException", message))
 }
 
-/// The real thing: each call goes through the service's own operation handler.
+/// The real thing: each call goes through the service's own operation handler (ECS's task set
+/// operations as CodeDeploy's, which ECS accepts on CODE_DEPLOY services; clients may not make them).
 pub struct Live<'a, 'b> {
     pub cx: &'a mut Ctx<'b>,
 }
@@ -293,7 +294,7 @@ impl Platform for Live<'_, '_> {
     }
 
     fn create_task_set(&mut self, input: Value) -> Result<TaskSetView, ApiError> {
-        let out = crate::ecs::handle(self.cx, "CreateTaskSet", &input)?;
+        let out = crate::ecs::handle_as_codedeploy(self.cx, "CreateTaskSet", &input)?;
         parse(out.get("taskSet").unwrap_or(&Value::Null), "CreateTaskSet")
     }
 
@@ -303,7 +304,7 @@ impl Platform for Live<'_, '_> {
         service: &str,
         task_set: &str,
     ) -> Result<(), ApiError> {
-        crate::ecs::handle(
+        crate::ecs::handle_as_codedeploy(
             self.cx,
             "UpdateServicePrimaryTaskSet",
             &json!({ "cluster": cluster, "service": service, "primaryTaskSet": task_set }),
@@ -318,7 +319,7 @@ impl Platform for Live<'_, '_> {
         task_set: &str,
     ) -> Result<(), ApiError> {
         // `force`: the set still runs at 100 % scale; CodeDeploy deletes it without scaling it down.
-        crate::ecs::handle(
+        crate::ecs::handle_as_codedeploy(
             self.cx,
             "DeleteTaskSet",
             &json!({ "cluster": cluster, "service": service, "taskSet": task_set, "force": true }),

@@ -32,7 +32,25 @@ pub struct EcsState {
     task_definitions: task_definitions::TaskDefinitions,
 }
 
+/// Who calls: a client, or CodeDeploy driving a CODE_DEPLOY service's task sets with its service role.
+/// AWS lets clients manage task sets of EXTERNAL services only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Client,
+    CodeDeploy,
+}
+
+/// A client's call.
 pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> {
+    handle_as(cx, op, input, Caller::Client)
+}
+
+/// CodeDeploy's call (the sandbox's own CodeDeploy, acting on a deployment).
+pub fn handle_as_codedeploy(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> {
+    handle_as(cx, op, input, Caller::CodeDeploy)
+}
+
+fn handle_as(cx: &mut Ctx, op: &str, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     match op {
         "CreateCluster" => clusters::create(cx, input),
         "DescribeClusters" => clusters::describe(cx, input),
@@ -49,11 +67,11 @@ pub fn handle(cx: &mut Ctx, op: &str, input: &Value) -> Result<Value, ApiError> 
         "ListServices" => services::list(cx, input),
         "UpdateService" => services::update(cx, input),
         "DeleteService" => services::delete(cx, input),
-        "CreateTaskSet" => task_sets::api::create(cx, input),
-        "DescribeTaskSets" => task_sets::api::describe(cx, input),
-        "UpdateTaskSet" => task_sets::api::update(cx, input),
-        "UpdateServicePrimaryTaskSet" => task_sets::api::update_primary(cx, input),
-        "DeleteTaskSet" => task_sets::api::delete(cx, input),
+        "CreateTaskSet" => task_sets::api::create(cx, input, caller),
+        "DescribeTaskSets" => task_sets::api::describe(cx, input, caller),
+        "UpdateTaskSet" => task_sets::api::update(cx, input, caller),
+        "UpdateServicePrimaryTaskSet" => task_sets::api::update_primary(cx, input, caller),
+        "DeleteTaskSet" => task_sets::api::delete(cx, input, caller),
         "ListTasks" => tasks::api::list(cx, input),
         "DescribeTasks" => tasks::api::describe(cx, input),
         "StopTask" => tasks::api::stop(cx, input),

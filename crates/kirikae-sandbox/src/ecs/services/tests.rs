@@ -216,3 +216,74 @@ fn an_ecs_service_changes_its_capacity_providers_only_with_a_forced_deployment()
     assert_eq!(svc["capacityProviderStrategy"], spot);
     assert_eq!(svc["deployments"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn clients_manage_task_sets_of_external_services_only() {
+    let mut k = Kit::with_service();
+    let primary = k.service()["taskSets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scale = json!({"value": 100.0, "unit": "PERCENT"});
+    let create = json!({"cluster": "demo", "service": "web", "taskDefinition": k.td,
+                        "launchType": "FARGATE", "networkConfiguration": crate::testkit::network(),
+                        "loadBalancers": [{"targetGroupArn": k.green, "containerName": "web", "containerPort": 80}],
+                        "scale": scale});
+    let calls = [
+        ("CreateTaskSet", create.clone()),
+        (
+            "UpdateTaskSet",
+            json!({"cluster": "demo", "service": "web", "taskSet": primary, "scale": scale}),
+        ),
+        (
+            "UpdateServicePrimaryTaskSet",
+            json!({"cluster": "demo", "service": "web", "primaryTaskSet": primary}),
+        ),
+        (
+            "DeleteTaskSet",
+            json!({"cluster": "demo", "service": "web", "taskSet": primary, "force": true}),
+        ),
+    ];
+    for (op, input) in &calls {
+        let (code, message) = refusal(&mut k, op, input.clone());
+        assert_eq!(code, "InvalidParameterException", "{op}");
+        assert_eq!(
+            message,
+            "Amazon ECS only supports task set management on services configured to use external deployment controllers.",
+            "{op}"
+        );
+    }
+    // Reading them is fine, and nothing changed.
+    let sets = k.ecs_ok(
+        "DescribeTaskSets",
+        json!({"cluster": "demo", "service": "web"}),
+    );
+    assert_eq!(sets["taskSets"].as_array().unwrap().len(), 1);
+
+    // CodeDeploy itself manages them, through the same operations.
+    let created = crate::ecs::handle_as_codedeploy(&mut k.cx(), "CreateTaskSet", &create)
+        .expect("CodeDeploy creates the replacement");
+    assert_eq!(created["taskSet"]["startedBy"], "CODE_DEPLOY");
+    let green = created["taskSet"]["id"].clone();
+    crate::ecs::handle_as_codedeploy(
+        &mut k.cx(),
+        "UpdateServicePrimaryTaskSet",
+        &json!({"cluster": "demo", "service": "web", "primaryTaskSet": green}),
+    )
+    .expect("CodeDeploy switches the primary");
+    crate::ecs::handle_as_codedeploy(
+        &mut k.cx(),
+        "DeleteTaskSet",
+        &json!({"cluster": "demo", "service": "web", "taskSet": primary, "force": true}),
+    )
+    .expect("CodeDeploy deletes the original");
+
+    // An ECS-controller service has no task sets to manage, for anyone.
+    let mut ecs = k.service_input("ECS");
+    ecs["serviceName"] = json!("rolling");
+    k.ecs_ok("CreateService", ecs);
+    let mut input = create.clone();
+    input["service"] = json!("rolling");
+    let e = crate::ecs::handle_as_codedeploy(&mut k.cx(), "CreateTaskSet", &input).unwrap_err();
+    assert_eq!(e.code, "InvalidParameterException");
+}

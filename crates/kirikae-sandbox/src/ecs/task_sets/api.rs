@@ -8,16 +8,29 @@ use super::{SetKind, SetStatus, TaskSet, computed_desired_count};
 use crate::ecs::services::{Controller, Service};
 use crate::ecs::spec::{self, LaunchSpec, Purpose};
 use crate::ecs::tasks::Task;
-use crate::ecs::{arns, errors, io, tags};
+use crate::ecs::{Caller, arns, errors, io, tags};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
 /// AWS's limit of task sets ("deployments") per service.
 const MAX_TASK_SETS: usize = 5;
 
+/// AWS's answer to task set management a caller may not do (its words).
+fn not_external() -> ApiError {
+    errors::invalid(
+        "Amazon ECS only supports task set management on services configured to use external deployment controllers.",
+    )
+}
+
+/// The ACTIVE task-set service a request names (task set APIs need `cluster` and `service`), if
+/// `caller` may `manage` (create, update, delete, make primary) its task sets, or read them.
+/// Clients manage only EXTERNAL services' task sets ("This is used when a service uses the EXTERNAL
+/// deployment controller type", API reference); CodeDeploy manages those of CODE_DEPLOY services.
 fn task_set_service<'a>(
     cx: &'a mut Ctx,
     input: &Value,
+    caller: Caller,
+    manage: bool,
 ) -> Result<(&'a mut Service, &'a BTreeMap<String, Task>), ApiError> {
     let cluster = cx.region.ecs.clusters.active_mut(io::cluster_ref(input))?;
     let (_, name) = arns::service_name(input["service"].as_str().unwrap_or_default());
@@ -28,10 +41,12 @@ fn task_set_service<'a>(
     if !service.is_active() {
         return Err(errors::service_not_active());
     }
-    if service.controller == Controller::Ecs {
-        return Err(errors::invalid(
-            "Task sets are only supported for services that use the CODE_DEPLOY or EXTERNAL deployment controller.",
-        ));
+    match service.controller {
+        Controller::Ecs => return Err(not_external()),
+        Controller::CodeDeploy if manage && caller == Caller::Client => {
+            return Err(not_external());
+        }
+        _ => {}
     }
     Ok((service, &cluster.tasks))
 }
@@ -59,7 +74,7 @@ fn find_set<'a>(service: &'a mut Service, reference: &str) -> Result<&'a mut Tas
         .ok_or_else(|| errors::task_set_not_found(&id))
 }
 
-pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+pub fn create(cx: &mut Ctx, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     let td_ref = input["taskDefinition"]
         .as_str()
         .unwrap_or_default()
@@ -72,7 +87,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let now = cx.now;
     // The service is looked up twice: first for what the new set inherits from it, then (after the
     // checks against ELBv2, which borrow the whole region) to add the set.
-    let (service, tasks) = task_set_service(cx, input)?;
+    let (service, tasks) = task_set_service(cx, input, caller, true)?;
     if let Some(token) = input.get("clientToken").and_then(Value::as_str)
         && let Some(existing) = service
             .sets
@@ -127,13 +142,13 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-pub fn describe(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+pub fn describe(cx: &mut Ctx, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     let with_tags = io::includes_tags(input);
     let wanted: Option<Vec<String>> = match input.get("taskSets") {
         Some(v) if v.as_array().is_some_and(|a| !a.is_empty()) => Some(io::parse(v)?),
         _ => None,
     };
-    let (service, tasks) = task_set_service(cx, input)?;
+    let (service, tasks) = task_set_service(cx, input, caller, false)?;
     let service = &*service;
     let Some(wanted) = wanted else {
         let sets: Vec<Value> = service
@@ -155,10 +170,10 @@ pub fn describe(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     Ok(json!({ "taskSets": sets, "failures": failures }))
 }
 
-pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+pub fn update(cx: &mut Ctx, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     let now = cx.now;
     let scale = scale_value(input)?.unwrap_or(0.0);
-    let (service, tasks) = task_set_service(cx, input)?;
+    let (service, tasks) = task_set_service(cx, input, caller, true)?;
     let desired = service.desired_count;
     let set = find_set(service, input["taskSet"].as_str().unwrap_or_default())?;
     if set.status == SetStatus::Draining {
@@ -174,9 +189,9 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     Ok(json!({ "taskSet": set.to_json(service, tasks, true) }))
 }
 
-pub fn update_primary(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+pub fn update_primary(cx: &mut Ctx, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     let now = cx.now;
-    let (service, tasks) = task_set_service(cx, input)?;
+    let (service, tasks) = task_set_service(cx, input, caller, true)?;
     let id = find_set(
         service,
         input["primaryTaskSet"].as_str().unwrap_or_default(),
@@ -210,10 +225,10 @@ pub fn update_primary(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
 
 /// DeleteTaskSet: the set goes DRAINING; the scheduler deregisters and stops its tasks and removes it
 /// once they are all stopped. Without `force`, the set must have been scaled to zero first (model doc).
-pub fn delete(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
+pub fn delete(cx: &mut Ctx, input: &Value, caller: Caller) -> Result<Value, ApiError> {
     let now = cx.now;
     let force = input.get("force").and_then(Value::as_bool).unwrap_or(false);
-    let (service, tasks) = task_set_service(cx, input)?;
+    let (service, tasks) = task_set_service(cx, input, caller, true)?;
     let set = find_set(service, input["taskSet"].as_str().unwrap_or_default())?;
     if !force && set.desired > 0 && set.status != SetStatus::Draining {
         return Err(errors::invalid(format!(
