@@ -191,3 +191,23 @@ def test_clients_manage_task_sets_of_external_services_only(sandbox):
     d = bluegreen.deploy(s)
     bluegreen.wait_successful(s, d)
     assert [st for st, _, _ in bluegreen.task_sets(s)][-1] == "PRIMARY"
+
+
+def test_keep_alive_never_reports_the_termination_wait_started(sandbox):
+    import bluegreen
+
+    s = build(sandbox, desired=1)
+    s["sb"] = sandbox
+    bluegreen.quick_drain(s)
+    cd, kw = _group_over(s, termination_wait=2)
+    kw["blueGreenDeploymentConfiguration"]["terminateBlueInstancesOnDeploymentSuccess"]["action"] = "KEEP_ALIVE"
+    cd.create_deployment_group(**kw)
+    bluegreen.steady(s, desired=1)
+    d = bluegreen.deploy(s)
+    bluegreen.wait_for("the target to succeed", lambda: bluegreen.target(s, d)["status"] == "Succeeded", timeout=60)
+    info = bluegreen.info(s, d)
+    assert info["instanceTerminationWaitTimeStarted"] is False
+    bluegreen.wait_successful(s, d)
+    assert bluegreen.info(s, d)["instanceTerminationWaitTimeStarted"] is False
+    # The original task set is kept.
+    assert sorted(st for st, _, _ in bluegreen.task_sets(s)) == ["ACTIVE", "PRIMARY"]

@@ -531,7 +531,9 @@ impl Deployment {
                     // The target is done; the deployment stays InProgress until the original is gone.
                     self.target_status = Phase::Succeeded;
                     self.target_updated = env.now;
-                    self.termination_wait_started = true;
+                    // "Status is 'false' if the KEEP_ALIVE option is specified. Otherwise, 'true' as
+                    // soon as the termination wait period starts." (model doc of DeploymentInfo)
+                    self.termination_wait_started = self.plan.blue_green.terminates_original();
                     let minutes = self.plan.blue_green.termination_wait_minutes() as f64;
                     self.progress = Progress::Waiting {
                         until: env.after(minutes * 60.0),

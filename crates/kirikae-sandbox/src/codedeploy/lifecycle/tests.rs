@@ -198,6 +198,28 @@ fn the_termination_wait_keeps_the_deployment_in_progress_with_its_target_succeed
 }
 
 #[test]
+fn keep_alive_never_reports_the_termination_wait_started() {
+    let mut p = plan(true);
+    let t = p
+        .blue_green
+        .terminate_blue_instances_on_deployment_success
+        .as_mut()
+        .unwrap();
+    t.action = Some("KEEP_ALIVE".into());
+    t.termination_wait_time_in_minutes = Some(5);
+    let mut r = Run::new(p);
+    r.run_until(10.0);
+    assert_eq!(r.d.target_status, Phase::Succeeded);
+    assert!(!r.d.termination_wait_started);
+    r.run_until(302.0);
+    assert_eq!(r.d.status, Status::Succeeded);
+    assert!(!r.d.termination_wait_started);
+    // The original task set is kept.
+    assert_eq!(r.p.task_sets.len(), 2);
+    assert!(!r.p.calls.iter().any(|c| c.starts_with("DeleteTaskSet")));
+}
+
+#[test]
 fn continuing_the_termination_wait_ends_it_early() {
     let mut p = plan(true);
     p.blue_green
