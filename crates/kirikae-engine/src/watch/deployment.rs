@@ -242,7 +242,7 @@ pub async fn follow(poller: &mut Poller<'_>, t: &Target<'_>, id: &str) -> Follow
             .and_then(|s| pace::expected_change(s, &t.waits))
             .map(|at| at - now_epoch());
         let interval = pace::interval(poller.base, quiet_since.elapsed(), until_expected);
-        let with_target = pace::needs_target(last.as_ref());
+        let with_target = pace::needs_target(last.as_ref(), &t.waits);
         let polled = poller
             .next(interval, || fetch(t, &polled_id, with_target))
             .await;

@@ -49,10 +49,18 @@ pub fn is_termination_wait(s: &DeploymentSnapshot) -> bool {
         && (s.termination_wait_started || s.target_status == Some(TargetStatus::Succeeded))
 }
 
-/// Whether a poll needs the deployment target too: not while the deployment waits, when only its
-/// status can change.
-pub fn needs_target(last: Option<&DeploymentSnapshot>) -> bool {
-    !last.is_some_and(|s| is_ready_wait(s) || is_termination_wait(s))
+/// Whether a poll needs the deployment target too: not while the deployment waits and the target
+/// already told when the wait ends (only the deployment's status can change then). While the moment is
+/// unknown (e.g. the first poll after someone continued a Ready deployment already shows blue's
+/// termination wait, before the target was read again), the target is read, so the end is timed.
+pub fn needs_target(last: Option<&DeploymentSnapshot>, waits: &Waits) -> bool {
+    match last {
+        Some(s) if is_termination_wait(s) => expected_change(s, waits).is_none(),
+        // A Ready wait ends when someone continues the deployment (or at its timeout): nothing in the
+        // target moves before the deployment's status does.
+        Some(s) if is_ready_wait(s) => false,
+        _ => true,
+    }
 }
 
 /// When (epoch seconds, AWS's clock) the deployment is expected to move on its own, when it waits.
@@ -149,8 +157,20 @@ mod tests {
             termination: Duration::from_secs(300),
         };
         assert!(is_termination_wait(&s));
-        assert!(!needs_target(Some(&s)));
+        assert!(!needs_target(Some(&s), &waits));
         assert_eq!(expected_change(&s, &waits), Some(1310.0));
+        // Seen in the termination wait before the target said when traffic moved: read the target.
+        let unknown = snapshot(
+            "InProgress",
+            Some("Ready"),
+            &[("AfterAllowTestTraffic", 900.0)],
+        );
+        let unknown = DeploymentSnapshot {
+            termination_wait_started: true,
+            ..unknown
+        };
+        assert!(is_termination_wait(&unknown));
+        assert!(needs_target(Some(&unknown), &waits));
     }
 
     #[test]
@@ -160,10 +180,10 @@ mod tests {
             ready: Some(Duration::from_secs(3600)),
             termination: Duration::ZERO,
         };
-        assert!(!needs_target(Some(&s)));
+        assert!(!needs_target(Some(&s), &waits));
         assert_eq!(expected_change(&s, &waits), Some(4100.0));
         let in_progress = snapshot("InProgress", Some("InProgress"), &[]);
-        assert!(needs_target(Some(&in_progress)));
+        assert!(needs_target(Some(&in_progress), &waits));
         assert_eq!(expected_change(&in_progress, &waits), None);
     }
 }
