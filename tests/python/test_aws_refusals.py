@@ -211,3 +211,22 @@ def test_keep_alive_never_reports_the_termination_wait_started(sandbox):
     assert bluegreen.info(s, d)["instanceTerminationWaitTimeStarted"] is False
     # The original task set is kept.
     assert sorted(st for st, _, _ in bluegreen.task_sets(s)) == ["ACTIVE", "PRIMARY"]
+
+
+def test_a_new_target_is_healthy_after_one_passing_check(sandbox):
+    import time
+
+    from conftest import wait_for
+
+    # HealthyThresholdCount 10 at a 60 s interval would take 10 minutes (10 s here); a new target needs
+    # one passing check.
+    s = build(sandbox, desired=1, hc={"interval": 60, "healthy": 10, "timeout": 5})
+    elb, blue = s["elb"], s["blue"]["TargetGroupArn"]
+    start = time.monotonic()
+
+    def healthy():
+        states = [t["TargetHealth"]["State"] for t in elb.describe_target_health(TargetGroupArn=blue)["TargetHealthDescriptions"]]
+        return states == ["healthy"]
+
+    wait_for("the new target to be healthy", healthy, timeout=20)
+    assert time.monotonic() - start < 6

@@ -45,13 +45,17 @@ impl Default for HealthTrack {
 }
 
 impl HealthTrack {
-    /// Count an outcome: `healthy` consecutive passes make a target healthy, `unhealthy` consecutive
-    /// failures make it unhealthy (whether it was initial or healthy); anything less keeps the verdict.
+    /// Count an outcome. A newly registered target is healthy after ONE passing check ("After your
+    /// target is registered, it must pass one health check to be considered healthy", ALB user guide);
+    /// `healthy` (HealthyThresholdCount: "successes required before considering an unhealthy target
+    /// healthy") consecutive passes bring an unhealthy target back. `unhealthy` consecutive failures
+    /// make a target unhealthy (whether it was initial or healthy); anything less keeps the verdict.
     pub fn record(&mut self, outcome: Outcome, healthy: u32, unhealthy: u32) {
         if outcome == Outcome::Passed {
             self.successes += 1;
             self.failures = 0;
-            if self.successes >= healthy {
+            let initial = matches!(self.verdict, Verdict::Initial { .. });
+            if initial || self.successes >= healthy {
                 self.verdict = Verdict::Healthy;
             }
         } else {
@@ -192,20 +196,20 @@ mod tests {
     }
 
     #[test]
-    fn initial_becomes_healthy_after_the_healthy_threshold() {
+    fn a_new_target_is_healthy_after_one_passing_check() {
         let mut h = HealthTrack::default();
         assert_eq!(
             report(&facts(h.verdict)).reason,
             Some("Elb.RegistrationInProgress")
         );
-        for _ in 0..4 {
-            h.record(Outcome::Passed, 5, 2);
-            assert_eq!(h.verdict, Verdict::Initial { checked: true });
-        }
+        // A failure below the unhealthy threshold keeps it initial, checked.
+        h.record(Outcome::TimedOut, 5, 2);
+        assert_eq!(h.verdict, Verdict::Initial { checked: true });
         assert_eq!(
             report(&facts(h.verdict)).reason,
             Some("Elb.InitialHealthChecking")
         );
+        // One pass, not HealthyThresholdCount (5) of them.
         h.record(Outcome::Passed, 5, 2);
         assert_eq!(h.verdict, Verdict::Healthy);
         assert_eq!(
