@@ -230,3 +230,29 @@ def test_a_new_target_is_healthy_after_one_passing_check(sandbox):
 
     wait_for("the new target to be healthy", healthy, timeout=20)
     assert time.monotonic() - start < 6
+
+
+def test_stop_deployment_is_pending_and_the_rollback_takes_time(sandbox):
+    import bluegreen
+
+    from conftest import wait_for
+
+    s = bluegreen.setup(sandbox, desired=1, termination_wait=60)
+    d = bluegreen.deploy(s)
+    wait_for("the termination wait", lambda: bluegreen.info(s, d).get("instanceTerminationWaitTimeStarted"),
+             timeout=30)
+    # The replacement's tasks take 3 minutes (3 s here) to deregister once it is deleted.
+    s["elb"].modify_target_group_attributes(
+        TargetGroupArn=s["green"]["TargetGroupArn"],
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "180"}])
+    out = s["cd"].stop_deployment(deploymentId=d, autoRollbackEnabled=True)
+    assert out["status"] == "Pending"
+    info = bluegreen.wait_status(s, d, "Stopped", timeout=10)
+    rb = info["rollbackInfo"]["rollbackDeploymentId"]
+    # Traffic is back on the original at once, but the rollback runs until the replacement has drained.
+    wait_for("production back on v1", lambda: bluegreen.versions(s, 80) == {(200, "v1")}, timeout=10)
+    seen = wait_for("the rollback to be seen in progress",
+                    lambda: bluegreen.status(s, rb) == "InProgress" and bluegreen.task_sets(s), timeout=10)
+    assert [st for st, _, _ in seen] == ["DRAINING", "PRIMARY"]
+    bluegreen.wait_status(s, rb, "Succeeded", timeout=30)
+    assert [st for st, _, _ in bluegreen.task_sets(s)] == ["PRIMARY"]

@@ -397,22 +397,13 @@ pub fn stop(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         return Err(already_completed(d));
     }
     d.request_stop(rollback);
-    let id = d.id.clone();
-    // Acted on now, so a GetDeployment right after sees it Stopped (and its rollback started).
-    lifecycle::advance_one(cx, &id);
-    let d = &cx.region.codedeploy.deployments[&id];
-    let (status, message) = if d.status == Status::Stopped {
-        (
-            "Succeeded",
-            format!(
-                "Deployment of application {} on deployment group {} was stopped.",
-                d.application, d.group_name
-            ),
-        )
-    } else {
-        ("Pending", format!("Stopping deployment {id}."))
-    };
-    Ok(json!({ "status": status, "statusMessage": message }))
+    // The stop is acted on by the controller's next pass (woken by this call), not within it: AWS
+    // answers `Pending` (its API reference's sample answer, words included), and a GetDeployment
+    // right after may still see the deployment running.
+    Ok(json!({
+        "status": "Pending",
+        "statusMessage": "Stopping Pending. Stopping to schedule commands in the deployment instances",
+    }))
 }
 
 pub fn put_hook_status(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {

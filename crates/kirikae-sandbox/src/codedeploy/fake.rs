@@ -24,6 +24,9 @@ pub struct FakePlatform {
     pub healthy: bool,
     /// Every mutating call, in order.
     pub calls: Vec<String>,
+    /// Deleted task sets stay `DRAINING` until `drain` (as ECS keeps them while their tasks drain);
+    /// otherwise they are gone at once.
+    pub slow_drain: bool,
     /// Account 000000000000's IAM (its default roles, until a test changes them).
     pub iam: crate::iam::IamState,
     next: u32,
@@ -70,6 +73,7 @@ impl FakePlatform {
             alarms: Vec::new(),
             healthy: true,
             calls: Vec::new(),
+            slow_drain: false,
             iam: crate::iam::IamState::new(crate::protocol::DEFAULT_ACCOUNT, 0.0),
             next: 1,
         }
@@ -93,6 +97,11 @@ impl FakePlatform {
             .iter()
             .find(|t| t.status == "PRIMARY")
             .expect("a primary")
+    }
+
+    /// ECS has drained the deleted task sets: they are gone.
+    pub fn drain(&mut self) {
+        self.task_sets.retain(|t| t.status != "DRAINING");
     }
 
     /// Let the replacement become steady now (after starting unhealthy).
@@ -244,6 +253,14 @@ impl Platform for FakePlatform {
     ) -> Result<(), ApiError> {
         self.calls.push(format!("DeleteTaskSet {task_set}"));
         let before = self.task_sets.len();
+        if self.slow_drain {
+            for t in self.task_sets.iter_mut().filter(|t| t.id == task_set) {
+                t.status = "DRAINING".into();
+            }
+            if self.task_sets.iter().any(|t| t.id == task_set) {
+                return Ok(());
+            }
+        }
         self.task_sets.retain(|t| t.id != task_set);
         if before == self.task_sets.len() {
             return Err(ApiError::new(

@@ -139,6 +139,8 @@ enum Progress {
     Waiting {
         until: f64,
     },
+    /// A task set was deleted; waiting until ECS has drained and removed it.
+    Deleting,
 }
 
 /// The resources a deployment works on, found when it starts.
@@ -550,7 +552,10 @@ impl Deployment {
             }
             Stage::Terminate => {
                 let r = self.resolved.clone().expect("resolved at start");
-                if self.is_rollback || self.plan.blue_green.terminates_original() {
+                if !(self.is_rollback || self.plan.blue_green.terminates_original()) {
+                    return Flow::Done;
+                }
+                if self.progress == Progress::NotStarted {
                     if let Err(e) =
                         env.platform
                             .delete_task_set(&r.cluster, &r.service, &r.original)
@@ -568,8 +573,18 @@ impl Deployment {
                     if let Some(s) = self.task_sets.iter_mut().find(|s| s.view.id == r.original) {
                         s.view.status = "DRAINING".into();
                     }
+                    if !self.is_rollback {
+                        return Flow::Done;
+                    }
+                    self.progress = Progress::Deleting;
                 }
-                Flow::Done
+                // A rollback ends when the replacement it deleted is gone: its tasks deregistered
+                // (after the target group's deregistration delay, on the sandbox clock) and stopped.
+                // Until then clients see the rollback InProgress, as on AWS, where it is not instant.
+                match env.platform.describe_service(&r.cluster, &r.service) {
+                    Ok(Some(service)) if service.task_set(&r.original).is_some() => Flow::Wait,
+                    _ => Flow::Done,
+                }
             }
         }
     }
@@ -1302,10 +1317,9 @@ pub fn advance_one(cx: &mut Ctx, id: &str) {
         d.advance(&mut env)
     };
     cx.region.codedeploy.deployments.insert(id.to_string(), d);
+    // The rollback is a deployment of its own, `Created` until the next pass of the controller starts it.
     if let Some(rb) = rollback {
-        let rb_id = rb.id.clone();
-        cx.region.codedeploy.deployments.insert(rb_id.clone(), rb);
-        advance_one(cx, &rb_id);
+        cx.region.codedeploy.deployments.insert(rb.id.clone(), rb);
     }
 }
 

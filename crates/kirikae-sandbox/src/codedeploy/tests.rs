@@ -119,3 +119,54 @@ fn an_ecs_deployment_has_exactly_one_target_to_batch_get() {
         .expect_err("not this deployment's target");
     assert_eq!(e.code, "DeploymentTargetDoesNotExistException");
 }
+
+#[test]
+fn stop_deployment_is_pending_until_the_controller_acts_and_the_rollback_takes_time() {
+    let mut k = Kit::with_group();
+    let id = k.deploy();
+    k.advance_deployments();
+    assert_eq!(k.deployment(&id)["status"], "InProgress");
+    // Install has created the replacement task set (its tasks are not started in this test).
+    assert_eq!(k.service()["taskSets"].as_array().unwrap().len(), 2);
+
+    let out = k.codedeploy_ok(
+        "StopDeployment",
+        json!({"deploymentId": id, "autoRollbackEnabled": true}),
+    );
+    assert_eq!(out["status"], "Pending");
+    assert_eq!(
+        out["statusMessage"],
+        "Stopping Pending. Stopping to schedule commands in the deployment instances"
+    );
+    assert_eq!(k.deployment(&id)["status"], "InProgress");
+
+    k.advance_deployments();
+    let d = k.deployment(&id);
+    assert_eq!(d["status"], "Stopped");
+    assert_eq!(d["errorInformation"]["code"], "MANUAL_STOP");
+    let rb = d["rollbackInfo"]["rollbackDeploymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(k.deployment(&rb)["status"], "Created");
+    // A second stop is refused: the deployment is over.
+    let e = k
+        .codedeploy("StopDeployment", json!({"deploymentId": id}))
+        .unwrap_err();
+    assert_eq!(e.code, "DeploymentAlreadyCompletedException");
+
+    // The rollback reroutes and deletes the replacement, then waits for ECS to drain it.
+    for _ in 0..3 {
+        k.advance_deployments();
+    }
+    let rollback = k.deployment(&rb);
+    assert_eq!(rollback["status"], "InProgress");
+    assert_eq!(rollback["creator"], "codeDeployRollback");
+    let sets: Vec<String> = k.service()["taskSets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sets, ["PRIMARY", "DRAINING"]);
+}

@@ -466,6 +466,44 @@ fn stop_with_rollback_during_the_termination_wait_restores_the_original() {
 }
 
 #[test]
+fn a_rollback_runs_until_the_replacement_it_deleted_has_drained() {
+    let mut p = plan(true);
+    p.blue_green
+        .terminate_blue_instances_on_deployment_success
+        .as_mut()
+        .unwrap()
+        .termination_wait_time_in_minutes = Some(60);
+    let mut r = Run::new(p);
+    r.run_until(5.0);
+    r.p.slow_drain = true;
+    r.d.request_stop(Some(true));
+    r.step();
+    assert_eq!(r.d.status, Status::Stopped);
+    let rb = r.rollback.as_ref().unwrap();
+    // Traffic is back on the original, which is PRIMARY again; the replacement drains.
+    assert_eq!(r.p.weight("prod", BLUE), Some(100));
+    assert_eq!(r.p.primary().id, "ecs-svc/1");
+    assert_eq!(rb.status, Status::InProgress);
+    assert_eq!(
+        r.p.task_sets
+            .iter()
+            .map(|t| (t.id.as_str(), t.status.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("ecs-svc/1", "PRIMARY"), ("ecs-svc/2", "DRAINING")]
+    );
+    for _ in 0..5 {
+        r.t += 60.0;
+        r.step();
+    }
+    assert_eq!(r.rollback.as_ref().unwrap().status, Status::InProgress);
+    r.p.drain();
+    r.step();
+    let rb = r.rollback.as_ref().unwrap();
+    assert_eq!(rb.status, Status::Succeeded, "{:?}", rb.error);
+    assert_eq!(r.p.task_sets.len(), 1);
+}
+
+#[test]
 fn stop_without_rollback_leaves_everything_as_it_is() {
     let mut p = plan(true);
     p.blue_green.deployment_ready_option = Some(DeploymentReadyOption {
