@@ -34,6 +34,7 @@ pub mod group;
 pub mod interrupt;
 pub mod memo;
 pub mod notify;
+pub mod operate;
 pub mod outcome;
 pub mod plan;
 pub mod preflight;

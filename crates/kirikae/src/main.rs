@@ -31,6 +31,14 @@ enum Command {
     Verify(Box<cmd::verify::Args>),
     /// What a deploy would change, field by field, against what runs (exit 0: nothing, 1: something).
     Diff(Box<cmd::diff::Args>),
+    /// Follow the group's running deployment (or --deployment-id) to its end, as deploy would have.
+    Watch(Box<cmd::operate::WatchArgs>),
+    /// Shift production traffic of a deployment waiting in Ready (ContinueDeployment), then follow it.
+    Promote(Box<cmd::operate::PromoteArgs>),
+    /// Stop the running deployment without rollback (traffic stays where it is), then follow it.
+    Stop(Box<cmd::operate::StopArgs>),
+    /// Stop the running deployment with CodeDeploy's rollback (production back on blue), then follow it.
+    Rollback(Box<cmd::operate::RollbackArgs>),
     /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
@@ -57,6 +65,10 @@ fn main() -> std::process::ExitCode {
             Command::Deploy(args) => cmd::deploy::run(*args).await,
             Command::Verify(args) => cmd::verify::run(*args).await,
             Command::Diff(args) => cmd::diff::run(*args).await,
+            Command::Watch(args) => cmd::operate::watch(*args).await,
+            Command::Promote(args) => cmd::operate::promote(*args).await,
+            Command::Stop(args) => cmd::operate::stop(*args).await,
+            Command::Rollback(args) => cmd::operate::rollback(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,
         }

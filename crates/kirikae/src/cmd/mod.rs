@@ -4,5 +4,6 @@ pub mod demo;
 pub mod demo_app;
 pub mod deploy;
 pub mod diff;
+pub mod operate;
 pub mod sandbox;
 pub mod verify;

@@ -1,0 +1,267 @@
+//! The operator's commands against the sandbox, through the binary: `kirikae watch` re-attaches to a
+//! deployment, `promote` shifts production of one waiting in Ready, `stop` stops one without rollback,
+//! `rollback` stops one with CodeDeploy's rollback; the JSON document, `$GITHUB_OUTPUT` and the exit
+//! status agree, as for `deploy`.
+
+mod deploy_support;
+
+use std::process::Command;
+
+use deploy_support::{Project, Stack, step_outputs, wait_for};
+use serde_json::{Value, json};
+
+/// Deployments pause in Ready (for an hour) until someone continues them.
+fn held_at_ready(p: Project) -> Project {
+    p.config(
+        "/codedeploy/ready",
+        json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+    )
+}
+
+/// Blue stays 30 AWS minutes after the switch (30 s at the tests' time scale).
+fn long_termination_wait(p: Project) -> Project {
+    p.config("/codedeploy/termination_wait_minutes", json!(30))
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    json: Value,
+    steps: std::collections::BTreeMap<String, String>,
+}
+
+/// Runs `kirikae COMMAND -c <project>/kirikae.yml --output json EXTRA` against the sandbox.
+fn kirikae(stack: &Stack, project: &Project, command: &str, extra: &[&str]) -> Ran {
+    project.write();
+    let outputs = project.dir.join(format!("github-output-{command}"));
+    let _ = std::fs::remove_file(&outputs);
+    let out = Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .arg(command)
+        .arg("-c")
+        .arg(project.dir.join("kirikae.yml"))
+        .args(["--output", "json"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run kirikae");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{command}: stdout is not JSON ({e}):\n{stdout}\n{stderr}"));
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        steps: step_outputs(&outputs),
+        stdout,
+        stderr,
+        json,
+    };
+    // The three outputs agree.
+    assert_eq!(
+        ran.json["exit_code"].as_i64(),
+        Some(ran.code as i64),
+        "{}\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(
+        ran.steps["exit-code"],
+        ran.code.to_string(),
+        "{}",
+        ran.stderr
+    );
+    ran
+}
+
+/// The group's deployment id once `ready(status, termination_wait_started)` holds.
+fn deployment_when(stack: &Stack, what: &str, ready: impl Fn(&str, bool) -> bool) -> String {
+    wait_for(what, 60, || {
+        let list = deploy_support::block_on(stack.codedeploy.list_deployments().send()).ok()?;
+        let id = list.deployments().first()?.clone();
+        let dep =
+            deploy_support::block_on(stack.codedeploy.get_deployment().deployment_id(&id).send())
+                .ok()?;
+        let info = dep.deployment_info()?;
+        let status = info.status()?.as_str().to_string();
+        ready(&status, info.instance_termination_wait_time_started()).then_some(id)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_reattaches_to_a_deployment_started_without_waiting() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let started = stack.project().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    started.assert_exit(0);
+    let id = started.json()["deployment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let watched = kirikae(&stack, &stack.project(), "watch", &[]);
+    assert_eq!(watched.code, 0, "{}", watched.stderr);
+    assert_eq!(watched.json["result"], "succeeded", "{:#}", watched.json);
+    assert_eq!(watched.json["deployment_id"], id.as_str());
+    assert_eq!(watched.steps["deployment-id"], id);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+
+    // Nothing runs now: exit 2, unless --last reports the one that ended.
+    let none = kirikae(&stack, &stack.project(), "watch", &[]);
+    assert_eq!(none.code, 2);
+    assert!(
+        none.stderr.contains("no deployment is running in"),
+        "{}",
+        none.stderr
+    );
+    let last = kirikae(&stack, &stack.project(), "watch", &["--last"]);
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    assert_eq!(last.json["deployment_id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_shifts_production_of_a_deployment_waiting_in_ready() {
+    let stack = Stack::new().await;
+    held_at_ready(stack.project()).deploy(&[]).assert_exit(0);
+
+    // Nothing in Ready: refused, nothing changed.
+    let before = stack.mutating_calls();
+    let refused = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no deployment is running"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    held_at_ready(stack.project())
+        .deploy(&["--image", "web=kirikae/demo:v2", "--no-wait"])
+        .assert_exit(0);
+    // Not yet in Ready (or just in it): a promote before Ready is refused without a change.
+    let id = deployment_when(&stack, "the deployment to run", |s, _| {
+        s == "InProgress" || s == "Ready"
+    });
+    let early = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    if early.code == 2 {
+        assert!(early.stderr.contains("not Ready"), "{}", early.stderr);
+        deployment_when(&stack, "Ready", |s, _| s == "Ready");
+        let before = stack.mutating_calls();
+        assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+        let promoted = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+        assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+        assert_eq!(promoted.json["result"], "succeeded");
+        assert_eq!(promoted.json["deployment_id"], id.as_str());
+        assert!(stack.mutating_calls() > before);
+    } else {
+        assert_eq!(early.code, 0, "{}", early.stderr);
+        assert_eq!(early.json["deployment_id"], id.as_str());
+    }
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promote_skipping_the_termination_wait_ends_and_leaves_nothing_to_promote() {
+    let stack = Stack::new().await;
+    held_at_ready(stack.project()).deploy(&[]).assert_exit(0);
+    held_at_ready(stack.project())
+        .deploy(&["--image", "web=kirikae/demo:v2", "--no-wait"])
+        .assert_exit(0);
+    deployment_when(&stack, "Ready", |s, _| s == "Ready");
+    let promoted = kirikae(
+        &stack,
+        &held_at_ready(stack.project()),
+        "promote",
+        &["--skip-termination-wait"],
+    );
+    assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+    // Ended: a second promote has nothing in Ready, and changes nothing.
+    let before = stack.mutating_calls();
+    let again = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(stack.mutating_calls(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
+    let stack = Stack::new().await;
+    long_termination_wait(stack.project())
+        .deploy(&[])
+        .assert_exit(0);
+    // Bound: a project's files go when it is dropped.
+    let project = long_termination_wait(stack.project());
+    let running = project.spawn(&["--image", "web=kirikae/demo:v2"]);
+    deployment_when(&stack, "blue's termination wait", |s, waiting| {
+        s == "InProgress" && waiting
+    });
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+
+    let dry = kirikae(
+        &stack,
+        &long_termination_wait(stack.project()),
+        "rollback",
+        &["--dry-run"],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stderr.contains("would roll back"), "{}", dry.stderr);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+
+    let rolled = kirikae(
+        &stack,
+        &long_termination_wait(stack.project()),
+        "rollback",
+        &[],
+    );
+    assert_eq!(rolled.code, 1, "{}", rolled.stderr);
+    assert_eq!(rolled.json["result"], "rolled_back", "{:#}", rolled.json);
+    assert_eq!(rolled.steps["result"], "rolled_back");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    running.wait();
+
+    // Nothing runs now: rolling back a finished deployment is not done, and said so.
+    let none = kirikae(
+        &stack,
+        &long_termination_wait(stack.project()),
+        "rollback",
+        &[],
+    );
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr
+            .contains("not implemented yet: rolling back a finished deployment"),
+        "{}",
+        none.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_leaves_traffic_where_it_is_and_exits_1() {
+    let stack = Stack::new().await;
+    held_at_ready(stack.project()).deploy(&[]).assert_exit(0);
+    held_at_ready(stack.project())
+        .deploy(&["--image", "web=kirikae/demo:v2", "--no-wait"])
+        .assert_exit(0);
+    deployment_when(&stack, "Ready", |s, _| s == "Ready");
+    let stopped = kirikae(&stack, &held_at_ready(stack.project()), "stop", &[]);
+    assert_eq!(stopped.code, 1, "{}", stopped.stderr);
+    assert_eq!(stopped.json["result"], "stopped", "{:#}", stopped.json);
+    assert!(
+        stopped.stderr.contains("production traffic stays"),
+        "{}",
+        stopped.stderr
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
