@@ -1,12 +1,13 @@
-//! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy` needs: every
-//! API call a deploy makes is allowed by it, and it allows nothing a deploy does not use (beyond the
-//! few permissions AWS checks without a call of that name).
+//! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy` and the
+//! operator's commands (`promote`, `rollback`, ...) need: every API call they make is allowed by it, and
+//! it allows nothing they do not use (beyond the few permissions AWS checks without a call of that
+//! name).
 
 mod deploy_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use deploy_support::Stack;
+use deploy_support::{Project, Stack, block_on, wait_for};
 use serde_json::{Value, json};
 
 /// Permissions AWS authorizes as part of other calls, so no call of that name ever reaches the sandbox:
@@ -109,6 +110,38 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         .deploy(&["--dry-run"])
         .assert_exit(0);
 
+    // The operator's commands: promote a deployment waiting in Ready (ContinueDeployment), roll back
+    // another (StopDeployment). The test's own reads (ListDeployments, BatchGetDeployments) are among
+    // a deploy's.
+    let held = || {
+        stack.project().config(
+            "/codedeploy/ready",
+            json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+        )
+    };
+    for (image, command, code) in [("v4", "promote", 0), ("v5", "rollback", 1)] {
+        let project = held();
+        project
+            .deploy(&["--image", &format!("web=kirikae/demo:{image}"), "--no-wait"])
+            .assert_exit(0);
+        wait_for("a deployment waiting in Ready", 60, || {
+            let ids = block_on(
+                stack
+                    .codedeploy
+                    .list_deployments()
+                    .include_only_statuses(aws_sdk_codedeploy::types::DeploymentStatus::Ready)
+                    .send(),
+            )
+            .ok()?;
+            (!ids.deployments().is_empty()).then_some(())
+        });
+        assert_eq!(
+            operate(&stack, &project, command),
+            code,
+            "kirikae {command}"
+        );
+    }
+
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()
         .filter(|(op, n)| before.get(op).copied().unwrap_or(0) < *n)
@@ -125,4 +158,27 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         unused.is_empty(),
         "the policy allows {unused:?}, which no deploy calls"
     );
+}
+
+/// Runs `kirikae COMMAND -c <project>/kirikae.yml` against the sandbox; its exit status.
+fn operate(stack: &Stack, project: &Project, command: &str) -> i32 {
+    project.write();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .arg(command)
+        .arg("-c")
+        .arg(project.dir.join("kirikae.yml"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_OUTPUT")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run kirikae");
+    if out.status.code() != Some(0) {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    out.status.code().unwrap_or(-1)
 }
