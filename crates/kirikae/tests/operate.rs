@@ -33,13 +33,24 @@ struct Ran {
 
 /// Runs `kirikae COMMAND -c <project>/kirikae.yml --output json EXTRA` against the sandbox.
 fn kirikae(stack: &Stack, project: &Project, command: &str, extra: &[&str]) -> Ran {
+    let config = project.dir.join("kirikae.yml");
+    run(
+        stack,
+        project,
+        command,
+        &["-c", config.to_str().unwrap()],
+        extra,
+    )
+}
+
+/// Runs `kirikae COMMAND --output json WHICH EXTRA` (WHICH: `-c FILE` or `--deployment-id ID`).
+fn run(stack: &Stack, project: &Project, command: &str, which: &[&str], extra: &[&str]) -> Ran {
     project.write();
     let outputs = project.dir.join(format!("github-output-{command}"));
     let _ = std::fs::remove_file(&outputs);
     let out = Command::new(env!("CARGO_BIN_EXE_kirikae"))
         .arg(command)
-        .arg("-c")
-        .arg(project.dir.join("kirikae.yml"))
+        .args(which)
         .args(["--output", "json"])
         .args(extra)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -129,6 +140,18 @@ async fn watch_reattaches_to_a_deployment_started_without_waiting() {
     let last = kirikae(&stack, &stack.project(), "watch", &["--last"]);
     assert_eq!(last.code, 0, "{}", last.stderr);
     assert_eq!(last.json["deployment_id"], id.as_str());
+    // By id, without a config: the same deployment, as it ended.
+    let by_id = run(
+        &stack,
+        &stack.project(),
+        "watch",
+        &["--deployment-id", &id],
+        &[],
+    );
+    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    assert_eq!(by_id.json["result"], "succeeded", "{:#}", by_id.json);
+    assert_eq!(by_id.json["deployment_id"], id.as_str());
+    assert_eq!(by_id.json["service"], "web");
 }
 
 #[tokio::test(flavor = "multi_thread")]
