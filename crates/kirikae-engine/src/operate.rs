@@ -350,7 +350,8 @@ pub async fn follow(
         _ => None,
     };
     let mut outcome = ending::deployment(&facts, followed, None);
-    if let Some(s) = stopped_on {
+    // Where production traffic is, unless the ending says it already.
+    if let Some(s) = stopped_on.filter(|_| !outcome.message.contains("production traffic")) {
         outcome.message = format!(
             "{}; production traffic stays on {}",
             outcome.message,

@@ -232,6 +232,23 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
     });
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 
+    // Running but not in Ready: promote is refused, nothing changed.
+    let before = stack.mutating_calls();
+    let early = kirikae(
+        &stack,
+        &long_termination_wait(stack.project()),
+        "promote",
+        &[],
+    );
+    assert_eq!(early.code, 2, "{}", early.stderr);
+    assert!(
+        early.stderr.contains("is InProgress, not Ready"),
+        "{}",
+        early.stderr
+    );
+    assert_eq!(early.json["result"], "error");
+    assert_eq!(stack.mutating_calls(), before);
+
     let dry = kirikae(
         &stack,
         &long_termination_wait(stack.project()),
@@ -281,6 +298,12 @@ async fn stop_leaves_traffic_where_it_is_and_exits_1() {
     let stopped = kirikae(&stack, &held_at_ready(stack.project()), "stop", &[]);
     assert_eq!(stopped.code, 1, "{}", stopped.stderr);
     assert_eq!(stopped.json["result"], "stopped", "{:#}", stopped.json);
+    assert_eq!(stopped.steps["result"], "stopped");
+    let message = stopped.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("production traffic is still on blue"),
+        "{message}"
+    );
     assert!(
         stopped.stderr.contains("production traffic stays"),
         "{}",
