@@ -198,22 +198,42 @@ async fn promote_shifts_production_of_a_deployment_waiting_in_ready() {
 #[tokio::test(flavor = "multi_thread")]
 async fn promote_skipping_the_termination_wait_ends_and_leaves_nothing_to_promote() {
     let stack = Stack::new().await;
-    held_at_ready(stack.project()).deploy(&[]).assert_exit(0);
-    held_at_ready(stack.project())
+    long_termination_wait(held_at_ready(stack.project()))
+        .deploy(&[])
+        .assert_exit(0);
+    long_termination_wait(held_at_ready(stack.project()))
         .deploy(&["--image", "web=kirikae/demo:v2", "--no-wait"])
         .assert_exit(0);
     deployment_when(&stack, "Ready", |s, _| s == "Ready");
+    let started = std::time::Instant::now();
     let promoted = kirikae(
         &stack,
-        &held_at_ready(stack.project()),
+        &long_termination_wait(held_at_ready(stack.project())),
         "promote",
         &["--skip-termination-wait"],
     );
     assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+    // Blue's 30-minute termination wait (30 s here) was ended by a second ContinueDeployment.
+    assert_eq!(stack.calls_of("codedeploy.ContinueDeployment"), 2);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        promoted.stderr.contains("termination wait skipped"),
+        "{}",
+        promoted.stderr
+    );
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
     // Ended: a second promote has nothing in Ready, and changes nothing.
     let before = stack.mutating_calls();
-    let again = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    let again = kirikae(
+        &stack,
+        &long_termination_wait(held_at_ready(stack.project())),
+        "promote",
+        &[],
+    );
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert_eq!(stack.mutating_calls(), before);
 }
