@@ -31,9 +31,12 @@ pub struct Waits {
 /// expected to move on its own (negative once that moment passed), when known.
 pub fn interval(base: Duration, quiet_for: Duration, until_expected: Option<f64>) -> Duration {
     let quiet = (quiet_for / 10).clamp(base, MAX_QUIET_INTERVAL.max(base));
+    // From the expected moment on, twice as often as usual (one call per poll while waiting): AWS
+    // finishes a little after it (blue's task set is deleted first), and the end must be seen at once.
+    let near = base / 2;
     match until_expected {
-        Some(s) if s <= 0.0 => base,
-        Some(s) => quiet.min(Duration::from_secs_f64(s)).max(base),
+        Some(s) if s <= 0.0 => near,
+        Some(s) => quiet.min(Duration::from_secs_f64(s)).max(near),
         None => quiet,
     }
 }
@@ -130,8 +133,8 @@ mod tests {
         let quiet = Duration::from_secs(3600);
         assert_eq!(interval(S, quiet, Some(600.0)), 10 * S);
         assert_eq!(interval(S, quiet, Some(3.5)), Duration::from_secs_f64(3.5));
-        assert_eq!(interval(S, quiet, Some(0.2)), S);
-        assert_eq!(interval(S, quiet, Some(-30.0)), S);
+        assert_eq!(interval(S, quiet, Some(0.2)), S / 2);
+        assert_eq!(interval(S, quiet, Some(-30.0)), S / 2);
     }
 
     #[test]
