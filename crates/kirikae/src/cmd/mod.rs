@@ -5,5 +5,6 @@ pub mod demo_app;
 pub mod deploy;
 pub mod diff;
 pub mod operate;
+pub mod read_args;
 pub mod sandbox;
 pub mod verify;
