@@ -56,6 +56,18 @@ pub fn parse(content: &str) -> Result<AppSpec, String> {
             "The AppSpec file must be a mapping with Resources.",
         ));
     };
+    // "It is required. Currently, the only allowed value is 0.0." (AppSpec file structure, CodeDeploy
+    // user guide.)
+    let version_ok = match get(top, "version") {
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::String(v)) => v.trim() == "0.0",
+        _ => false,
+    };
+    if !version_ok {
+        return Err(invalid(
+            "The AppSpec file must start with version: 0.0 (the only version there is).",
+        ));
+    }
     let resources = get(top, "Resources")
         .ok_or_else(|| invalid("The AppSpec file has no Resources section."))?;
     let resources = resources
@@ -192,14 +204,14 @@ fn capacity_providers(v: &Value) -> Result<Value, String> {
 }
 
 fn hooks(v: &Value) -> Result<Vec<(String, String)>, String> {
-    // Documented as a list of one-key mappings; a plain mapping is accepted too.
+    // A list of one-key mappings, as the AppSpec reference gives it for ECS (a plain mapping is the
+    // EC2/On-Premises shape, which an ECS deployment does not take).
     let pairs: Vec<(&String, &Value)> = match v {
         Value::Array(items) => items
             .iter()
             .filter_map(Value::as_object)
             .flat_map(|o| o.iter())
             .collect(),
-        Value::Object(o) => o.iter().collect(),
         _ => {
             return Err(invalid(
                 "Hooks must be a list of {LifecycleEvent: FunctionName} entries.",
@@ -302,5 +314,21 @@ Hooks:
         assert!(parse(&bad_hook).unwrap_err().contains("ApplicationStart"));
         let lambda = YAML.replace("AWS::ECS::Service", "AWS::Lambda::Function");
         assert!(parse(&lambda).unwrap_err().contains("AWS::ECS::Service"));
+    }
+
+    #[test]
+    fn the_version_is_required_and_only_0_0_and_hooks_are_a_list() {
+        assert!(YAML.contains("version: 0.0"));
+        let no_version = YAML.replace("version: 0.0", "");
+        assert!(parse(&no_version).unwrap_err().contains("version: 0.0"));
+        let other = YAML.replace("version: 0.0", "version: 1.0");
+        assert!(parse(&other).unwrap_err().contains("version: 0.0"));
+        let quoted = YAML.replace("version: 0.0", "version: \"0.0\"");
+        assert!(parse(&quoted).is_ok());
+        let mapping = r#"{"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service",
+            "Properties": {"TaskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/f:1",
+            "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
+            "Hooks": {"BeforeInstall": "fnA"}}"#;
+        assert!(parse(mapping).unwrap_err().contains("Hooks must be a list"));
     }
 }
