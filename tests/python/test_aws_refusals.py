@@ -256,3 +256,15 @@ def test_stop_deployment_is_pending_and_the_rollback_takes_time(sandbox):
     assert [st for st, _, _ in seen] == ["DRAINING", "PRIMARY"]
     bluegreen.wait_status(s, rb, "Succeeded", timeout=30)
     assert [st for st, _, _ in bluegreen.task_sets(s)] == ["PRIMARY"]
+
+
+def test_ec2_only_create_deployment_options_are_refused_for_ecs(sandbox):
+    import bluegreen
+
+    s = bluegreen.setup(sandbox, desired=1)
+    cd = s["cd"]
+    with pytest.raises(cd.exceptions.InvalidFileExistsBehaviorException):
+        bluegreen.deploy(s, fileExistsBehavior="OVERWRITE")
+    # AppSpecs as CodeDeploy's reference gives them: version 0.0, ECS hooks as a list.
+    d = bluegreen.deploy(s)
+    bluegreen.wait_successful(s, d)
