@@ -151,7 +151,10 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let schedule = configs::schedule_checked(&config.routing.clone().unwrap_or_default())?;
     // EC2/On-Premises only (AWS: "For Lambda, ECS and Kubernetes deployment, fileExistsBehavior can
     // not be specified").
-    if input.get("fileExistsBehavior").is_some_and(|v| !v.is_null()) {
+    if input
+        .get("fileExistsBehavior")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(err(
             "InvalidFileExistsBehaviorException",
             "For Lambda, ECS and Kubernetes deployment, fileExistsBehavior can not be specified",
