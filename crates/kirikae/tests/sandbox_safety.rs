@@ -10,12 +10,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use aws_sdk_codedeploy::types::{
-    AppSpecContent, BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption,
-    DeploymentOption, DeploymentStyle, DeploymentType, EcsService, InstanceAction,
-    LoadBalancerInfo, RevisionLocation, RevisionLocationType, TargetGroupInfo, TargetGroupPairInfo,
-    TrafficRoute,
-};
+use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{
     AwsVpcConfiguration, ContainerDefinition, KeyValuePair, LaunchType, NetworkConfiguration,
@@ -331,55 +326,7 @@ async fn a_hook_starts_from_a_clean_environment_and_reaches_only_the_sandbox() {
         .send()
         .await
         .unwrap();
-    cd.create_deployment_group()
-        .application_name("app")
-        .deployment_group_name("dg")
-        .service_role_arn("arn:aws:iam::000000000000:role/ecsCodeDeployRole")
-        .deployment_style(
-            DeploymentStyle::builder()
-                .deployment_type(DeploymentType::BlueGreen)
-                .deployment_option(DeploymentOption::WithTrafficControl)
-                .build(),
-        )
-        .blue_green_deployment_configuration(
-            BlueGreenDeploymentConfiguration::builder()
-                .terminate_blue_instances_on_deployment_success(
-                    BlueInstanceTerminationOption::builder()
-                        .action(InstanceAction::Terminate)
-                        .termination_wait_time_in_minutes(0)
-                        .build(),
-                )
-                .build(),
-        )
-        .load_balancer_info(
-            LoadBalancerInfo::builder()
-                .target_group_pair_info_list(
-                    TargetGroupPairInfo::builder()
-                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
-                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
-                        .prod_traffic_route(
-                            TrafficRoute::builder()
-                                .listener_arns(&stack.prod_listener)
-                                .build(),
-                        )
-                        .test_traffic_route(
-                            TrafficRoute::builder()
-                                .listener_arns(&stack.test_listener)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .ecs_services(
-            EcsService::builder()
-                .service_name("web")
-                .cluster_name("demo")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::sdk_stack::create_deployment_group(&cd, &stack, "app", "dg").await;
     let td = support::sdk_stack::register_demo(&stack.ecs, "v2").await;
     cd.create_deployment()
         .application_name("app")

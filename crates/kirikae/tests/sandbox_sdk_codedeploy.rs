@@ -9,10 +9,7 @@ use aws_sdk_codedeploy::operation::create_deployment::CreateDeploymentError;
 use aws_sdk_codedeploy::operation::get_application::GetApplicationError;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
 use aws_sdk_codedeploy::types::{
-    AppSpecContent, BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption,
-    ComputePlatform, DeploymentOption, DeploymentStatus, DeploymentStyle, DeploymentType,
-    EcsService, InstanceAction, LoadBalancerInfo, RevisionLocation, RevisionLocationType,
-    TargetGroupInfo, TargetGroupPairInfo, TrafficRoute,
+    AppSpecContent, ComputePlatform, DeploymentStatus, RevisionLocation, RevisionLocationType,
 };
 use support::sdk_stack::{build, register_demo, version_at};
 use support::{SandboxProcess, wait_for};
@@ -87,55 +84,7 @@ async fn rust_sdk_runs_an_all_at_once_blue_green_deployment() {
         ),
         "{err:?}"
     );
-    cd.create_deployment_group()
-        .application_name("app")
-        .deployment_group_name("dg")
-        .service_role_arn("arn:aws:iam::000000000000:role/ecsCodeDeployRole")
-        .deployment_style(
-            DeploymentStyle::builder()
-                .deployment_type(DeploymentType::BlueGreen)
-                .deployment_option(DeploymentOption::WithTrafficControl)
-                .build(),
-        )
-        .blue_green_deployment_configuration(
-            BlueGreenDeploymentConfiguration::builder()
-                .terminate_blue_instances_on_deployment_success(
-                    BlueInstanceTerminationOption::builder()
-                        .action(InstanceAction::Terminate)
-                        .termination_wait_time_in_minutes(0)
-                        .build(),
-                )
-                .build(),
-        )
-        .load_balancer_info(
-            LoadBalancerInfo::builder()
-                .target_group_pair_info_list(
-                    TargetGroupPairInfo::builder()
-                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
-                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
-                        .prod_traffic_route(
-                            TrafficRoute::builder()
-                                .listener_arns(&stack.prod_listener)
-                                .build(),
-                        )
-                        .test_traffic_route(
-                            TrafficRoute::builder()
-                                .listener_arns(&stack.test_listener)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .ecs_services(
-            EcsService::builder()
-                .service_name("web")
-                .cluster_name("demo")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::sdk_stack::create_deployment_group(&cd, &stack, "app", "dg").await;
 
     // An ECSAllAtOnce deployment of v2.
     let td2 = register_demo(&stack.ecs, "v2").await;

@@ -11,6 +11,71 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::{http_get, wait_for};
 
+/// CreateDeploymentGroup for the stack's service `demo/web`: Blue/Green with traffic control over the
+/// `web-blue`/`web-green` pair, the stack's production and test listeners, blue terminated at once, with
+/// the sandbox's default `ecsCodeDeployRole`.
+pub async fn create_deployment_group(
+    cd: &aws_sdk_codedeploy::Client,
+    stack: &Stack,
+    application: &str,
+    group: &str,
+) {
+    use aws_sdk_codedeploy::types::{
+        BlueGreenDeploymentConfiguration, BlueInstanceTerminationOption, DeploymentOption,
+        DeploymentStyle, DeploymentType, EcsService, InstanceAction, LoadBalancerInfo,
+        TargetGroupInfo, TargetGroupPairInfo, TrafficRoute,
+    };
+    cd.create_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .service_role_arn("arn:aws:iam::000000000000:role/ecsCodeDeployRole")
+        .deployment_style(
+            DeploymentStyle::builder()
+                .deployment_type(DeploymentType::BlueGreen)
+                .deployment_option(DeploymentOption::WithTrafficControl)
+                .build(),
+        )
+        .blue_green_deployment_configuration(
+            BlueGreenDeploymentConfiguration::builder()
+                .terminate_blue_instances_on_deployment_success(
+                    BlueInstanceTerminationOption::builder()
+                        .action(InstanceAction::Terminate)
+                        .termination_wait_time_in_minutes(0)
+                        .build(),
+                )
+                .build(),
+        )
+        .load_balancer_info(
+            LoadBalancerInfo::builder()
+                .target_group_pair_info_list(
+                    TargetGroupPairInfo::builder()
+                        .target_groups(TargetGroupInfo::builder().name("web-blue").build())
+                        .target_groups(TargetGroupInfo::builder().name("web-green").build())
+                        .prod_traffic_route(
+                            TrafficRoute::builder()
+                                .listener_arns(&stack.prod_listener)
+                                .build(),
+                        )
+                        .test_traffic_route(
+                            TrafficRoute::builder()
+                                .listener_arns(&stack.test_listener)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .ecs_services(
+            EcsService::builder()
+                .service_name("web")
+                .cluster_name("demo")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create deployment group");
+}
+
 /// The infrastructure a team has before its first Blue/Green deployment.
 pub struct Stack {
     pub ecs: aws_sdk_ecs::Client,
