@@ -6,8 +6,6 @@
 
 mod deploy_support;
 
-use std::process::Command;
-
 use deploy_support::{Project, Stack, block_on, wait_for};
 use serde_json::json;
 
@@ -203,20 +201,12 @@ async fn a_production_listener_that_splits_traffic_is_refused_for_a_new_service(
 }
 
 /// `kirikae verify` as a user runs it: the same environment as the deploy tests.
-fn verify(stack: &Stack, project: &Project, extra: &[&str]) -> (i32, String, String) {
-    project.write();
-    let out = Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .arg("verify")
+fn verify(project: &Project, extra: &[&str]) -> (i32, String, String) {
+    let out = project
+        .kirikae("verify")
         .arg("-c")
         .arg(project.dir.join("kirikae.yml"))
         .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
         .output()
         .expect("run kirikae verify");
     (
@@ -231,7 +221,7 @@ async fn verify_shows_every_check_and_changes_nothing() {
     let stack = Stack::new().await;
     let before = stack.mutating_calls();
     let good = stack.project();
-    let (code, stdout, stderr) = verify(&stack, &good, &["--output", "json"]);
+    let (code, stdout, stderr) = verify(&good, &["--output", "json"]);
     assert_eq!(code, 0, "{stderr}");
     for says in [
         "✓ ECS cluster demo is active",
@@ -255,7 +245,7 @@ async fn verify_shows_every_check_and_changes_nothing() {
         "/codedeploy/deployment_config",
         json!("CodeDeployDefault.ECSAllAtOnse"),
     );
-    let (code, stdout, stderr) = verify(&stack, &broken, &["--output", "json"]);
+    let (code, stdout, stderr) = verify(&broken, &["--output", "json"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("✓ target groups web-blue and web-green exist"),
@@ -273,7 +263,7 @@ async fn verify_shows_every_check_and_changes_nothing() {
     );
 
     let bad_file = stack.project().config("/clustr", json!("demo"));
-    let (code, _, stderr) = verify(&stack, &bad_file, &[]);
+    let (code, _, stderr) = verify(&bad_file, &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("✗ ") && stderr.contains("clustr"),

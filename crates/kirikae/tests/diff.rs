@@ -5,8 +5,6 @@
 
 mod deploy_support;
 
-use std::process::Command;
-
 use deploy_support::{Project, Stack};
 use serde_json::{Value, json};
 
@@ -55,20 +53,12 @@ fn appspec_lines(out: &Out) -> Vec<&str> {
 }
 
 /// `kirikae diff` as a user runs it: the same environment as the deploy tests.
-fn diff(stack: &Stack, project: &Project, extra: &[&str]) -> Out {
-    project.write();
-    let out = Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .arg("diff")
+fn diff(project: &Project, extra: &[&str]) -> Out {
+    let out = project
+        .kirikae("diff")
         .arg("-c")
         .arg(project.dir.join("kirikae.yml"))
         .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
         .output()
         .expect("run kirikae diff");
     Out {
@@ -85,7 +75,7 @@ async fn after_a_deploy_only_what_changed_shows() {
     let before = stack.mutating_calls();
 
     // The same files: nothing would change, and nothing is printed on stdout.
-    let same = diff(&stack, &stack.project(), &[]);
+    let same = diff(&stack.project(), &[]);
     same.exit(0);
     assert_eq!(same.stdout, "", "stderr:\n{}", same.stderr);
     assert!(
@@ -95,11 +85,7 @@ async fn after_a_deploy_only_what_changed_shows() {
     );
 
     // --image: the image line and nothing else, although ECS reports defaults the file leaves out.
-    let image = diff(
-        &stack,
-        &stack.project(),
-        &["--image", "web=kirikae/demo:v2"],
-    );
+    let image = diff(&stack.project(), &["--image", "web=kirikae/demo:v2"]);
     image.exit(1);
     assert!(
         image
@@ -132,7 +118,6 @@ async fn after_a_deploy_only_what_changed_shows() {
 
     // A deployment group setting.
     let group = diff(
-        &stack,
         &stack
             .project()
             .config("/codedeploy/termination_wait_minutes", json!(5)),
@@ -158,14 +143,13 @@ async fn after_a_deploy_only_what_changed_shows() {
 
     // The revision a deploy would use instead of registering: the one running, so nothing.
     for flags in [&["--skip-task-definition"][..], &["--revision", "1"]] {
-        let kept = diff(&stack, &stack.project(), flags);
+        let kept = diff(&stack.project(), flags);
         kept.exit(0);
         assert_eq!(kept.stdout, "", "{flags:?}: {}", kept.stderr);
     }
 
     // The desired count, when the config makes the deploy apply it.
     let count = diff(
-        &stack,
         &stack
             .project()
             .config("/sync_desired_count", json!(true))
@@ -182,7 +166,6 @@ async fn after_a_deploy_only_what_changed_shows() {
 
     // JSON: one document, the same facts.
     let doc = diff(
-        &stack,
         &stack
             .project()
             .config("/codedeploy/termination_wait_minutes", json!(5)),
@@ -215,7 +198,7 @@ async fn after_a_deploy_only_what_changed_shows() {
     assert_eq!(c["service"]["changes"], json!([]));
     assert_eq!(c["creates"], json!([]));
     assert_eq!(c["error"], Value::Null);
-    let same = diff(&stack, &stack.project(), &["--output", "json"]);
+    let same = diff(&stack.project(), &["--output", "json"]);
     same.exit(0);
     let same = same.json();
     assert_eq!(same["changed"], false);
@@ -226,7 +209,6 @@ async fn after_a_deploy_only_what_changed_shows() {
 
     // Before any deployment, the AppSpec inputs are compared with the service as it was created.
     let public = diff(
-        &stack,
         &stack.project().service(
             "/networkConfiguration/awsvpcConfiguration/assignPublicIp",
             json!("ENABLED"),
@@ -255,7 +237,7 @@ async fn after_a_deploy_only_what_changed_shows() {
 async fn before_any_deploy_everything_would_be_created() {
     let stack = Stack::new().await;
     let before = stack.mutating_calls();
-    let out = diff(&stack, &stack.project(), &[]);
+    let out = diff(&stack.project(), &[]);
     out.exit(1);
     assert!(
         out.stdout.contains(
@@ -283,7 +265,7 @@ async fn before_any_deploy_everything_would_be_created() {
         "{}",
         out.stderr
     );
-    let doc = diff(&stack, &stack.project(), &["--output", "json"]);
+    let doc = diff(&stack.project(), &["--output", "json"]);
     doc.exit(1);
     let c = &doc.json()["configs"][0];
     assert_eq!(
@@ -306,7 +288,7 @@ async fn a_broken_config_is_exit_2_with_the_message_deploy_gives() {
     let missing_tg = stack
         .project()
         .config("/codedeploy/target_groups", json!(["web-blue", "web-nope"]));
-    let out = diff(&stack, &missing_tg, &[]);
+    let out = diff(&missing_tg, &[]);
     out.exit(2);
     assert_eq!(out.stdout, "");
     let says = "target group `web-nope` does not exist in us-east-1";
@@ -317,11 +299,7 @@ async fn a_broken_config_is_exit_2_with_the_message_deploy_gives() {
         .assert_says(&[says]);
 
     // Found in the files, before any AWS call; and in JSON.
-    let bad_image = diff(
-        &stack,
-        &stack.project(),
-        &["--image", "wbe=kirikae/demo:v2"],
-    );
+    let bad_image = diff(&stack.project(), &["--image", "wbe=kirikae/demo:v2"]);
     bad_image.exit(2);
     assert!(
         bad_image.stderr.contains("no container `wbe`"),
@@ -329,7 +307,7 @@ async fn a_broken_config_is_exit_2_with_the_message_deploy_gives() {
         bad_image.stderr
     );
     let malformed = stack.project().raw("task-definition.json", "{\"family\": ");
-    let doc = diff(&stack, &malformed, &["--output", "json"]);
+    let doc = diff(&malformed, &["--output", "json"]);
     doc.exit(2);
     let doc = doc.json();
     assert_eq!(doc["exit_code"], 2);
@@ -351,7 +329,7 @@ async fn appspec_inputs_are_compared_with_the_last_deployment() {
     stack.project().image("v2").deploy(&[]).assert_exit(0);
     let before = stack.mutating_calls();
 
-    let same = diff(&stack, &stack.project().image("v2"), &[]);
+    let same = diff(&stack.project().image("v2"), &[]);
     same.exit(0);
     assert_eq!(same.stdout, "", "stderr:\n{}", same.stderr);
 
@@ -359,7 +337,7 @@ async fn appspec_inputs_are_compared_with_the_last_deployment() {
         "/networkConfiguration/awsvpcConfiguration/assignPublicIp",
         json!("ENABLED"),
     );
-    let out = diff(&stack, &public, &[]);
+    let out = diff(&public, &[]);
     out.exit(1);
     assert!(
         out.stdout.contains("--- current: AppSpec of deployment d-"),
@@ -372,7 +350,7 @@ async fn appspec_inputs_are_compared_with_the_last_deployment() {
         "{}",
         out.stdout
     );
-    let doc = diff(&stack, &public, &["--output", "json"]);
+    let doc = diff(&public, &["--output", "json"]);
     let c = &doc.json()["configs"][0];
     assert_eq!(c["appspec"]["changed"], true);
     assert!(
@@ -384,7 +362,6 @@ async fn appspec_inputs_are_compared_with_the_last_deployment() {
 
     // The same task definition: a deploy creates a deployment for the AppSpec inputs alone.
     let same_image = diff(
-        &stack,
         &stack.project().image("v2").service(
             "/networkConfiguration/awsvpcConfiguration/assignPublicIp",
             json!("ENABLED"),

@@ -5,8 +5,6 @@
 
 mod deploy_support;
 
-use std::process::Command;
-
 use deploy_support::{Project, Stack, step_outputs, wait_for};
 use serde_json::{Value, json};
 
@@ -32,35 +30,21 @@ struct Ran {
 }
 
 /// Runs `kirikae COMMAND -c <project>/kirikae.yml --output json EXTRA` against the sandbox.
-fn kirikae(stack: &Stack, project: &Project, command: &str, extra: &[&str]) -> Ran {
+fn kirikae(project: &Project, command: &str, extra: &[&str]) -> Ran {
     let config = project.dir.join("kirikae.yml");
-    run(
-        stack,
-        project,
-        command,
-        &["-c", config.to_str().unwrap()],
-        extra,
-    )
+    run(project, command, &["-c", config.to_str().unwrap()], extra)
 }
 
 /// Runs `kirikae COMMAND --output json WHICH EXTRA` (WHICH: `-c FILE` or `--deployment-id ID`).
-fn run(stack: &Stack, project: &Project, command: &str, which: &[&str], extra: &[&str]) -> Ran {
-    project.write();
+fn run(project: &Project, command: &str, which: &[&str], extra: &[&str]) -> Ran {
     let outputs = project.dir.join(format!("github-output-{command}"));
     let _ = std::fs::remove_file(&outputs);
-    let out = Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .arg(command)
+    let out = project
+        .kirikae(command)
         .args(which)
         .args(["--output", "json"])
         .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("GITHUB_OUTPUT", &outputs)
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
         .output()
         .expect("run kirikae");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -122,7 +106,7 @@ async fn watch_reattaches_to_a_deployment_started_without_waiting() {
         .unwrap()
         .to_string();
 
-    let watched = kirikae(&stack, &stack.project(), "watch", &[]);
+    let watched = kirikae(&stack.project(), "watch", &[]);
     assert_eq!(watched.code, 0, "{}", watched.stderr);
     assert_eq!(watched.json["result"], "succeeded", "{:#}", watched.json);
     assert_eq!(watched.json["deployment_id"], id.as_str());
@@ -130,24 +114,18 @@ async fn watch_reattaches_to_a_deployment_started_without_waiting() {
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 
     // Nothing runs now: exit 2, unless --last reports the one that ended.
-    let none = kirikae(&stack, &stack.project(), "watch", &[]);
+    let none = kirikae(&stack.project(), "watch", &[]);
     assert_eq!(none.code, 2);
     assert!(
         none.stderr.contains("no deployment is running in"),
         "{}",
         none.stderr
     );
-    let last = kirikae(&stack, &stack.project(), "watch", &["--last"]);
+    let last = kirikae(&stack.project(), "watch", &["--last"]);
     assert_eq!(last.code, 0, "{}", last.stderr);
     assert_eq!(last.json["deployment_id"], id.as_str());
     // By id, without a config: the same deployment, as it ended.
-    let by_id = run(
-        &stack,
-        &stack.project(),
-        "watch",
-        &["--deployment-id", &id],
-        &[],
-    );
+    let by_id = run(&stack.project(), "watch", &["--deployment-id", &id], &[]);
     assert_eq!(by_id.code, 0, "{}", by_id.stderr);
     assert_eq!(by_id.json["result"], "succeeded", "{:#}", by_id.json);
     assert_eq!(by_id.json["deployment_id"], id.as_str());
@@ -161,7 +139,7 @@ async fn promote_shifts_production_of_a_deployment_waiting_in_ready() {
 
     // Nothing in Ready: refused, nothing changed.
     let before = stack.mutating_calls();
-    let refused = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    let refused = kirikae(&held_at_ready(stack.project()), "promote", &[]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
         refused.stderr.contains("no deployment is running"),
@@ -180,7 +158,7 @@ async fn promote_shifts_production_of_a_deployment_waiting_in_ready() {
     });
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
     let before = stack.mutating_calls();
-    let promoted = kirikae(&stack, &held_at_ready(stack.project()), "promote", &[]);
+    let promoted = kirikae(&held_at_ready(stack.project()), "promote", &[]);
     assert_eq!(promoted.code, 0, "{}", promoted.stderr);
     assert_eq!(promoted.json["result"], "succeeded");
     assert_eq!(promoted.json["deployment_id"], id.as_str());
@@ -199,7 +177,6 @@ async fn promote_skipping_the_termination_wait_ends_and_leaves_nothing_to_promot
         .assert_exit(0);
     deployment_when(&stack, "Ready", |s, _| s == "Ready");
     let promoted = kirikae(
-        &stack,
         &long_termination_wait(held_at_ready(stack.project())),
         "promote",
         &["--skip-termination-wait"],
@@ -226,7 +203,6 @@ async fn promote_skipping_the_termination_wait_ends_and_leaves_nothing_to_promot
     // Ended: a second promote has nothing in Ready, and changes nothing.
     let before = stack.mutating_calls();
     let again = kirikae(
-        &stack,
         &long_termination_wait(held_at_ready(stack.project())),
         "promote",
         &[],
@@ -251,12 +227,7 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
 
     // Running but not in Ready: promote is refused, nothing changed.
     let before = stack.mutating_calls();
-    let early = kirikae(
-        &stack,
-        &long_termination_wait(stack.project()),
-        "promote",
-        &[],
-    );
+    let early = kirikae(&long_termination_wait(stack.project()), "promote", &[]);
     assert_eq!(early.code, 2, "{}", early.stderr);
     assert!(
         early.stderr.contains("is InProgress, not Ready"),
@@ -267,7 +238,6 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
     assert_eq!(stack.mutating_calls(), before);
 
     let dry = kirikae(
-        &stack,
         &long_termination_wait(stack.project()),
         "rollback",
         &["--dry-run"],
@@ -276,12 +246,7 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
     assert!(dry.stderr.contains("would roll back"), "{}", dry.stderr);
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 
-    let rolled = kirikae(
-        &stack,
-        &long_termination_wait(stack.project()),
-        "rollback",
-        &[],
-    );
+    let rolled = kirikae(&long_termination_wait(stack.project()), "rollback", &[]);
     assert_eq!(rolled.code, 1, "{}", rolled.stderr);
     assert_eq!(rolled.json["result"], "rolled_back", "{:#}", rolled.json);
     assert_eq!(rolled.steps["result"], "rolled_back");
@@ -289,12 +254,7 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
     running.wait();
 
     // Nothing runs now: rolling back a finished deployment is not done, and said so.
-    let none = kirikae(
-        &stack,
-        &long_termination_wait(stack.project()),
-        "rollback",
-        &[],
-    );
+    let none = kirikae(&long_termination_wait(stack.project()), "rollback", &[]);
     assert_eq!(none.code, 2, "{}", none.stderr);
     assert!(
         none.stderr
@@ -312,7 +272,7 @@ async fn stop_leaves_traffic_where_it_is_and_exits_1() {
         .deploy(&["--image", "web=kirikae/demo:v2", "--no-wait"])
         .assert_exit(0);
     deployment_when(&stack, "Ready", |s, _| s == "Ready");
-    let stopped = kirikae(&stack, &held_at_ready(stack.project()), "stop", &[]);
+    let stopped = kirikae(&held_at_ready(stack.project()), "stop", &[]);
     assert_eq!(stopped.code, 1, "{}", stopped.stderr);
     assert_eq!(stopped.json["result"], "stopped", "{:#}", stopped.json);
     assert_eq!(stopped.steps["result"], "stopped");

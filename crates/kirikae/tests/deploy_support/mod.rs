@@ -293,15 +293,12 @@ impl Project {
         self.spawn(args).wait()
     }
 
-    /// Starts `kirikae deploy` without waiting for it.
-    pub fn spawn(&self, args: &[&str]) -> Running {
+    /// `kirikae SUBCOMMAND` as a user runs it against the sandbox (endpoint from AWS_ENDPOINT_URL, test
+    /// credentials, no profile, no colour), with the project's files written and its environment set.
+    pub fn kirikae(&self, subcommand: &str) -> Command {
         self.write();
-        let config = self.dir.join("kirikae.yml");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kirikae"));
-        cmd.arg("deploy")
-            .arg("-c")
-            .arg(&config)
-            .args(args)
+        cmd.arg(subcommand)
             .env_remove("AWS_PROFILE")
             .env_remove("GITHUB_OUTPUT")
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -309,15 +306,24 @@ impl Project {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("NO_COLOR", "1");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         for k in &self.unset {
             cmd.env_remove(k);
         }
+        cmd
+    }
+
+    /// Starts `kirikae deploy` without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut cmd = self.kirikae("deploy");
+        cmd.arg("-c")
+            .arg(self.dir.join("kirikae.yml"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
         Running {
             child: cmd.spawn().expect("run kirikae deploy"),
