@@ -268,3 +268,47 @@ def test_ec2_only_create_deployment_options_are_refused_for_ecs(sandbox):
     # AppSpecs as CodeDeploy's reference gives them: version 0.0, ECS hooks as a list.
     d = bluegreen.deploy(s)
     bluegreen.wait_successful(s, d)
+
+
+def test_arns_of_another_region_or_account_name_nothing_here(sandbox):
+    """ECS and CodeDeploy resolve an ARN in its own region and account: a service of the same name here
+    is not the one an ARN of another region or account names."""
+    s = build(sandbox, desired=1)
+    s["sb"] = sandbox
+    ecs = sandbox.client("ecs")
+    here = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    account = here["serviceArn"].split(":")[4]
+    elsewhere = here["clusterArn"].replace(":us-east-1:", ":eu-west-1:")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+        ecs.describe_services(cluster=elsewhere, services=["web"])
+    assert error(e)[1] == "Invalid Region in ARN"
+    other_account = here["serviceArn"].replace(f":{account}:", ":999999999999:")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as e:
+        ecs.update_service(cluster="demo", service=other_account, desiredCount=2)
+    assert "999999999999" in error(e)[1]
+    assert ecs.describe_services(cluster="demo", services=["web"])["services"][0]["desiredCount"] == 1
+
+    cd, kw = _group_over(s)
+    kw["ecsServices"] = [{"serviceName": "web",
+                          "clusterName": here["clusterArn"].replace(f":{account}:", ":999999999999:")}]
+    with pytest.raises(cd.exceptions.InvalidECSServiceException):
+        cd.create_deployment_group(**kw)
+
+
+def test_the_appspec_names_the_task_definition_by_its_full_arn(sandbox):
+    import hashlib
+    import json
+
+    import bluegreen
+
+    s = bluegreen.setup(sandbox, desired=1)
+    rev = bluegreen.revision(s)
+    spec = json.loads(rev["appSpecContent"]["content"])
+    props = spec["Resources"][0]["TargetService"]["Properties"]
+    props["TaskDefinition"] = props["TaskDefinition"].split("/")[-1]  # family:revision
+    content = json.dumps(spec)
+    rev["appSpecContent"] = {"content": content, "sha256": hashlib.sha256(content.encode()).hexdigest()}
+    d = s["cd"].create_deployment(applicationName=bluegreen.APP, deploymentGroupName=bluegreen.GROUP,
+                                  revision=rev)["deploymentId"]
+    failed = bluegreen.wait_status(s, d, "Failed", timeout=30)
+    assert "full ARN" in failed["errorInformation"]["message"]

@@ -40,6 +40,25 @@ impl AppSpec {
 /// What CodeDeploy says about an unusable AppSpec, followed by the detail.
 const INVALID: &str = "The deployment failed because the AppSpec file that specifies the deployment configuration is missing or has an invalid configuration.";
 
+fn is_task_definition_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let ["arn", partition, "ecs", region, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let Some((family, revision)) = resource
+        .strip_prefix("task-definition/")
+        .and_then(|r| r.rsplit_once(':'))
+    else {
+        return false;
+    };
+    !partition.is_empty()
+        && !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !family.is_empty()
+        && revision.parse::<u32>().is_ok_and(|r| r > 0)
+}
+
 fn invalid(detail: impl std::fmt::Display) -> String {
     format!("{INVALID} {detail}")
 }
@@ -98,6 +117,14 @@ pub fn parse(content: &str) -> Result<AppSpec, String> {
         .ok_or_else(|| invalid("The resource has no Properties."))?;
     let task_definition = string(props, "TaskDefinition")
         .ok_or_else(|| invalid("Properties.TaskDefinition is missing."))?;
+    // CodeDeploy parses TaskDefinition as an ARN (the AppSpec reference: "the full ARN"): a family,
+    // `family:revision` or an ARN without region or account cannot be parsed.
+    if !is_task_definition_arn(&task_definition) {
+        return Err(invalid(format!(
+            "Properties.TaskDefinition must be the task definition's full ARN \
+             (arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION), not '{task_definition}'."
+        )));
+    }
     let lb = get(props, "LoadBalancerInfo")
         .and_then(Value::as_object)
         .ok_or_else(|| invalid("Properties.LoadBalancerInfo is missing."))?;
@@ -293,9 +320,12 @@ Hooks:
     #[test]
     fn parses_json_as_the_aws_cli_sends_it_with_any_key_case() {
         let content = r#"{"version": 0.0, "resources": [{"TargetService": {"type": "AWS::ECS::Service",
-            "properties": {"taskDefinition": "arn:td:2", "loadBalancerInfo": {"containerName": "web", "containerPort": "8080"}}}}]}"#;
+            "properties": {"taskDefinition": "arn:aws:ecs:us-east-1:111222333444:task-definition/web:2", "loadBalancerInfo": {"containerName": "web", "containerPort": "8080"}}}}]}"#;
         let a = parse(content).unwrap();
-        assert_eq!(a.task_definition, "arn:td:2");
+        assert_eq!(
+            a.task_definition,
+            "arn:aws:ecs:us-east-1:111222333444:task-definition/web:2"
+        );
         assert_eq!(a.container_port, 8080);
         assert!(a.hooks.is_empty() && a.network_configuration.is_none());
     }
@@ -326,9 +356,28 @@ Hooks:
         let quoted = YAML.replace("version: 0.0", "version: \"0.0\"");
         assert!(parse(&quoted).is_ok());
         let mapping = r#"{"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service",
-            "Properties": {"TaskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/f:1",
+            "Properties": {"TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/f:1",
             "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
             "Hooks": {"BeforeInstall": "fnA"}}"#;
         assert!(parse(mapping).unwrap_err().contains("Hooks must be a list"));
+    }
+
+    #[test]
+    fn the_task_definition_is_a_full_arn() {
+        let arn = "arn:aws:ecs:us-east-1:111222333444:task-definition/my-family:1";
+        for not_an_arn in [
+            "my-family",
+            "my-family:1",
+            "arn:aws:ecs:::task-definition/my-family:1",
+            "arn:aws:ecs:us-east-1:111222333444:task-definition/my-family",
+            "arn:aws:ecs:us-east-1:111222333444:service/c/my-family:1",
+        ] {
+            let err = parse(&YAML.replace(arn, not_an_arn)).unwrap_err();
+            assert!(err.contains("full ARN"), "{not_an_arn}: {err}");
+        }
+        let china = YAML
+            .replace("arn:aws:", "arn:aws-cn:")
+            .replace("us-east-1", "cn-north-1");
+        assert!(parse(&china).is_ok());
     }
 }

@@ -8,7 +8,7 @@ use super::types::{
     AlarmConfiguration, AutoRollbackConfiguration, BlueGreenDeploymentConfiguration,
     DeploymentStyle, EcsService, LoadBalancerInfo, Tag,
 };
-use super::{application_name, applications, configs, err, ids, member, opt_str, str_list};
+use super::{application_name, applications, configs, err, ids, member, opt_str, str_list, types};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
@@ -368,6 +368,21 @@ fn validate_service(
 /// Check an ECS group against the region's resources (and its account's roles), and every other group.
 fn check(cx: &mut Ctx, g: &DeploymentGroup, role_given: bool) -> Result<(), ApiError> {
     configs::ecs_config(cx, &g.deployment_config_name)?;
+    // A service named by the ARN of another region or account is not this region's service of the
+    // same name: it does not exist here.
+    for s in &g.ecs_services {
+        for reference in [&s.cluster_name, &s.service_name] {
+            if !types::in_region(reference, &cx.region.key) {
+                return Err(err(
+                    "InvalidECSServiceException",
+                    format!(
+                        "The ECS service {} in cluster {} does not exist or is not ACTIVE.",
+                        s.service_name, s.cluster_name
+                    ),
+                ));
+            }
+        }
+    }
     let others: Vec<DeploymentGroup> = cx
         .region
         .codedeploy

@@ -45,7 +45,7 @@ impl FakePlatform {
                 id: "ecs-svc/1".into(),
                 task_set_arn: "arn:ts/1".into(),
                 status: "PRIMARY".into(),
-                task_definition: "arn:td/web:1".into(),
+                task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1".into(),
                 computed_desired_count: 2,
                 running_count: 2,
                 stability_status: "STEADY_STATE".into(),

@@ -143,6 +143,61 @@ pub fn parse(arn: &str) -> Option<Resource> {
     })
 }
 
+/// The fields through which ECS operations reference resources by name or ARN.
+const REFERENCE_FIELDS: &[&str] = &[
+    "cluster",
+    "clusters",
+    "service",
+    "services",
+    "task",
+    "tasks",
+    "taskSet",
+    "taskSets",
+    "primaryTaskSet",
+    "taskDefinition",
+    "resourceArn",
+];
+
+/// Refuses an input that references an ECS resource by an ARN of another region or account, as ECS
+/// does (`Invalid Region in ARN`): the sandbox keeps one account's resources per region, so reading
+/// only an ARN's last segment would resolve such a reference to a local resource of the same name.
+pub fn check_home(
+    key: &RegionKey,
+    input: &serde_json::Value,
+) -> Result<(), crate::protocol::ApiError> {
+    let references = REFERENCE_FIELDS
+        .iter()
+        .filter_map(|f| input.get(*f))
+        .flat_map(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>())
+                .unwrap_or_else(|| v.as_str().into_iter().collect())
+        });
+    for reference in references {
+        let mut parts = reference.splitn(6, ':');
+        let (Some("arn"), Some(_), Some("ecs"), Some(region), Some(account), Some(_)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            continue;
+        };
+        if region != key.region {
+            return Err(super::errors::invalid("Invalid Region in ARN"));
+        }
+        if account != key.account {
+            return Err(super::errors::invalid(format!(
+                "Invalid identifier: Identifier is for {account}. Your accountId is {}",
+                key.account
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A cluster's name from a "short name or full ARN" reference.
 pub fn cluster_name(reference: &str) -> String {
     match parse(reference) {
@@ -334,6 +389,23 @@ mod tests {
         );
         assert_eq!(r("web:x"), None);
         assert_eq!(r("arn:aws:ecs:us-east-1:1:cluster/web"), None);
+    }
+
+    #[test]
+    fn refuses_references_to_another_region_or_account() {
+        let k = key();
+        let ok = serde_json::json!({"cluster": cluster(&k, "c"), "services": ["web", service(&k, "c", "web")]});
+        assert!(check_home(&k, &ok).is_ok());
+        let region = serde_json::json!({"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/c"});
+        assert_eq!(
+            check_home(&k, &region).unwrap_err().message,
+            "Invalid Region in ARN"
+        );
+        let account =
+            serde_json::json!({"services": ["arn:aws:ecs:eu-west-1:999999999999:service/c/web"]});
+        let e = check_home(&k, &account).unwrap_err();
+        assert_eq!(e.code, "InvalidParameterException");
+        assert!(e.message.contains("999999999999"), "{}", e.message);
     }
 
     #[test]

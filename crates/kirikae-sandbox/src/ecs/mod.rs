@@ -51,6 +51,7 @@ pub fn handle_as_codedeploy(cx: &mut Ctx, op: &str, input: &Value) -> Result<Val
 }
 
 fn handle_as(cx: &mut Ctx, op: &str, input: &Value, caller: Caller) -> Result<Value, ApiError> {
+    arns::check_home(&cx.region.key, input)?;
     match op {
         "CreateCluster" => clusters::create(cx, input),
         "DescribeClusters" => clusters::describe(cx, input),

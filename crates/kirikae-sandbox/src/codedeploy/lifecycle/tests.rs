@@ -9,7 +9,7 @@ use super::super::types::*;
 use super::*;
 
 const APPSPEC: &str = r#"{"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
-    "TaskDefinition": "arn:td/web:2", "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]}"#;
+    "TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2", "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]}"#;
 
 fn plan(test_listener: bool) -> Plan {
     let pair = TargetGroupPairInfo {
@@ -329,7 +329,7 @@ fn an_expired_ready_wait_stops_the_deployment() {
 }
 
 const HOOKED: &str = r#"{"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
-    "TaskDefinition": "arn:td/web:2", "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
+    "TaskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2", "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}],
     "Hooks": [{"AfterAllowTestTraffic": "validate"}]}"#;
 
 #[test]
