@@ -10,7 +10,7 @@ use crate::appspec;
 use crate::deploy::{Prepared, short_arn};
 use crate::group::{Change, GroupSettings};
 use crate::outcome::Image;
-use crate::plan::{WaitMode, WaitOptions};
+use crate::plan::{GroupDrift, WaitMode, WaitOptions};
 use crate::preflight::ServiceState;
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +43,8 @@ pub struct NamedAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupPreview {
     pub name: String,
-    /// `create`, `update` or `keep`.
+    /// `create`, `update`, `keep`, or `drift` (differs from the config and is left as it is:
+    /// `--group-drift warn`).
     pub action: &'static str,
     pub changes: Vec<Change>,
     pub settings: GroupSettings,
@@ -116,10 +117,16 @@ impl Preview {
             },
             deployment_group: GroupPreview {
                 name: plan.deployment_group.clone(),
-                action: match (&p.remote.group, p.group_changes.is_empty()) {
-                    (None, _) => "create",
-                    (Some(_), false) => "update",
-                    (Some(_), true) => "keep",
+                action: match (
+                    &p.remote.group,
+                    p.group_changes.is_empty(),
+                    plan.group_drift,
+                ) {
+                    (None, _, _) => "create",
+                    (Some(_), true, _) => "keep",
+                    // --group-drift warn deploys with the group as it is: nothing would be updated.
+                    (Some(_), false, GroupDrift::Warn) => "drift",
+                    (Some(_), false, _) => "update",
                 },
                 changes: p.group_changes.clone(),
                 settings: p.desired_group.clone(),
@@ -173,6 +180,7 @@ fn would(action: &str) -> &'static str {
     match action {
         "create" => "would create",
         "update" => "would update",
+        "drift" => "differs from the config, would be left as it is (--group-drift warn)",
         "register" => "would register",
         "use" => "would use",
         _ => "unchanged",

@@ -151,6 +151,22 @@ async fn group_drift_fail_refuses_before_any_change_and_warn_deploys_with_the_gr
         ]);
     assert_eq!(stack.mutating_calls(), before, "nothing may change");
 
+    let preview = drifted().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--group-drift",
+        "warn",
+        "--dry-run",
+    ]);
+    preview.assert_exit(0).assert_says(&[
+        "DgpEcs-demo-web: differs from the config, would be left as it is (--group-drift warn)",
+    ]);
+    assert!(
+        !preview.stderr.contains("would update"),
+        "a dry run under --group-drift warn must not promise an update"
+    );
+    assert_eq!(stack.mutating_calls(), before, "a dry run changes nothing");
+
     let run = drifted().deploy(&[
         "--image",
         "web=kirikae/demo:v2",
