@@ -16,6 +16,7 @@ pub mod ecs;
 pub mod elbv2;
 pub mod faults;
 pub mod iam;
+pub mod lambda;
 mod limits;
 pub mod model;
 pub mod protocol;

@@ -1,24 +1,16 @@
 //! AppSpec hooks. In AWS they are Lambda functions that CodeDeploy invokes with
 //! `{"DeploymentId", "LifecycleEventHookExecutionId"}` and that report back with
 //! `PutLifecycleEventHookExecutionStatus`. The sandbox runs no Lambdas: its config maps a function
-//! name to a local command (payload on stdin and in `KIRIKAE_HOOK_PAYLOAD`, with `AWS_ENDPOINT_URL`
-//! and dummy credentials that land in the same account and region, in an environment as clean as a
-//! task's: see `runtime::env`) or to an `http://` URL (payload POSTed).
+//! name to a local command or an `http://` URL, invoked through [`crate::lambda`].
 //! As with Lambda, what the hook returns does not complete it; only the status call does. A failed
 //! invocation (command exit status other than 0, HTTP error) fails the event at once, as a Lambda
 //! invocation error would.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
-use crate::protocol::DEFAULT_ACCOUNT;
-use crate::runtime::env;
 use crate::world::{Ctx, RegionKey, Shared};
 
 /// What the sandbox runs for hook functions.
@@ -147,105 +139,10 @@ impl Invocation {
     }
 
     async fn call(&self) -> Result<(), String> {
-        if self.target.starts_with("http://") {
-            self.post().await
-        } else if self.target.starts_with("https://") {
-            Err("https:// hook URLs are not supported by the kirikae sandbox; use http:// or a command".into())
-        } else {
-            self.command().await
-        }
-    }
-
-    async fn post(&self) -> Result<(), String> {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Full<Bytes>>();
-        let req = http::Request::post(&self.target)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(self.payload.clone())))
-            .map_err(|e| format!("invalid URL: {e}"))?;
-        let resp = client
-            .request(req)
+        // The response does not matter: the hook reports with PutLifecycleEventHookExecutionStatus.
+        crate::lambda::invoke(&self.shared, &self.region, &self.target, &self.payload)
             .await
-            .map_err(|e| format!("POST {} failed: {e}", self.target))?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "POST {} answered HTTP {}",
-                self.target,
-                resp.status()
-            ))
-        }
-    }
-
-    async fn command(&self) -> Result<(), String> {
-        let access_key = if self.region.account == DEFAULT_ACCOUNT {
-            "test"
-        } else {
-            self.region.account.as_str()
-        };
-        let mut cmd = tokio::process::Command::new("/bin/sh");
-        // A clean environment, like task processes': nothing of the operator's (AWS credentials,
-        // tokens) reaches the hook; its AWS clients can only reach the sandbox.
-        cmd.arg("-c")
-            .arg(&self.target)
-            .env_clear()
-            .envs(env::inherited())
-            .envs(env::NO_REAL_AWS.iter().copied())
-            .env("KIRIKAE_HOOK_PAYLOAD", &self.payload)
-            .env("AWS_ENDPOINT_URL", &self.shared.hooks.endpoint_url)
-            .env("AWS_REGION", &self.region.region)
-            .env("AWS_DEFAULT_REGION", &self.region.region)
-            // A 12-digit access key id names the account to the sandbox; the hook must call back into
-            // the account and region its deployment runs in.
-            .env("AWS_ACCESS_KEY_ID", access_key)
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                // Die with the sandbox, like task processes.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run `{}`: {e}", self.target))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            // A hook that ignores stdin may exit before reading it; that is not an error.
-            let _ = stdin.write_all(self.payload.as_bytes()).await;
-        }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| format!("waiting for `{}`: {e}", self.target))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: String = stderr
-            .trim()
-            .chars()
-            .rev()
-            .take(500)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        let status = out
-            .status
-            .code()
-            .map_or_else(|| "a signal".to_string(), |c| format!("exit status {c}"));
-        Err(if tail.is_empty() {
-            format!("the command ended with {status}")
-        } else {
-            format!("the command ended with {status}: {tail}")
-        })
+            .map(drop)
     }
 }
 

@@ -11,6 +11,7 @@ mod arns;
 mod clusters;
 mod errors;
 mod io;
+pub mod native;
 mod scheduler;
 mod services;
 mod spec;
@@ -19,7 +20,7 @@ mod task_definitions;
 mod task_sets;
 mod tasks;
 
-pub use scheduler::{on_container_exit, reconcile};
+pub use scheduler::on_container_exit;
 
 use serde_json::Value;
 
@@ -38,6 +39,13 @@ pub struct EcsState {
 pub enum Caller {
     Client,
     CodeDeploy,
+}
+
+/// Everything ECS does between API calls: the scheduler (tasks, health, scaling), then the
+/// Blue/Green-family service deployments' lifecycles.
+pub fn reconcile(cx: &mut Ctx) {
+    scheduler::reconcile(cx);
+    native::reconcile(cx);
 }
 
 /// A client's call.
@@ -77,6 +85,11 @@ fn handle_as(cx: &mut Ctx, op: &str, input: &Value, caller: Caller) -> Result<Va
         "DescribeTasks" => tasks::api::describe(cx, input),
         "StopTask" => tasks::api::stop(cx, input),
         "RunTask" => tasks::api::run(cx, input),
+        "ListServiceDeployments" => native::api::list(cx, input),
+        "DescribeServiceDeployments" => native::api::describe(cx, input),
+        "DescribeServiceRevisions" => native::api::describe_revisions(cx, input),
+        "StopServiceDeployment" => native::api::stop(cx, input),
+        "ContinueServiceDeployment" => native::api::continue_(cx, input),
         "TagResource" => tags::tag_resource(cx, input),
         "UntagResource" => tags::untag_resource(cx, input),
         "ListTagsForResource" => tags::list_tags_for_resource(cx, input),

@@ -23,6 +23,7 @@ mod rules;
 mod tags;
 mod target_groups;
 mod targets;
+pub mod weights;
 
 use std::collections::{BTreeMap, BTreeSet};
 

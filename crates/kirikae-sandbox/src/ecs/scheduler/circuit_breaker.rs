@@ -16,6 +16,10 @@ pub fn check(svc: &mut Service, env: &Env) {
     if svc.controller != Controller::Ecs || !svc.is_active() || breaker["enable"] != true {
         return;
     }
+    // A Blue/Green-family deployment watches the breaker itself and rolls back its own way.
+    if crate::ecs::native::runs_lifecycle(svc) {
+        return;
+    }
     let rollback = breaker["rollback"] == true;
     let Some(p) = svc
         .sets

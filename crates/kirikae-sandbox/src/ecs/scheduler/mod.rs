@@ -13,7 +13,9 @@ mod scale;
 mod stability;
 pub mod timing;
 
+pub use circuit_breaker::threshold as circuit_breaker_threshold;
 pub use exits::on_container_exit;
+pub use health::is_healthy;
 
 use notices::Notice;
 

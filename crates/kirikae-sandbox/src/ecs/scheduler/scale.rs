@@ -22,7 +22,9 @@ pub fn run(
     cluster: ClusterId,
     env: &mut Env,
 ) {
-    if svc.controller == Controller::Ecs {
+    if svc.controller == Controller::Ecs && crate::ecs::native::runs_lifecycle(svc) {
+        blue_green(svc, tasks, tds, cluster, env);
+    } else if svc.controller == Controller::Ecs {
         deployments(svc, tasks, tds, cluster, env);
     } else {
         task_sets(svc, tasks, tds, cluster, env);
@@ -45,6 +47,25 @@ fn task_sets(
             computed_desired_count(svc.desired_count, set.scale)
         };
         svc.sets[i].desired = target;
+        converge(svc, i, target, tasks, tds, cluster, env);
+    }
+}
+
+/// A Blue/Green-family deployment in progress: each deployment runs the count its lifecycle gives it
+/// (green from SCALE_UP, blue until CLEAN_UP), side by side.
+fn blue_green(
+    svc: &mut Service,
+    tasks: &mut BTreeMap<String, Task>,
+    tds: &TaskDefinitions,
+    cluster: ClusterId,
+    env: &mut Env,
+) {
+    for i in 0..svc.sets.len() {
+        let target = if svc.is_active() {
+            svc.sets[i].desired
+        } else {
+            0
+        };
         converge(svc, i, target, tasks, tds, cluster, env);
     }
 }

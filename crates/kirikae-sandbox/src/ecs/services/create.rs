@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Controller, Service, ServiceStatus};
 use crate::ecs::spec::{self, LaunchSpec, Purpose};
 use crate::ecs::task_sets::{SetKind, SetStatus, TaskSet};
-use crate::ecs::{arns, errors, io, tags};
+use crate::ecs::{arns, errors, io, native, tags};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
@@ -59,8 +59,9 @@ fn check_controller(
         ));
     }
     let dc = &input["deploymentConfiguration"];
+    check_strategy(controller, dc)?;
     if controller == Controller::Ecs {
-        return check_strategy(dc);
+        return Ok(());
     }
     if dc["alarms"]["enable"] == true {
         return Err(errors::invalid(
@@ -88,17 +89,19 @@ fn check_controller(
     Ok(())
 }
 
-/// Only rolling updates are emulated for the ECS controller; the 2025 ECS-native BLUE_GREEN, LINEAR and
-/// CANARY strategies (service deployments, lifecycle hooks) are refused rather than run as rolling.
-pub fn check_strategy(deployment_configuration: &Value) -> Result<(), ApiError> {
+/// The Blue/Green-family strategies belong to the ECS controller (`deploymentConfiguration.strategy`
+/// is the ECS controller's; CODE_DEPLOY and EXTERNAL services deploy through task sets). AWS's words
+/// are not published; these follow its wording for alarms and the circuit breaker.
+pub fn check_strategy(
+    controller: Controller,
+    deployment_configuration: &Value,
+) -> Result<(), ApiError> {
     match deployment_configuration["strategy"].as_str() {
         None | Some("ROLLING") => Ok(()),
-        Some(other) => Err(ApiError::new(
-            "UnsupportedFeatureException",
-            format!(
-                "The kirikae sandbox does not emulate the {other} deployment strategy of the ECS deployment controller; use ROLLING, or the CODE_DEPLOY deployment controller for blue/green deployments."
-            ),
-        )),
+        Some(_) if controller == Controller::Ecs => Ok(()),
+        Some(other) => Err(errors::invalid(format!(
+            "The {other} deployment strategy is only supported with ECS deployment controller. Update to ECS deployment controller and try again."
+        ))),
     }
 }
 
@@ -148,6 +151,19 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         let td = region.ecs.task_definitions.for_launch(td_arn)?;
         spec::check(&spec, td, &region.elbv2, Purpose::Service)?;
     }
+    let deployment_configuration = merged_deployment_configuration(
+        &default_deployment_configuration(controller),
+        input.get("deploymentConfiguration"),
+    );
+    let plan = match controller {
+        Controller::Ecs => native::config::check(
+            &deployment_configuration,
+            &spec.load_balancers,
+            &region.elbv2,
+            &cx.account.iam,
+        )?,
+        _ => None,
+    };
     let service_tags = tags::from_input(input)?;
     let now = cx.now;
     let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
@@ -161,10 +177,7 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         controller,
         desired_count,
         spec: spec.clone(),
-        deployment_configuration: merged_deployment_configuration(
-            &default_deployment_configuration(controller),
-            input.get("deploymentConfiguration"),
-        ),
+        deployment_configuration: deployment_configuration.clone(),
         health_check_grace_period: input
             .get("healthCheckGracePeriodSeconds")
             .and_then(Value::as_i64),
@@ -195,20 +208,26 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         events: VecDeque::new(),
         steady: false,
         create_request: input.clone(),
+        history: Default::default(),
     };
-    match controller {
-        Controller::Ecs => {
+    match (controller, plan) {
+        // The first service deployment of a Blue/Green-family service runs its lifecycle too, with
+        // nothing to shift traffic from.
+        (Controller::Ecs, Some(plan)) => {
+            native::begin(&mut service, spec, plan, deployment_configuration, now);
+        }
+        (Controller::Ecs, None) => {
             let mut d = TaskSet::new(SetKind::Deployment, SetStatus::Primary, &service, spec, now);
             d.desired = service.desired_count;
             service.sets.push(d);
         }
         // ECS creates the first (PRIMARY, 100 %) task set itself; CodeDeploy adds the next ones.
-        Controller::CodeDeploy => {
+        (Controller::CodeDeploy, _) => {
             let mut set = TaskSet::new(SetKind::TaskSet, SetStatus::Primary, &service, spec, now);
             set.desired = service.desired_count;
             service.sets.push(set);
         }
-        Controller::External => {}
+        (Controller::External, _) => {}
     }
     let cluster = region.ecs.clusters.active_mut(&cluster_name)?;
     let out = json!({ "service": service.to_json(&cluster.tasks, true) });

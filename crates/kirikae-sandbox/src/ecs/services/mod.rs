@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{Value, json};
 
 use super::io;
+use super::native;
 use super::spec::LaunchSpec;
 use super::tags::{self, Tag};
 use super::task_sets::{SetKind, SetStatus, TaskSet, counts};
@@ -123,6 +124,8 @@ pub struct Service {
     pub steady: bool,
     /// The CreateService request, to answer an identical retry idempotently.
     pub create_request: Value,
+    /// Service deployments and revisions (Blue/Green-family strategies).
+    pub history: native::History,
 }
 
 impl Service {
@@ -227,6 +230,24 @@ impl Service {
                 .map(|s| s.deployment_json(self, tasks))
                 .collect();
             v["deployments"] = json!(deployments);
+        }
+        if let Some(current) = self.history.current() {
+            v["currentServiceDeployment"] = json!(current.arn);
+            let revisions: Vec<Value> = self
+                .sets
+                .iter()
+                .filter_map(|s| {
+                    let r = self.history.revision_of_set(&s.id)?;
+                    let c = counts(tasks, &self.name, &s.id);
+                    Some(json!({
+                        "arn": r.arn,
+                        "requestedTaskCount": s.desired,
+                        "runningTaskCount": c.running,
+                        "pendingTaskCount": c.pending,
+                    }))
+                })
+                .collect();
+            v["currentServiceRevisions"] = json!(revisions);
         }
         if with_tags {
             v["tags"] = tags::to_json(&self.tags);

@@ -8,7 +8,7 @@ use super::create::{check_strategy, merged_deployment_configuration};
 use super::{Controller, Service};
 use crate::ecs::spec::{self, Purpose};
 use crate::ecs::task_sets::{SetKind, SetStatus, TaskSet};
-use crate::ecs::{arns, errors, io};
+use crate::ecs::{arns, errors, io, native};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
@@ -127,7 +127,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if controller != Controller::Ecs {
         reject_task_set_controlled(controller, input)?;
     }
-    check_strategy(&input["deploymentConfiguration"])?;
+    check_strategy(controller, &input["deploymentConfiguration"])?;
 
     // What tasks would run after the update (ECS controller).
     let mut new_spec = service.spec.clone();
@@ -174,6 +174,19 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             "Health check grace period is only valid for services configured to use load balancers",
         ));
     }
+    let deployment_configuration = merged_deployment_configuration(
+        &service.deployment_configuration,
+        given("deploymentConfiguration"),
+    );
+    let plan = match controller {
+        Controller::Ecs => native::config::check(
+            &deployment_configuration,
+            &new_spec.load_balancers,
+            &region.elbv2,
+            &cx.account.iam,
+        )?,
+        _ => None,
+    };
     let new_deployment = controller == Controller::Ecs && (force || new_spec != service.spec);
     if new_deployment && new_spec != service.spec {
         let td_arn = new_spec.task_definition.clone().unwrap_or_default();
@@ -193,10 +206,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if let Some(n) = desired_count {
         service.desired_count = n;
     }
-    if let Some(dc) = given("deploymentConfiguration") {
-        service.deployment_configuration =
-            merged_deployment_configuration(&service.deployment_configuration, Some(dc));
-    }
+    service.deployment_configuration = deployment_configuration.clone();
     if let Some(g) = given("healthCheckGracePeriodSeconds") {
         service.health_check_grace_period = g.as_i64();
     }
@@ -218,7 +228,9 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if let Some(v) = given("availabilityZoneRebalancing").and_then(Value::as_str) {
         service.availability_zone_rebalancing = Some(v.to_string());
     }
-    if new_deployment {
+    if new_deployment && let Some(plan) = plan {
+        native::begin(service, new_spec, plan, deployment_configuration, now);
+    } else if new_deployment {
         for set in service
             .sets
             .iter_mut()
