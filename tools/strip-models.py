@@ -19,7 +19,7 @@ def strip(node):
         return [strip(v) for v in node]
     return node
 
-for service in ("ecs", "elbv2", "codedeploy", "cloudwatch", "iam"):
+for service in ("ecs", "elbv2", "codedeploy", "cloudwatch", "iam", "sts"):
     with open(os.path.join(SRC, service, "service-2.json")) as f:
         model = strip(json.load(f))
     out = os.path.join(DST, f"{service}.json")

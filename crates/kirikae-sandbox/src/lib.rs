@@ -22,6 +22,7 @@ pub mod model;
 pub mod protocol;
 pub mod runtime;
 mod server;
+pub mod sts;
 #[cfg(test)]
 mod testkit;
 mod throttle;

@@ -18,15 +18,18 @@ pub enum Service {
     CloudWatch,
     /// IAM roles: a global service (state per account, not per region).
     Iam,
+    /// STS GetCallerIdentity (no state).
+    Sts,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Ecs,
         Service::Elbv2,
         Service::CodeDeploy,
         Service::CloudWatch,
         Service::Iam,
+        Service::Sts,
     ];
 
     /// Short name used in logs, ARNs and the call counters.
@@ -37,11 +40,12 @@ impl Service {
             Service::CodeDeploy => "codedeploy",
             Service::CloudWatch => "monitoring",
             Service::Iam => "iam",
+            Service::Sts => "sts",
         }
     }
 
     pub fn model(self) -> &'static ServiceModel {
-        static MODELS: OnceLock<[ServiceModel; 5]> = OnceLock::new();
+        static MODELS: OnceLock<[ServiceModel; 6]> = OnceLock::new();
         let models = MODELS.get_or_init(|| {
             [
                 parse(include_str!("../models/ecs.json")),
@@ -49,6 +53,7 @@ impl Service {
                 parse(include_str!("../models/codedeploy.json")),
                 parse(include_str!("../models/cloudwatch.json")),
                 parse(include_str!("../models/iam.json")),
+                parse(include_str!("../models/sts.json")),
             ]
         });
         &models[self as usize]

@@ -15,7 +15,7 @@ use crate::faults::{Hit, listener::Endpoint};
 use crate::model::Service;
 use crate::protocol::{self, ApiError, Call};
 use crate::world::{RegionKey, Shared};
-use crate::{cloudwatch, codedeploy, ecs, elbv2, iam};
+use crate::{cloudwatch, codedeploy, ecs, elbv2, iam, sts};
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     // Accepting goes through the fault-aware endpoint: `refuse` faults close it for their window.
@@ -151,13 +151,16 @@ fn dispatch(shared: &Arc<Shared>, call: &Call) -> Result<Value, ApiError> {
         let account = world.account(&call.account, now);
         return iam::handle(&mut account.iam, now, &call.operation, &call.input);
     }
+    if call.service == Service::Sts {
+        return sts::handle(&call.account, &call.operation);
+    }
     let mut cx = world.ctx(shared, &region_key(call), now);
     match call.service {
         Service::Ecs => ecs::handle(&mut cx, &call.operation, &call.input),
         Service::Elbv2 => elbv2::handle(&mut cx, &call.operation, &call.input),
         Service::CodeDeploy => codedeploy::handle(&mut cx, &call.operation, &call.input),
         Service::CloudWatch => cloudwatch::handle(&mut cx, &call.operation, &call.input),
-        Service::Iam => unreachable!("answered above"),
+        Service::Iam | Service::Sts => unreachable!("answered above"),
     }
 }
 

@@ -59,7 +59,7 @@ fn throttling_code(service: Service) -> &'static str {
         // awsJson services answer `ThrottlingException` (CodeDeploy models it; ECS sends it unmodeled).
         Service::Ecs | Service::CodeDeploy => "ThrottlingException",
         // Query-protocol services use the query error code.
-        Service::Elbv2 | Service::CloudWatch | Service::Iam => "Throttling",
+        Service::Elbv2 | Service::CloudWatch | Service::Iam | Service::Sts => "Throttling",
     }
 }
 

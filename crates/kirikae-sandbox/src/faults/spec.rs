@@ -130,6 +130,7 @@ pub fn service_key(service: Service) -> &'static str {
         Service::CodeDeploy => "codedeploy",
         Service::CloudWatch => "cloudwatch",
         Service::Iam => "iam",
+        Service::Sts => "sts",
     }
 }
 

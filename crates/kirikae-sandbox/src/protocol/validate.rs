@@ -11,7 +11,7 @@ use crate::model::{Service, ShapeKind};
 fn validation_code(service: Service) -> &'static str {
     match service {
         Service::Ecs => "InvalidParameterException",
-        Service::Elbv2 | Service::Iam => "ValidationError",
+        Service::Elbv2 | Service::Iam | Service::Sts => "ValidationError",
         Service::CodeDeploy => "ValidationException",
         Service::CloudWatch => "InvalidParameterValueException",
     }
@@ -23,7 +23,7 @@ pub fn input(service: Service, shape: &str, value: &Value) -> Result<(), ApiErro
     walk(service, shape, value, "", &mut violations, &mut type_errors);
     if let Some(first) = type_errors.into_iter().next() {
         let code = match service {
-            Service::Elbv2 | Service::Iam => "ValidationError",
+            Service::Elbv2 | Service::Iam | Service::Sts => "ValidationError",
             _ => "SerializationException",
         };
         return Err(ApiError::new(code, first));
