@@ -534,6 +534,7 @@ mod tests {
             next_steps: Vec::new(),
             failure: None,
             diagnosis: None,
+            gate: None,
             application: "AppEcs-demo-web".into(),
             application_created: false,
             deployment_group: "DgpEcs-demo-web".into(),

@@ -14,7 +14,9 @@
 //!    (`--dry-run`), or it executes: application, task definition, service or [`group`] (deployment
 //!    group diff and update), [`appspec`], deployment; [`watch`] follows what was created to its end
 //!    (one poller, explicit state machines), reporting [`progress`] events; [`notify`] posts to Slack / a
-//!    webhook; [`outcome`] is the result, built by [`deploy::ending`]. [`fleet`] runs several configs;
+//!    webhook; [`gate`] checks green through the test listener at Ready (and holds for approval)
+//!    before production moves, [`policy`] rolls back on a signal or time-out when asked;
+//!    [`outcome`] is the result, built by [`deploy::ending`]. [`fleet`] runs several configs;
 //!    [`interrupt`] is how a signal stops the waiting.
 //!
 //! Errors are [`ConfigError`] (bad input, nothing changed: exit 2) or [`Error::Aws`] / [`Error::Conflict`]
@@ -30,6 +32,7 @@ pub mod deploy;
 pub mod diff;
 pub mod error;
 pub mod fleet;
+pub mod gate;
 pub mod group;
 pub mod interrupt;
 pub mod memo;
@@ -37,6 +40,7 @@ pub mod notify;
 pub mod operate;
 pub mod outcome;
 pub mod plan;
+pub mod policy;
 pub mod preflight;
 pub mod preview;
 pub mod progress;

@@ -191,6 +191,13 @@ fn finish_fields(o: &Outcome) -> Vec<(String, String)> {
     if let (Some(id), Some(url)) = (&o.deployment_id, &o.console_url) {
         f.push(("Deployment".into(), format!("<{url}|{id}>")));
     }
+    if let Some(g) = &o.gate {
+        let mut said = g.summary.clone();
+        if let Some(a) = &g.approval {
+            said.push_str(&format!("\napproval {}", a.said));
+        }
+        f.push(("Gate".into(), said));
+    }
     if !o.timeline.is_empty() {
         let lines: Vec<String> = o
             .timeline

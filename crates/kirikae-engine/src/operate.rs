@@ -295,6 +295,8 @@ pub struct Follow {
     pub rollback_expected: bool,
     /// Once blue's termination wait starts, end it (ContinueDeployment TERMINATION_WAIT).
     pub skip_termination_wait: bool,
+    /// `--on-interrupt` / `--on-timeout` ([`crate::policy`]).
+    pub policy: crate::policy::Policy,
 }
 
 /// Follows deployment `id` to its end, exactly as `kirikae deploy` does, into its outcome.
@@ -344,12 +346,16 @@ pub async fn follow(
             }
         }
     };
+    let (followed, applied) = crate::policy::apply(how.policy, &poller, &target, followed).await;
     facts.interrupt_code = group.facts(&aws.region, interrupt).interrupt_code;
     let stopped_on = match &followed {
         Followed::NotRolledBack(s) if s.status == DeploymentStatus::Stopped => Some(s.clone()),
         _ => None,
     };
     let mut outcome = ending::deployment(&facts, followed, None);
+    if let Some(a) = &applied {
+        crate::policy::explain(&mut outcome, a, facts.interrupt_code);
+    }
     // Where production traffic is, unless the ending says it already.
     if let Some(s) = stopped_on.filter(|_| !outcome.message.contains("production traffic")) {
         outcome.message = format!(

@@ -150,6 +150,8 @@ pub struct Outcome {
     pub rollback: Option<RollbackOutcome>,
     /// Why the deployment failed, as far as AWS tells (failed or rolled back deployments).
     pub diagnosis: Option<crate::deploy::Diagnosis>,
+    /// What the gate before production traffic did (config `gate:`), when there is one.
+    pub gate: Option<crate::gate::GateReport>,
     pub timeline: Vec<TimelineEntry>,
     pub started_at: f64,
     pub finished_at: f64,

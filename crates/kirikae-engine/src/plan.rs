@@ -11,6 +11,7 @@ use crate::config::{
 };
 use crate::definitions::{ServiceDefinition, TaskDefinition};
 use crate::error::ConfigError;
+pub use crate::policy::OnStop;
 use crate::suggest::closest;
 
 /// ECS lifecycle events, in order (the test-traffic ones only exist with a test listener).
@@ -59,6 +60,13 @@ pub struct WaitOptions {
     /// Time between two polls while waiting (backs off when AWS throttles).
     #[serde(serialize_with = "secs")]
     pub poll_interval: Duration,
+    /// `--on-interrupt`: what a signal does to the deployment (leave it running, or roll it back).
+    pub on_interrupt: OnStop,
+    /// `--on-timeout`: what the deadline does to the deployment.
+    pub on_timeout: OnStop,
+    /// `--auto-promote-after`: an approval gate promotes by itself this long after its checks pass.
+    #[serde(serialize_with = "opt_secs")]
+    pub auto_promote_after: Option<Duration>,
 }
 
 impl Default for WaitOptions {
@@ -67,6 +75,9 @@ impl Default for WaitOptions {
             mode: WaitMode::Complete,
             timeout: None,
             poll_interval: Duration::from_secs(1),
+            on_interrupt: OnStop::Leave,
+            on_timeout: OnStop::Leave,
+            auto_promote_after: None,
         }
     }
 }
@@ -126,6 +137,8 @@ pub struct Plan {
     /// `sync_desired_count`: an existing service's desired count follows the service definition.
     pub sync_desired_count: bool,
     pub notifications: Notifications,
+    /// `gate:`: checks through the test listener (and an approval) before production traffic moves.
+    pub gate: Option<config::gate::Gate>,
 }
 
 impl Plan {
@@ -233,6 +246,7 @@ fn from_loaded(
     check_container(&td, &sd)?;
     check_wait(&path, &flags.wait, cd)?;
     check_notifications(&path, &cfg.notifications)?;
+    check_gate(&path, cfg.gate.as_ref(), cd, &flags.wait)?;
 
     let application = cd
         .application
@@ -258,7 +272,37 @@ fn from_loaded(
         wait: flags.wait.clone(),
         sync_desired_count: cfg.sync_desired_count,
         notifications: cfg.notifications.clone(),
+        gate: cfg.gate.clone(),
     })
+}
+
+/// The gate's own checks, how the run waits for it, and `--auto-promote-after` without one.
+fn check_gate(
+    path: &Path,
+    gate: Option<&config::gate::Gate>,
+    cd: &CodeDeploySection,
+    wait: &WaitOptions,
+) -> Result<(), ConfigError> {
+    let auto = wait.auto_promote_after.map(|d| d.as_secs().max(1));
+    let Some(gate) = gate else {
+        return match auto {
+            Some(_) => Err(ConfigError::new(
+                "--auto-promote-after",
+                format!(
+                    "promotes a deployment held for approval, and {} has no gate",
+                    path.display()
+                ),
+            )
+            .hint("add `gate: {approve: true}` to the config")),
+            None => Ok(()),
+        };
+    };
+    let waiting = match wait.mode {
+        WaitMode::Complete => Ok(()),
+        WaitMode::NoWait => Err("--no-wait"),
+        WaitMode::Until(_) => Err("--wait-until"),
+    };
+    config::gate::check(path, gate, cd, waiting, auto)
 }
 
 /// CodeDeploy names: 1-100 characters of `[A-Za-z0-9+=,.@_-]`.

@@ -79,6 +79,33 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// The deployment is Ready: the gate checks green through the test listener.
+    GateStarted {
+        deployment_id: String,
+        test_url: Option<String>,
+        /// The HTTP checks, said for a person (`GET /health → 200`).
+        checks: Vec<String>,
+        command: Option<String>,
+    },
+    /// One HTTP check of the gate ended.
+    GateCheck(crate::gate::CheckResult),
+    /// The gate's command ended.
+    GateCommand(crate::gate::CommandResult),
+    /// The gate decided; `action` says what kirikae does now (shift production, wait for approval, roll
+    /// back).
+    GateDecided {
+        deployment_id: String,
+        passed: bool,
+        summary: String,
+        action: String,
+    },
+    /// Held in Ready until someone promotes it (`promote`: how), or kirikae does at `auto_promote_at`
+    /// (epoch seconds).
+    AwaitingApproval {
+        deployment_id: String,
+        promote: String,
+        auto_promote_at: Option<f64>,
+    },
 }
 
 /// The service's task sets while a new CODE_DEPLOY service starts.

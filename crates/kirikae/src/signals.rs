@@ -6,12 +6,26 @@
 use std::sync::Arc;
 
 use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::policy::OnStop;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::report::Report;
 
-/// Listens for the signals for the rest of the process's life.
-pub fn spawn(interrupt: Interrupt, report: Arc<Report>) {
+/// What the first signal does, said when it arrives (`--on-interrupt`).
+pub fn first_said(policy: OnStop) -> &'static str {
+    match policy {
+        OnStop::Leave => {
+            "stopping the wait (the deployment, if one started, goes on in AWS); signal again to exit at once"
+        }
+        OnStop::Rollback => {
+            "stopping the wait; --on-interrupt rollback: a running deployment is stopped with rollback and the rollback followed to its end; signal again to exit at once (the rollback goes on in AWS)"
+        }
+    }
+}
+
+/// Listens for the signals for the rest of the process's life, saying `first` (see [`first_said`]) on
+/// the first.
+pub fn spawn(interrupt: Interrupt, report: Arc<Report>, first: &'static str) {
     tokio::spawn(async move {
         let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
             signal(SignalKind::interrupt()),
@@ -29,9 +43,7 @@ pub fn spawn(interrupt: Interrupt, report: Arc<Report>) {
             }
         };
         let (name, code) = next().await;
-        eprintln!(
-            "{name}: stopping the wait (the deployment, if one started, goes on in AWS); signal again to exit at once"
-        );
+        eprintln!("{name}: {first}");
         interrupt.raise(code);
         let (name, _) = next().await;
         eprintln!("{name} again: exiting now");

@@ -24,8 +24,11 @@
 //! notifications:
 //!   slack: {webhook_url: '{{ env "SLACK_WEBHOOK_URL" "" }}'}   # empty = off
 //!   webhook: {url: '{{ env "DEPLOY_WEBHOOK_URL" "" }}'}
+//! gate:                                  # optional: checks through the test listener before production
+//!   http: [{path: /health, requests: 20}]   # moves, and/or a command, and/or approve: true (see [`gate`])
 //! ```
 
+pub mod gate;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -56,6 +59,8 @@ pub struct ConfigFile {
     pub sync_desired_count: bool,
     #[serde(default)]
     pub notifications: Notifications,
+    /// What green must pass before production traffic moves (see [`gate`]).
+    pub gate: Option<gate::Gate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +303,7 @@ const TOP_KEYS: &[&str] = &[
     "codedeploy",
     "sync_desired_count",
     "notifications",
+    "gate",
 ];
 const CODEDEPLOY_KEYS: &[&str] = &[
     "application",

@@ -143,6 +143,7 @@ impl Facts {
             error: last.and_then(|s| s.error.clone()),
             rollback: None,
             diagnosis: None,
+            gate: None,
             timeline: last.map(outcome::timeline).unwrap_or_default(),
             started_at: self.started_at,
             finished_at,

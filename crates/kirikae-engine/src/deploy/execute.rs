@@ -31,7 +31,8 @@ enum Created {
 #[allow(clippy::large_enum_variant)] // one per run, moved once
 enum Followed {
     Service(follow_service::ServiceFollowed),
-    Deployment(follow_deployment::Followed),
+    /// With the gate and the interrupt/time-out policy around it ([`crate::gate::follow`]).
+    Deployment(crate::gate::Guarded),
 }
 
 impl Prepared {
@@ -78,8 +79,10 @@ impl Prepared {
                     let mut poller =
                         Poller::new(observer, interrupt, deadline, self.plan.wait.poll_interval);
                     let followed = self.follow(&created, &mut poller).await;
-                    if let Followed::Deployment(follow_deployment::Followed::Succeeded(_)) =
-                        &followed
+                    if let Followed::Deployment(crate::gate::Guarded {
+                        followed: follow_deployment::Followed::Succeeded(_),
+                        ..
+                    }) = &followed
                     {
                         self.record_deployed_inputs(observer).await;
                     }
@@ -178,7 +181,8 @@ impl Prepared {
                     rollback_expected: !self.desired_group.auto_rollback_events.is_empty(),
                     waits: self.waits(),
                 };
-                Followed::Deployment(follow_deployment::follow(poller, &target, id).await)
+                let guard = self.guard();
+                Followed::Deployment(crate::gate::follow(poller, &target, id, &guard).await)
             }
             _ => Followed::Service(
                 follow_service::follow(poller, &self.aws, &self.plan.cluster, &self.plan.service)
@@ -193,12 +197,14 @@ impl Prepared {
                 let tg = self.tg_name(&self.remote.initial_target_group_arn(&self.plan));
                 ending::service(facts, &tg, s)
             }
-            Followed::Deployment(f) => {
+            Followed::Deployment(g) => {
                 let event = match &self.plan.wait.mode {
                     WaitMode::Until(e) => Some(e.as_str()),
                     _ => None,
                 };
-                ending::deployment(facts, f, event)
+                let mut out = ending::deployment(facts, g.followed.clone(), event);
+                g.explain(&mut out, facts.interrupt_code);
+                out
             }
         }
     }
@@ -206,13 +212,16 @@ impl Prepared {
     /// The ending, with AWS's reasons when the deployment failed.
     async fn ending_explained(&self, facts: &Facts, followed: Followed) -> Outcome {
         let failed = match &followed {
-            Followed::Deployment(
+            Followed::Deployment(g) => match &g.followed {
                 follow_deployment::Followed::NotRolledBack(s)
-                | follow_deployment::Followed::RolledBack { ended: s, .. },
-            ) => Some(s.clone()),
-            Followed::Deployment(follow_deployment::Followed::Unfinished {
-                last: Some(s), ..
-            }) if s.is_terminal() => Some(s.clone()),
+                | follow_deployment::Followed::RolledBack { ended: s, .. } => Some(s.clone()),
+                follow_deployment::Followed::Unfinished { last: Some(s), .. }
+                    if s.is_terminal() =>
+                {
+                    Some(s.clone())
+                }
+                _ => None,
+            },
             _ => None,
         };
         let mut outcome = self.ending(facts, followed);

@@ -24,6 +24,8 @@ pub struct Prepared {
     /// Differences between the existing deployment group and the config (empty when it is new).
     pub group_changes: Vec<Change>,
     pub notifier: Notifier,
+    /// Where the gate reaches the test listener (only with a gate: [`crate::gate::url`]).
+    pub test_url: Option<String>,
 }
 
 /// Connects and checks, without changing anything.
@@ -98,6 +100,25 @@ pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
         .hint("--group-drift update applies the config (the default); --group-drift warn deploys with the group as it is")
         .into());
     }
+    // A gate runs while the deployment waits in Ready: a group left as it is must wait there too.
+    if plan.gate.is_some()
+        && plan.group_drift == GroupDrift::Warn
+        && let Some(g) = &remote.group
+        && g.ready_action != DeploymentReadyAction::StopDeployment
+    {
+        return Err(ConfigError::in_file(
+            &plan.config_path,
+            format!(
+                "the gate needs deployment group {} to wait in Ready (STOP_DEPLOYMENT), and --group-drift warn leaves it at {}",
+                plan.deployment_group,
+                g.ready_action.as_str()
+            ),
+        )
+        .field("gate")
+        .hint("drop --group-drift warn (kirikae updates the group to the config), or update the group")
+        .into());
+    }
+    let test_url = crate::gate::url::resolve(&plan, remote.test_listener.as_deref(), &aws).await?;
     let notifier = Notifier::new(&plan.notifications);
     Ok(Prepared {
         plan,
@@ -106,6 +127,7 @@ pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
         desired_group,
         group_changes,
         notifier,
+        test_url,
     })
 }
 

@@ -31,6 +31,8 @@ pub enum Until {
     End,
     /// This lifecycle event has succeeded (or the deployment ended).
     Event(String),
+    /// The deployment waits in Ready for someone to continue it (or it ended): where a gate runs.
+    Ready,
 }
 
 /// How following a deployment ended.
@@ -130,6 +132,8 @@ impl Follow {
                         .event(name)
                         .is_some_and(|e| e.status == LifecycleEventStatus::Succeeded)
                 {
+                    Follow::Ended(Followed::Reached(snap))
+                } else if *until == Until::Ready && snap.status == DeploymentStatus::Ready {
                     Follow::Ended(Followed::Reached(snap))
                 } else {
                     Follow::Running {
@@ -461,6 +465,20 @@ mod tests {
         let until = Until::Event("AfterAllowTestTraffic".into());
         let f = run(vec![snap("d-1", "Ready", None)], until, true);
         assert!(matches!(f, Follow::Ended(Followed::Reached(_))));
+    }
+
+    #[test]
+    fn ready_ends_a_wait_for_ready_and_nothing_else_does() {
+        let f = run(vec![snap("d-1", "InProgress", None)], Until::Ready, true);
+        assert!(matches!(f, Follow::Running { .. }));
+        let f = run(
+            vec![snap("d-1", "InProgress", None), snap("d-1", "Ready", None)],
+            Until::Ready,
+            true,
+        );
+        assert!(
+            matches!(f, Follow::Ended(Followed::Reached(s)) if s.status == DeploymentStatus::Ready)
+        );
     }
 
     #[test]

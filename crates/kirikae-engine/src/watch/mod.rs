@@ -121,6 +121,16 @@ impl<'a> Poller<'a> {
         self.observer
     }
 
+    /// The run's interrupt (work between polls, e.g. a gate, stops on it too).
+    pub fn interrupt(&self) -> &'a Interrupt {
+        self.interrupt
+    }
+
+    /// When the run stops waiting.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// Waits `pace` after the previous poll, then `fetch`es until it answers or the wait must stop.
     pub async fn next<T, F, Fut>(&mut self, pace: Duration, mut fetch: F) -> Result<T, Stop>
     where

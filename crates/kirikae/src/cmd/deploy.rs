@@ -16,7 +16,7 @@ use kirikae_engine::deploy::Prepared;
 use kirikae_engine::fleet::{self, Checked};
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::plan::{
-    self, DeployFlags, GroupDrift, TaskDefinitionChoice, WaitMode, WaitOptions,
+    self, DeployFlags, GroupDrift, OnStop, TaskDefinitionChoice, WaitMode, WaitOptions,
 };
 use kirikae_engine::preview::Preview;
 use kirikae_engine::{ConfigError, Error};
@@ -66,6 +66,18 @@ pub struct Args {
     /// deployment group's waits plus 30 minutes.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     timeout: Option<Duration>,
+    /// On SIGINT / SIGTERM / SIGHUP while a deployment runs: `leave` it running (say how to follow or
+    /// stop it), or `rollback`: stop it with CodeDeploy's rollback and follow that to its end first.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
+    pub(crate) on_interrupt: OnStopArg,
+    /// When --timeout passes while a deployment runs: `leave` it running (exit 3), or `rollback` it
+    /// (followed to its end; exit 1).
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
+    pub(crate) on_timeout: OnStopArg,
+    /// With a `gate: {approve: true}`: promote by itself this long after the gate's checks pass, unless
+    /// someone promoted (kirikae promote) or stopped it first.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    auto_promote_after: Option<Duration>,
     /// `text` (a summary on stderr) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -100,6 +112,22 @@ enum GroupDriftArg {
     Update,
     Warn,
     Fail,
+}
+
+/// `--on-interrupt` / `--on-timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OnStopArg {
+    Leave,
+    Rollback,
+}
+
+impl From<OnStopArg> for OnStop {
+    fn from(a: OnStopArg) -> OnStop {
+        match a {
+            OnStopArg::Leave => OnStop::Leave,
+            OnStopArg::Rollback => OnStop::Rollback,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -144,6 +172,9 @@ impl Args {
                 mode,
                 timeout: self.timeout,
                 poll_interval: self.poll_interval,
+                on_interrupt: self.on_interrupt.into(),
+                on_timeout: self.on_timeout.into(),
+                auto_promote_after: self.auto_promote_after,
             },
             force: self.force,
             group_drift: match self.group_drift {
@@ -170,7 +201,11 @@ impl Args {
 pub async fn run(args: Args) -> ExitCode {
     let report = Arc::new(Report::new(args.output == Output::Json));
     let interrupt = Interrupt::new();
-    signals::spawn(interrupt.clone(), report.clone());
+    signals::spawn(
+        interrupt.clone(),
+        report.clone(),
+        signals::first_said(args.on_interrupt.into()),
+    );
 
     // 1. Everything local, for every config, before any AWS call.
     let flags = match args.flags() {

@@ -12,10 +12,11 @@ use kirikae_engine::connection::{Budget, Clients, Connection};
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::operate::{self, Follow, Group};
 use kirikae_engine::plan::{self, DeployFlags};
+use kirikae_engine::policy::Policy;
 use kirikae_engine::progress::Event;
 use kirikae_engine::sdk::codedeploy::types::{DeploymentStatus, DeploymentWaitType};
 
-use super::deploy::{Output, error_doc};
+use super::deploy::{OnStopArg, Output, error_doc};
 use crate::exit::Status;
 use crate::render::{self, Renderer};
 use crate::report::{self, Noting, Report};
@@ -49,10 +50,33 @@ pub struct Common {
     poll_interval: Duration,
 }
 
+/// `--on-interrupt` / `--on-timeout`, as deploy takes them.
+#[derive(clap::Args, Debug)]
+pub struct PolicyArgs {
+    /// On SIGINT / SIGTERM / SIGHUP while the deployment runs: `leave` it running, or `rollback`: stop
+    /// it with CodeDeploy's rollback and follow that to its end first.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
+    on_interrupt: OnStopArg,
+    /// When --timeout passes while the deployment runs: `leave` it running (exit 3), or `rollback` it.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
+    on_timeout: OnStopArg,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> Policy {
+        Policy {
+            on_interrupt: self.on_interrupt.into(),
+            on_timeout: self.on_timeout.into(),
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct WatchArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// With no deployment running: report the group's most recent one, as it ended.
     #[arg(long)]
     last: bool,
@@ -62,6 +86,8 @@ pub struct WatchArgs {
 pub struct PromoteArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Once production traffic is on green, end blue's termination wait at once.
     #[arg(long)]
     skip_termination_wait: bool,
@@ -109,9 +135,18 @@ impl Common {
 
     /// Reads the config (or the deployment) and finds the active deployment; changes nothing.
     async fn start(&self) -> Result<Run, ExitCode> {
+        self.start_with(Policy::default()).await
+    }
+
+    /// [`Self::start`], saying on a signal what `policy` does.
+    async fn start_with(&self, policy: Policy) -> Result<Run, ExitCode> {
         let report = Arc::new(Report::new(self.output == Output::Json));
         let interrupt = Interrupt::new();
-        signals::spawn(interrupt.clone(), report.clone());
+        signals::spawn(
+            interrupt.clone(),
+            report.clone(),
+            signals::first_said(policy.on_interrupt),
+        );
         let connection = self.connection();
         let found = match (&self.deployment_id, &self.config) {
             (Some(id), _) => operate::for_deployment(id, &connection)
@@ -153,6 +188,7 @@ impl Common {
             poll_interval: self.poll_interval,
             rollback_expected,
             skip_termination_wait: skip,
+            policy: Policy::default(),
         }
     }
 }
@@ -218,7 +254,7 @@ impl Run {
 }
 
 pub async fn watch(args: WatchArgs) -> ExitCode {
-    let run = match args.common.start().await {
+    let run = match args.common.start_with(args.policy.policy()).await {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -235,14 +271,17 @@ pub async fn watch(args: WatchArgs) -> ExitCode {
         "following deployment {id} of {}",
         run.group.deployment_group
     );
-    let how = args
-        .common
-        .how(&run.group, run.group.rollback_expected, false);
+    let how = Follow {
+        policy: args.policy.policy(),
+        ..args
+            .common
+            .how(&run.group, run.group.rollback_expected, false)
+    };
     run.follow(&id, how).await
 }
 
 pub async fn promote(args: PromoteArgs) -> ExitCode {
-    let run = match args.common.start().await {
+    let run = match args.common.start_with(args.policy.policy()).await {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -270,11 +309,14 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
     eprintln!(
         "deployment {id}: shifting production traffic to green (ContinueDeployment READY_WAIT)"
     );
-    let how = args.common.how(
-        &run.group,
-        run.group.rollback_expected,
-        args.skip_termination_wait,
-    );
+    let how = Follow {
+        policy: args.policy.policy(),
+        ..args.common.how(
+            &run.group,
+            run.group.rollback_expected,
+            args.skip_termination_wait,
+        )
+    };
     run.follow(&id, how).await
 }
 

@@ -14,7 +14,12 @@ pub(super) fn block(row: &Row, paint: Paint) -> String {
         out.push(' ');
     }
     if let Some(d) = &row.deployment {
-        out.push_str(&deployment(d, row.rolled_back.as_ref(), paint));
+        out.push_str(&deployment(
+            d,
+            row.rolled_back.as_ref(),
+            row.waiting.as_deref(),
+            paint,
+        ));
     } else if row.creating_service {
         match &row.service {
             Some(s) => {
@@ -40,9 +45,11 @@ pub(super) fn block(row: &Row, paint: Paint) -> String {
     out
 }
 
+/// `waiting`: what a deployment in Ready waits for, when kirikae knows (its gate, an approval).
 fn deployment(
     d: &DeploymentSnapshot,
     rolled_back: Option<&DeploymentSnapshot>,
+    waiting: Option<&str>,
     paint: Paint,
 ) -> String {
     let mut out = String::new();
@@ -56,7 +63,9 @@ fn deployment(
         paint.bold(&d.deployment_id),
         status(d.status.as_str(), paint)
     ));
-    if d.status.as_str() == "Ready" {
+    if let (Some(w), "Ready") = (waiting, d.status.as_str()) {
+        out.push_str(&paint.yellow(&format!("\n      {w}")));
+    } else if d.status.as_str() == "Ready" {
         out.push_str(&paint.yellow(&format!(
             "\n      waiting to be continued: aws deploy continue-deployment --deployment-id {} --deployment-wait-type READY_WAIT",
             d.deployment_id

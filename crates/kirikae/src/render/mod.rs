@@ -29,6 +29,8 @@ struct Row {
     service: Option<ServiceSnapshot>,
     creating_service: bool,
     started: Option<Instant>,
+    /// While green waits in Ready: what it waits for (the gate's checks, an approval).
+    waiting: Option<String>,
 }
 
 pub struct Renderer {
@@ -254,6 +256,9 @@ impl Renderer {
             }
             Event::DeploymentProgress(s) => {
                 let s = &relabel(s, row.rolled_back.as_ref());
+                if s.status.as_str() != "Ready" {
+                    row.waiting = None;
+                }
                 if self.multi.is_none() {
                     plain::deployment(
                         &label,
@@ -264,6 +269,107 @@ impl Renderer {
                     );
                 }
                 row.deployment = Some(s.clone());
+            }
+            Event::GateStarted {
+                test_url,
+                checks,
+                command,
+                ..
+            } => {
+                let mut what = checks.clone();
+                what.extend(command.iter().map(|c| format!("command `{c}`")));
+                let url = test_url
+                    .as_ref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default();
+                self.line(
+                    &label,
+                    &format!(
+                        "gate: checking green through the test listener{url}: {}",
+                        what.join(", ")
+                    ),
+                );
+                row.waiting = Some("gate: checking green through the test listener…".into());
+            }
+            Event::GateCheck(r) => {
+                let mark = if r.passed {
+                    paint.green("✓")
+                } else {
+                    paint.red("✗")
+                };
+                let why = r
+                    .first_failure
+                    .as_ref()
+                    .map(|f| format!(" (first failure: {f})"))
+                    .unwrap_or_default();
+                self.line(
+                    &label,
+                    &format!(
+                        "{mark} gate: {}: {}/{} requests passed, at most {:.0}% may fail ({:.1} s){why}",
+                        r.check,
+                        r.requests - r.failures,
+                        r.requests,
+                        r.max_failure_ratio * 100.0,
+                        r.duration_seconds
+                    ),
+                );
+            }
+            Event::GateCommand(c) => {
+                let mark = if c.passed {
+                    paint.green("✓")
+                } else {
+                    paint.red("✗")
+                };
+                let how = match (&c.error, c.timed_out, c.exit_code) {
+                    (Some(e), _, _) => e.clone(),
+                    (None, true, _) => "ran out of time and was stopped".into(),
+                    (None, false, Some(code)) => format!("exited {code}"),
+                    (None, false, None) => "was killed by a signal".into(),
+                };
+                self.line(
+                    &label,
+                    &format!(
+                        "{mark} gate: command `{}` {how} ({:.1} s)",
+                        c.command, c.duration_seconds
+                    ),
+                );
+                if !c.passed {
+                    for l in &c.output_tail {
+                        self.line(&label, &format!("    {}", paint.dim(l)));
+                    }
+                }
+            }
+            Event::GateDecided {
+                passed,
+                summary,
+                action,
+                ..
+            } => {
+                let mark = if *passed {
+                    paint.green("✓")
+                } else {
+                    paint.red("✗")
+                };
+                self.line(&label, &format!("{mark} gate {summary}"));
+                self.line(&label, &format!("  {action}"));
+                row.waiting = None;
+            }
+            Event::AwaitingApproval {
+                promote,
+                auto_promote_at,
+                ..
+            } => {
+                let auto = auto_promote_at
+                    .map(|t| {
+                        format!(
+                            "; promoting by itself at {}",
+                            kirikae_engine::progress::utc_clock(t)
+                        )
+                    })
+                    .unwrap_or_default();
+                let text = format!("waiting for approval: {promote}{auto}");
+                self.line(&label, &format!("{} {text}", paint.yellow("⏸")));
+                row.waiting = Some(text);
             }
             Event::RollbackStarted {
                 deployment_id,

@@ -44,6 +44,12 @@ pub fn summary(o: &Outcome) -> String {
         "{mark} {} ({:.1} s)\n",
         o.message, o.duration_seconds
     ));
+    if let Some(g) = &o.gate {
+        out.push_str(&format!("  {} {}\n", paint.dim("gate:"), g.summary));
+        if let Some(a) = &g.approval {
+            out.push_str(&format!("  {} {}\n", paint.dim("approval:"), a.said));
+        }
+    }
     if let Some(d) = &o.diagnosis {
         for (what, lines) in [
             ("lifecycle", &d.lifecycle),
