@@ -99,6 +99,8 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     /// For the read-only check of the group's alarms.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Who the credentials are (GetCallerIdentity), recorded in each deployment ([`crate::audit`]).
+    pub sts: aws_sdk_sts::Client,
     pub region: String,
     /// The endpoint in use when it is not AWS's own (for messages; never contains credentials).
     pub endpoint: Option<String>,
@@ -124,6 +126,7 @@ impl Clients {
             codedeploy,
             iam: aws_sdk_iam::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             endpoint,
         }
@@ -220,6 +223,12 @@ impl Connection {
             ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                    .http_client(http.clone())
+                    .stalled_stream_protection(stalls())
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk)
                     .http_client(http.clone())
                     .stalled_stream_protection(stalls())
                     .build(),

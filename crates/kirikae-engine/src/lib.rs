@@ -24,6 +24,7 @@
 //! by their modeled codes ([`aws`]).
 
 pub mod appspec;
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod connection;
@@ -34,7 +35,9 @@ pub mod error;
 pub mod fleet;
 pub mod gate;
 pub mod group;
+pub mod history;
 pub mod interrupt;
+pub mod lock;
 pub mod memo;
 pub mod notify;
 pub mod operate;

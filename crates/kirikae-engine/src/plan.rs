@@ -67,6 +67,9 @@ pub struct WaitOptions {
     /// `--auto-promote-after`: an approval gate promotes by itself this long after its checks pass.
     #[serde(serialize_with = "opt_secs")]
     pub auto_promote_after: Option<Duration>,
+    /// `--wait-for-active`: queue behind another run's deploy lock or a deployment already running in
+    /// the group (see [`crate::lock`]) instead of stopping.
+    pub wait_for_active: bool,
 }
 
 impl Default for WaitOptions {
@@ -78,6 +81,7 @@ impl Default for WaitOptions {
             on_interrupt: OnStop::Leave,
             on_timeout: OnStop::Leave,
             auto_promote_after: None,
+            wait_for_active: false,
         }
     }
 }

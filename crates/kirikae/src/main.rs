@@ -39,6 +39,8 @@ enum Command {
     Stop(Box<cmd::operate::StopArgs>),
     /// Stop the running deployment with CodeDeploy's rollback (production back on blue), then follow it.
     Rollback(Box<cmd::operate::RollbackArgs>),
+    /// The group's deployments, newest first: what each deployed, who started it and from where.
+    History(Box<cmd::history::Args>),
     /// Run a local AWS endpoint (ECS, ELBv2, CodeDeploy, CloudWatch alarms) that runs real tasks behind real listeners.
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
             Command::Promote(args) => cmd::operate::promote(*args).await,
             Command::Stop(args) => cmd::operate::stop(*args).await,
             Command::Rollback(args) => cmd::operate::rollback(*args).await,
+            Command::History(args) => cmd::history::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
             Command::DemoApp => cmd::demo_app::run().await,
         }

@@ -9,7 +9,9 @@ use tokio::time::Instant;
 
 use super::Prepared;
 use super::ending::{self, Changes, Facts};
+use crate::audit::Record;
 use crate::interrupt::Interrupt;
+use crate::lock::{self, Lock, Taken};
 use crate::notify::Start;
 use crate::outcome::{Outcome, Result as Res};
 use crate::plan::WaitMode;
@@ -40,9 +42,34 @@ impl Prepared {
     /// waiting, never a change half-made: the step in flight completes first. Always an outcome; the
     /// finish notification is sent with it.
     pub async fn execute(self, observer: &dyn Observer, interrupt: &Interrupt) -> Outcome {
-        let start = Instant::now();
         let run_id = uuid::Uuid::new_v4().to_string();
-        let mut facts = Facts {
+        // Who and from where, recorded in the deployment; then the deploy lock (crate::lock), which
+        // may wait (--wait-for-active) and check again.
+        let audit = Record::gather(&self.aws).await;
+        let mut facts = self.facts(interrupt);
+        let notifier = self.notifier.clone();
+        let (this, lock) = match lock::take(self, &run_id, &audit, observer, interrupt).await {
+            Taken::Held(p, lock) => (*p, lock),
+            not_taken => {
+                facts.interrupt_code = interrupt.exit_code();
+                let outcome = match not_taken {
+                    Taken::Refused(e) => facts.failed(&e, None),
+                    Taken::TimedOut(message) => facts.before_deployment(Res::TimedOut, message),
+                    _ => facts.before_deployment(
+                        Res::Interrupted,
+                        "interrupted while waiting for the deploy lock; nothing was changed".into(),
+                    ),
+                };
+                notifier.finished(&outcome, observer).await;
+                return outcome;
+            }
+        };
+        this.execute_locked(&run_id, &audit, lock, observer, interrupt)
+            .await
+    }
+
+    fn facts(&self, interrupt: &Interrupt) -> Facts {
+        Facts {
             config: self.plan.config_path.display().to_string(),
             region: self.aws.region.clone(),
             cluster: self.plan.cluster.clone(),
@@ -53,15 +80,31 @@ impl Prepared {
             started_at: now_epoch(),
             interrupt_code: interrupt.exit_code(),
             changes: Changes::default(),
-        };
+        }
+    }
+
+    /// [`Self::execute`] holding the deploy lock, released once the deployment (or service) exists or
+    /// the run ends before it.
+    async fn execute_locked(
+        self,
+        run_id: &str,
+        audit: &Record,
+        lock: Lock,
+        observer: &dyn Observer,
+        interrupt: &Interrupt,
+    ) -> Outcome {
+        // The wait starts now: time spent queueing for the lock is not taken from --timeout.
+        let start = Instant::now();
+        let mut facts = self.facts(interrupt);
         for warning in &self.remote.warnings {
             observer.on_event(&Event::Warning {
                 message: warning.clone(),
             });
         }
         let created = self
-            .create(&mut facts.changes, &run_id, observer, interrupt)
+            .create(&mut facts.changes, run_id, audit, observer, interrupt)
             .await;
+        lock.release(observer).await;
         facts.interrupt_code = interrupt.exit_code();
         let outcome = match created {
             Err(e) => facts.failed(&e, None),
@@ -100,6 +143,7 @@ impl Prepared {
         &self,
         changes: &mut Changes,
         run_id: &str,
+        audit: &Record,
         observer: &dyn Observer,
         interrupt: &Interrupt,
     ) -> Result<Created, crate::Error> {
@@ -134,7 +178,9 @@ impl Prepared {
                 "interrupted before the deployment was created".into(),
             ));
         }
-        let id = self.create_deployment(&td_arn, run_id, observer).await?;
+        let id = self
+            .create_deployment(&td_arn, run_id, audit, observer)
+            .await?;
         observer.on_event(&Event::DeploymentCreated {
             deployment_id: id.clone(),
             console_url: console_url(&self.aws.region, &id),

@@ -15,6 +15,7 @@ use super::Prepared;
 use super::ending::Changes;
 use super::short_arn;
 use crate::appspec;
+use crate::audit::Record;
 use crate::aws::{Healing, call_failure, failed};
 use crate::definitions::task::SPEC_TAG;
 use crate::error::Error;
@@ -389,6 +390,7 @@ impl Prepared {
         &self,
         td_arn: &str,
         run_id: &str,
+        audit: &Record,
         observer: &dyn Observer,
     ) -> Result<String, Error> {
         let doc = appspec::build(
@@ -397,7 +399,7 @@ impl Prepared {
             &self.plan.codedeploy.hooks,
         );
         let (content, sha) = appspec::content(&doc);
-        let description = description(&self.images_said(), run_id);
+        let description = description(&self.images_said(), run_id, audit);
         let out = self
             .aws
             .codedeploy
@@ -515,8 +517,11 @@ fn run_marker(run_id: &str) -> String {
     format!("[kirikae run {run_id}]")
 }
 
-/// CodeDeploy's description: the images, then the run marker (kept whole when the images are long).
-pub(super) fn description(images: &str, run_id: &str) -> String {
+/// CodeDeploy's description: the images, then the run marker (kept whole when the images are long),
+/// then who started it and from where ([`Record::marker`], read back by `kirikae history`). The model
+/// sets no length limit on a description; the images are cut at 1000 characters and the record's
+/// fields are bounded.
+pub(super) fn description(images: &str, run_id: &str, audit: &Record) -> String {
     const MAX: usize = 1000;
     let marker = run_marker(run_id);
     let mut head = format!("kirikae deploy: {images}");
@@ -528,7 +533,7 @@ pub(super) fn description(images: &str, run_id: &str) -> String {
         head.truncate(cut);
         head.push('…');
     }
-    format!("{head} {marker}")
+    format!("{head} {marker} {}", audit.marker())
 }
 
 fn carries_run_id(d: &DeploymentInfo, run_id: &str) -> bool {
@@ -542,15 +547,24 @@ mod tests {
 
     #[test]
     fn the_description_always_ends_with_the_whole_run_marker() {
-        let d = description("web=kirikae/demo:v2", "0f8e");
-        assert_eq!(d, "kirikae deploy: web=kirikae/demo:v2 [kirikae run 0f8e]");
-        let long = "x".repeat(5000);
-        let d = description(&long, "0f8e");
-        assert!(
-            d.len() <= 1000 && d.ends_with("[kirikae run 0f8e]"),
-            "{}",
-            d.len()
+        let audit = Record::default();
+        let d = description("web=kirikae/demo:v2", "0f8e", &audit);
+        assert_eq!(
+            d,
+            format!(
+                "kirikae deploy: web=kirikae/demo:v2 [kirikae run 0f8e] {}",
+                audit.marker()
+            )
         );
+        let long = "x".repeat(5000);
+        let d = description(&long, "0f8e", &audit);
+        let head = d.strip_suffix(&format!(" {}", audit.marker())).unwrap();
+        assert!(
+            head.len() <= 1000 && head.ends_with("[kirikae run 0f8e]"),
+            "{}",
+            head.len()
+        );
+        assert_eq!(Record::parse(&d), Some(audit));
         let info = DeploymentInfo::builder().description(d).build();
         assert!(carries_run_id(&info, "0f8e"));
         assert!(!carries_run_id(&info, "0f8"));

@@ -6,7 +6,7 @@
 use aws_sdk_codedeploy::operation::get_application::GetApplicationError;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
 use aws_sdk_codedeploy::types::{
-    AutoRollbackEvent, ComputePlatform, DeploymentReadyAction, DeploymentStatus, InstanceAction,
+    AutoRollbackEvent, ComputePlatform, DeploymentReadyAction, InstanceAction,
 };
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersError;
@@ -224,7 +224,12 @@ pub async fn check_noting(
         _ => None,
     };
     let deploying = up_to_date.is_none() || plan.force;
-    if group.is_some() && matches!(service, ServiceState::Active { .. }) && deploying {
+    // With --wait-for-active, a running deployment is waited for under the deploy lock instead.
+    if group.is_some()
+        && matches!(service, ServiceState::Active { .. })
+        && deploying
+        && !plan.wait.wait_for_active
+    {
         no_active_deployment(plan, aws).await?;
         passed.push(format!(
             "no other deployment is active in {}",
@@ -710,33 +715,11 @@ async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
 }
 
 async fn no_active_deployment(plan: &Plan, aws: &Clients) -> Result<(), Error> {
-    let out = aws
-        .codedeploy
-        .list_deployments()
-        .application_name(&plan.application)
-        .deployment_group_name(&plan.deployment_group)
-        .set_include_only_statuses(Some(vec![
-            DeploymentStatus::Created,
-            DeploymentStatus::Queued,
-            DeploymentStatus::InProgress,
-            DeploymentStatus::Ready,
-            DeploymentStatus::Baking,
-        ]))
-        .send()
-        .await
-        .map_err(|e| failed("codedeploy:ListDeployments", e))?;
-    if let Some(id) = out.deployments().first() {
-        return Err(Error::Conflict {
-            message: format!(
-                "deployment group `{}` already has an active deployment {id}; nothing was changed",
-                plan.deployment_group
-            ),
-            hint: Some(format!(
-                "wait for it to end, or stop it: aws deploy stop-deployment --deployment-id {id} --auto-rollback-enabled"
-            )),
-        });
+    // Named with who started it and from where (crate::lock words it as under the deploy lock).
+    match crate::lock::active_deployment(aws, plan).await? {
+        Some(active) => Err(crate::lock::active_refusal(plan, &active)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether `arn` was registered by kirikae from a file identical to this run's (its spec tag matches).

@@ -59,6 +59,10 @@ pub struct Args {
     /// Return once the deployment (or the new service) is created.
     #[arg(long, conflicts_with = "wait_until")]
     no_wait: bool,
+    /// When another deploy of the service holds its lock, or a deployment already runs in the group:
+    /// wait for it to end (saying what it waits for), then deploy, instead of stopping with exit 1.
+    #[arg(long)]
+    wait_for_active: bool,
     /// Return successfully once this lifecycle event has succeeded (e.g. AfterAllowTestTraffic).
     #[arg(long, value_name = "EVENT")]
     wait_until: Option<String>,
@@ -175,6 +179,7 @@ impl Args {
                 on_interrupt: self.on_interrupt.into(),
                 on_timeout: self.on_timeout.into(),
                 auto_promote_after: self.auto_promote_after,
+                wait_for_active: self.wait_for_active,
             },
             force: self.force,
             group_drift: match self.group_drift {

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod demo_app;
 pub mod deploy;
 pub mod diff;
+pub mod history;
 pub mod operate;
 pub mod read_args;
 pub mod sandbox;

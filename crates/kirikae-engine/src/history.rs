@@ -1,0 +1,344 @@
+//! `kirikae history`: a deployment group's deployments, newest first, read-only — each with its status,
+//! the task definition and images it deployed (from its AppSpec revision, GetApplicationRevision, and
+//! the task definition), who started it and from where (the [`crate::audit`] record kirikae writes into
+//! every deployment it creates), when it ran, and its rollback.
+//!
+//! Calls: ListDeployments (every page), BatchGetDeployments (25 at a time), then for the deployments
+//! shown, one GetApplicationRevision per distinct revision and one DescribeTaskDefinition per distinct
+//! task definition. CodeDeploy does not document the order ListDeployments answers in, so every
+//! deployment of the group is read and sorted by creation time.
+
+use std::collections::HashMap;
+
+use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsError;
+use aws_sdk_codedeploy::types::{DeploymentInfo, RevisionLocation};
+use serde::Serialize;
+
+use crate::audit::Record;
+use crate::aws::failed;
+use crate::connection::Clients;
+use crate::error::Error;
+use crate::outcome::Image;
+
+/// Who started a deployment that carries no kirikae record.
+pub const NOT_KIRIKAE: &str = "unknown (not started by kirikae)";
+
+/// One deployment of the group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub deployment_id: String,
+    /// CodeDeploy's status (`Succeeded`, `Failed`, `Stopped`, `InProgress`, `Ready`, …).
+    pub status: String,
+    /// What CodeDeploy says started it: `user` (an API call, e.g. kirikae), `codeDeployRollback`, ….
+    pub creator: Option<String>,
+    /// Epoch seconds.
+    pub created_at: Option<f64>,
+    pub completed_at: Option<f64>,
+    /// From creation to completion (or to now while it runs).
+    pub duration_seconds: Option<f64>,
+    pub task_definition_arn: Option<String>,
+    /// `family:revision`.
+    pub task_definition: Option<String>,
+    pub images: Vec<Image>,
+    /// Whether kirikae created it (its description carries kirikae's record).
+    pub started_by_kirikae: bool,
+    /// The kirikae run that created it.
+    pub run_id: Option<String>,
+    /// Who, said for a person (the IAM caller, and the CI's user), or [`NOT_KIRIKAE`].
+    pub who: String,
+    /// From where, said for a person (`repo@commit run-url`, or `user@host`).
+    pub from: String,
+    /// The record as kirikae wrote it (caller ARN, kirikae version, CI context).
+    pub audit: Option<Record>,
+    pub rollback: Option<Rollback>,
+    /// CodeDeploy's error, when it failed.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rollback {
+    /// The deployment that rolled this one back.
+    pub rolled_back_by: Option<String>,
+    /// The deployment this one rolls back.
+    pub rolls_back: Option<String>,
+    pub message: Option<String>,
+}
+
+/// The group's deployments, newest first, at most `limit`. A group (or application) that does not
+/// exist has none.
+pub async fn list(
+    aws: &Clients,
+    application: &str,
+    group: &str,
+    limit: usize,
+) -> Result<Vec<Entry>, Error> {
+    let ids = ids(aws, application, group).await?;
+    let mut infos = Vec::new();
+    for chunk in ids.chunks(25) {
+        let got = aws
+            .codedeploy
+            .batch_get_deployments()
+            .set_deployment_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| failed("codedeploy:BatchGetDeployments", e))?;
+        infos.extend(got.deployments_info().iter().cloned());
+    }
+    let created = |d: &DeploymentInfo| d.create_time().map_or(0.0, |t| t.as_secs_f64());
+    infos.sort_by(|a, b| created(b).total_cmp(&created(a)));
+    infos.truncate(limit);
+    let mut revisions = Revisions::default();
+    let mut entries = Vec::new();
+    for info in &infos {
+        let mut entry = entry(info, crate::progress::now_epoch());
+        if let Some(rev) = info.revision() {
+            entry.task_definition_arn = revisions.task_definition(aws, application, rev).await;
+        }
+        if let Some(arn) = &entry.task_definition_arn {
+            entry.task_definition = Some(crate::deploy::short_arn(arn).to_string());
+            entry.images = revisions.images(aws, arn).await;
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+async fn ids(aws: &Clients, application: &str, group: &str) -> Result<Vec<String>, Error> {
+    let mut pages = aws
+        .codedeploy
+        .list_deployments()
+        .application_name(application)
+        .deployment_group_name(group)
+        .into_paginator()
+        .send();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => ids.extend(p.deployments().iter().cloned()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(
+                        ListDeploymentsError::ApplicationDoesNotExistException(_)
+                            | ListDeploymentsError::DeploymentGroupDoesNotExistException(_)
+                    )
+                ) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(failed("codedeploy:ListDeployments", e)),
+        }
+    }
+    Ok(ids)
+}
+
+/// What one deployment says of itself (the task definition and images are looked up after).
+fn entry(d: &DeploymentInfo, now: f64) -> Entry {
+    let description = d.description().unwrap_or_default();
+    let audit = Record::parse(description);
+    let created_at = d.create_time().map(|t| t.as_secs_f64());
+    let completed_at = d.complete_time().map(|t| t.as_secs_f64());
+    let status = d
+        .status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let running = crate::operate::active_statuses()
+        .iter()
+        .any(|s| s.as_str() == status);
+    let duration_seconds = match (created_at, completed_at) {
+        (Some(c), Some(e)) => Some((e - c).max(0.0)),
+        (Some(c), None) if running => Some((now - c).max(0.0)),
+        _ => None,
+    };
+    let rollback = d.rollback_info().and_then(|r| {
+        let r = Rollback {
+            rolled_back_by: r.rollback_deployment_id().map(str::to_string),
+            rolls_back: r.rollback_triggering_deployment_id().map(str::to_string),
+            message: r.rollback_message().map(str::to_string),
+        };
+        (r.rolled_back_by.is_some() || r.rolls_back.is_some() || r.message.is_some()).then_some(r)
+    });
+    Entry {
+        deployment_id: d.deployment_id().unwrap_or_default().to_string(),
+        status,
+        creator: d.creator().map(|c| c.as_str().to_string()),
+        created_at,
+        completed_at,
+        duration_seconds,
+        task_definition_arn: None,
+        task_definition: None,
+        images: Vec::new(),
+        started_by_kirikae: audit.is_some(),
+        run_id: run_id(description),
+        who: audit
+            .as_ref()
+            .map_or_else(|| NOT_KIRIKAE.to_string(), Record::who),
+        from: audit
+            .as_ref()
+            .map_or_else(|| "unknown".to_string(), Record::from_where),
+        audit,
+        rollback,
+        error: d
+            .error_information()
+            .and_then(|e| e.message())
+            .map(str::to_string),
+    }
+}
+
+/// The run id of `[kirikae run <id>]` in a description.
+fn run_id(description: &str) -> Option<String> {
+    let start = description.find("[kirikae run ")? + "[kirikae run ".len();
+    let len = description[start..].find(']')?;
+    Some(description[start..start + len].to_string())
+}
+
+/// Revisions and task definitions already read, so each is asked once.
+#[derive(Default)]
+struct Revisions {
+    task_definitions: HashMap<String, Option<String>>,
+    images: HashMap<String, Vec<Image>>,
+}
+
+impl Revisions {
+    /// The task definition a revision's AppSpec names (GetApplicationRevision, as CodeDeploy keeps
+    /// every revision a deployment used). None when it cannot be read: history shows what it can.
+    async fn task_definition(
+        &mut self,
+        aws: &Clients,
+        application: &str,
+        rev: &RevisionLocation,
+    ) -> Option<String> {
+        let key = format!("{rev:?}");
+        if let Some(found) = self.task_definitions.get(&key) {
+            return found.clone();
+        }
+        let found = match aws
+            .codedeploy
+            .get_application_revision()
+            .application_name(application)
+            .revision(rev.clone())
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .revision()
+                .and_then(|r| r.app_spec_content())
+                .and_then(|c| c.content())
+                .and_then(appspec_task_definition),
+            Err(e) => {
+                tracing::warn!(
+                    "{}",
+                    failed("codedeploy:GetApplicationRevision", e).to_string()
+                );
+                None
+            }
+        };
+        self.task_definitions.insert(key, found.clone());
+        found
+    }
+
+    /// The images of a task definition (DescribeTaskDefinition); none when it cannot be read.
+    async fn images(&mut self, aws: &Clients, arn: &str) -> Vec<Image> {
+        if let Some(found) = self.images.get(arn) {
+            return found.clone();
+        }
+        let found = match aws
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .task_definition()
+                .map(|t| {
+                    t.container_definitions()
+                        .iter()
+                        .map(|c| Image {
+                            container: c.name().unwrap_or_default().to_string(),
+                            image: c.image().unwrap_or_default().to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("{}", failed("ecs:DescribeTaskDefinition", e).to_string());
+                Vec::new()
+            }
+        };
+        self.images.insert(arn.to_string(), found.clone());
+        found
+    }
+}
+
+/// `Resources[0].TargetService.Properties.TaskDefinition` of an AppSpec (YAML or JSON).
+fn appspec_task_definition(content: &str) -> Option<String> {
+    let doc: serde_json::Value = serde_yaml_ng::from_str(content).ok()?;
+    doc.get("Resources")?.as_array()?.iter().find_map(|r| {
+        r.pointer("/TargetService/Properties/TaskDefinition")?
+            .as_str()
+            .map(str::to_string)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_codedeploy::primitives::DateTime;
+    use aws_sdk_codedeploy::types::{DeploymentStatus, RollbackInfo};
+
+    #[test]
+    fn the_task_definition_is_read_from_a_yaml_or_json_appspec() {
+        let yaml = "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: arn:aws:ecs:us-east-1:1:task-definition/web:7\n";
+        assert_eq!(
+            appspec_task_definition(yaml).as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:task-definition/web:7")
+        );
+        let json = r#"{"version":0.0,"Resources":[{"TargetService":{"Properties":{"TaskDefinition":"td:2"}}}]}"#;
+        assert_eq!(appspec_task_definition(json).as_deref(), Some("td:2"));
+        assert_eq!(appspec_task_definition("not: [an appspec"), None);
+    }
+
+    #[test]
+    fn a_deployment_without_a_record_was_not_started_by_kirikae() {
+        let d = DeploymentInfo::builder()
+            .deployment_id("d-1")
+            .status(DeploymentStatus::Stopped)
+            .create_time(DateTime::from_secs(100))
+            .complete_time(DateTime::from_secs(160))
+            .description("by hand")
+            .rollback_info(
+                RollbackInfo::builder()
+                    .rollback_deployment_id("d-2")
+                    .build(),
+            )
+            .build();
+        let e = entry(&d, 1000.0);
+        assert!(!e.started_by_kirikae);
+        assert_eq!(e.who, NOT_KIRIKAE);
+        assert_eq!(e.duration_seconds, Some(60.0));
+        assert_eq!(
+            e.rollback.and_then(|r| r.rolled_back_by).as_deref(),
+            Some("d-2")
+        );
+        let mut audit = Record::from_env(|_| None);
+        audit.by = Some("arn:aws:iam::1:root".into());
+        let d = DeploymentInfo::builder()
+            .status(DeploymentStatus::InProgress)
+            .create_time(DateTime::from_secs(100))
+            .description(format!(
+                "kirikae deploy: web=x [kirikae run r-1] {}",
+                audit.marker()
+            ))
+            .build();
+        let e = entry(&d, 130.0);
+        assert!(e.started_by_kirikae);
+        assert_eq!(e.run_id.as_deref(), Some("r-1"));
+        assert_eq!(e.who, "arn:aws:iam::1:root");
+        assert_eq!(
+            e.duration_seconds,
+            Some(30.0),
+            "a running one has run so far"
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! One deploy at a time per service, through the binary: two concurrent `kirikae deploy` runs on one
+//! service never both change it (the sandbox's call log shows one registration and one deployment),
+//! and the other stops with exit 1 naming the first's who/where; a lock left by a run that died is
+//! honoured until it expires (the refusal says how to remove it) and then cleared; `--wait-for-active`
+//! queues behind a deployment already running, says so, and deploys once it ended.
+
+mod deploy_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use deploy_support::{Project, Stack, block_on, wait_for};
+use serde_json::{Value, json};
+
+const CI_VARS: &[&str] = &["CI", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI"];
+
+/// A project run by `user` on `host`, outside CI.
+fn run_by(p: Project, user: &str, host: &str) -> Project {
+    CI_VARS
+        .iter()
+        .fold(p, |p, v| p.unset(v))
+        .env("USER", user)
+        .env("HOSTNAME", host)
+}
+
+fn cluster_arn(stack: &Stack) -> String {
+    let out = block_on(stack.ecs.describe_clusters().clusters("demo").send()).unwrap();
+    out.clusters()[0].cluster_arn().unwrap().to_string()
+}
+
+fn lock_tags(stack: &Stack) -> Vec<String> {
+    let out = block_on(
+        stack
+            .ecs
+            .list_tags_for_resource()
+            .resource_arn(cluster_arn(stack))
+            .send(),
+    )
+    .unwrap();
+    out.tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .filter(|k| k.starts_with("kirikae:lock/"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_concurrent_deploys_one_changes_the_service_and_the_other_names_it() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let registered = stack.calls_of("ecs.RegisterTaskDefinition");
+    let created = stack.calls_of("codedeploy.CreateDeployment");
+    let updated =
+        stack.calls_of("ecs.UpdateService") + stack.calls_of("codedeploy.UpdateDeploymentGroup");
+
+    let a = run_by(stack.project(), "alice", "host-a");
+    let b = run_by(stack.project(), "bob", "host-b");
+    let run_a = a.spawn(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    let run_b = b.spawn(&[
+        "--image",
+        "web=kirikae/demo:v3",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    let (a, b) = (run_a.wait(), run_b.wait());
+
+    let mut codes = [a.code, b.code];
+    codes.sort();
+    assert_eq!(
+        codes,
+        [0, 1],
+        "one deploys, one is refused:\nA {}\nB {}",
+        a.stderr,
+        b.stderr
+    );
+    let (winner, loser, winner_from) = if a.code == 0 {
+        (&a, &b, "alice@host-a")
+    } else {
+        (&b, &a, "bob@host-b")
+    };
+    // Only one changed anything in AWS: one task definition, one deployment, nothing else.
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered + 1);
+    assert_eq!(stack.calls_of("codedeploy.CreateDeployment"), created + 1);
+    assert_eq!(
+        stack.calls_of("ecs.UpdateService") + stack.calls_of("codedeploy.UpdateDeploymentGroup"),
+        updated
+    );
+    // The refused one names the first: its lock or its deployment, with who and from where.
+    let refusal = loser.json();
+    assert_eq!(refusal["exit_code"], 1);
+    let message = refusal["message"].as_str().unwrap();
+    assert!(
+        message.contains(winner_from) && message.contains("arn:aws:iam::000000000000:root"),
+        "{message}"
+    );
+    assert!(message.contains("nothing was changed"), "{message}");
+    let id = winner.json()["deployment_id"].as_str().unwrap().to_string();
+    if message.contains("active deployment") {
+        assert!(message.contains(&id), "{message}");
+    }
+    assert!(
+        lock_tags(&stack).is_empty(),
+        "both runs released or never took the lock"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lock_left_by_a_dead_run_is_honoured_until_it_expires() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let arn = cluster_arn(&stack);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tag = |key: &str, expires: u64| {
+        block_on(
+            stack
+                .ecs
+                .tag_resource()
+                .resource_arn(&arn)
+                .tags(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key(key)
+                        .value(format!(
+                            "at={} expires={expires} by=arn:aws:iam::000000000000:role/ci from=acme/web@abc https://ci.example/runs/7",
+                            now * 1000
+                        ))
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    };
+    tag("kirikae:lock/web/dead-run", now + 3600);
+    let mutating = stack.mutating_calls();
+    let refused = stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2", "--output", "json"]);
+    refused.assert_exit(1);
+    let message = refused.json()["message"].as_str().unwrap().to_string();
+    for part in [
+        "another deploy of demo/web is under way",
+        "kirikae run dead-run",
+        "arn:aws:iam::000000000000:role/ci",
+        "acme/web@abc https://ci.example/runs/7",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    refused.assert_says(&[
+        "aws ecs untag-resource --resource-arn",
+        "--tag-keys kirikae:lock/web/dead-run",
+    ]);
+    assert_eq!(stack.mutating_calls(), mutating, "nothing changed");
+
+    // Once expired, it is no longer honoured, and the next run removes it.
+    tag("kirikae:lock/web/dead-run", now - 1);
+    stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+    assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_for_active_queues_behind_a_running_deployment_then_deploys() {
+    let stack = Stack::new().await;
+    // Deployments wait in Ready for an hour until someone continues them.
+    let held = || {
+        stack.project().config(
+            "/codedeploy/ready",
+            json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+        )
+    };
+    held().deploy(&[]).assert_exit(0);
+    let first = held().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    first.assert_exit(0);
+    let first_id = first.json()["deployment_id"].as_str().unwrap().to_string();
+
+    // Without --wait-for-active: refused, naming it.
+    held()
+        .deploy(&["--image", "web=kirikae/demo:v3", "--no-wait"])
+        .assert_exit(1)
+        .assert_says(&["already has an active deployment", &first_id]);
+
+    // With it: waits, saying for what, changing nothing meanwhile.
+    let queued = run_by(held(), "carol", "host-c");
+    let registered = stack.calls_of("ecs.RegisterTaskDefinition");
+    let created = stack.calls_of("codedeploy.CreateDeployment");
+    let mut child = queued
+        .kirikae("deploy")
+        .arg("-c")
+        .arg(queued.dir.join("kirikae.yml"))
+        .args([
+            "--image",
+            "web=kirikae/demo:v3",
+            "--no-wait",
+            "--wait-for-active",
+            "--output",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kirikae deploy");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    wait_for("the queued deploy to say what it waits for", 60, || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains(&format!("waiting for deployment {first_id}"))
+            .then_some(())
+    });
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered);
+    assert_eq!(stack.calls_of("codedeploy.CreateDeployment"), created);
+
+    // The first one is promoted and ends; the queued one then deploys.
+    block_on(
+        stack
+            .codedeploy
+            .continue_deployment()
+            .deployment_id(&first_id)
+            .deployment_wait_type(aws_sdk_codedeploy::types::DeploymentWaitType::ReadyWait)
+            .send(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().expect("wait for kirikae deploy");
+    reader.join().unwrap();
+    let stderr = stderr.lock().unwrap().clone();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"], "started", "{doc:#}");
+    let second_id = doc["deployment_id"].as_str().unwrap();
+    assert_ne!(second_id, first_id);
+    assert!(
+        stderr.contains("(--wait-for-active)")
+            && stderr.contains("started by arn:aws:iam::000000000000:root"),
+        "{stderr}"
+    );
+    assert_eq!(stack.calls_of("codedeploy.CreateDeployment"), created + 1);
+    let first_status = block_on(
+        stack
+            .codedeploy
+            .get_deployment()
+            .deployment_id(&first_id)
+            .send(),
+    )
+    .unwrap()
+    .deployment_info()
+    .unwrap()
+    .status()
+    .unwrap()
+    .as_str()
+    .to_string();
+    assert_eq!(
+        first_status, "Succeeded",
+        "it deployed after the first ended"
+    );
+}
