@@ -132,3 +132,8 @@ def awaiting_hook(s, arn, stage_hint=None):
         hooks = [h for h in d.get("lifecycleHookDetails", []) if h["status"] == "AWAITING_ACTION"]
         return (d, hooks[0]) if hooks else None
     return wait_for(f"a PAUSE hook awaiting action{f' at {stage_hint}' if stage_hint else ''}", check, timeout=60)
+
+
+def configure(s, dc):
+    """UpdateService with a new deployment configuration only (no new deployment): the next one uses it."""
+    s["ecs"].update_service(cluster="demo", service=s["name"], deploymentConfiguration=dc)

@@ -30,8 +30,9 @@ def observe(s, arn, timeout=60):
 
 
 def test_blue_green_switches_production_once_and_swaps_the_groups(sandbox):
-    s = native.build(sandbox, dc=native.deployment_configuration(bake=3))
+    s = native.build(sandbox, dc=native.deployment_configuration(bake=0))
     first = native.serving(s)
+    native.configure(s, native.deployment_configuration(bake=3))
     d1 = native.describe(s, first)
     assert "sourceServiceRevisions" not in d1 or d1["sourceServiceRevisions"] == [], d1
     assert native.rule_weights(s) == {"blue": 100, "green": 0}
@@ -62,6 +63,7 @@ def test_blue_green_switches_production_once_and_swaps_the_groups(sandbox):
     assert native.service(s)["taskDefinition"].endswith("web:2")
 
     # The next deployment goes back to the first group: the roles swapped.
+    native.configure(s, native.deployment_configuration(bake=0))
     arn3 = native.update(s, "v3")
     d3, _, versions, failed, _ = observe(s, arn3)
     assert d3["status"] == "SUCCESSFUL" and versions[-1] == "v3" and not failed, (d3, versions, failed)
