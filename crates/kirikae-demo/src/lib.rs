@@ -21,6 +21,8 @@ pub mod svg;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use kirikae_engine::config::gate::{Gate, HttpCheck};
+use kirikae_engine::config::{self, ReadyAction, ReadyOption};
 use kirikae_engine::connection::Clients;
 use kirikae_engine::deploy;
 use kirikae_engine::error::Error;
@@ -56,6 +58,9 @@ pub struct Options {
     pub deployment_config: String,
     /// Green never becomes healthy (`DEMO_HEALTH=fail`): the deployment fails and rolls back.
     pub fail: bool,
+    /// `--gate`: green waits in Ready and is checked through the test listener before production moves
+    /// ([`with_gate`]).
+    pub gate: bool,
     pub load: load::Settings,
 }
 
@@ -163,11 +168,11 @@ pub async fn run(
             ..DeployFlags::default()
         };
         let templater = examples::templater(&vars(deploy));
-        Ok(plan::build(
-            &dir.join(examples::CONFIG),
-            &flags,
-            &templater,
-        )?)
+        let mut plan = plan::build(&dir.join(examples::CONFIG), &flags, &templater)?;
+        if options.gate {
+            with_gate(&mut plan)?;
+        }
+        Ok(plan)
     };
     let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
     if prod_port != 80 {
@@ -206,10 +211,15 @@ pub async fn run(
     ));
     pause(LEAD, &cancel).await;
     narrator.step(&format!(
-        "deploying v2 Blue/Green ({}{}) while the load runs",
+        "deploying v2 Blue/Green ({}{}{}) while the load runs",
         options.deployment_config,
         if options.fail {
             "; green never passes its health checks"
+        } else {
+            ""
+        },
+        if options.gate {
+            "; a gate checks green through the test listener before production moves"
         } else {
             ""
         }
@@ -248,6 +258,35 @@ pub async fn run(
         v1,
         v2,
     }))
+}
+
+/// `--gate`: the group waits in Ready (an hour), where a gate sends requests through the test listener,
+/// spread over two seconds, each of which must be answered by v2, before production moves. Checked as
+/// `gate:` in a config is.
+pub fn with_gate(plan: &mut Plan) -> Result<(), Error> {
+    plan.codedeploy.ready = ReadyOption {
+        action: ReadyAction::StopDeployment,
+        wait_minutes: 60,
+    };
+    let gate = Gate {
+        http: vec![HttpCheck {
+            path: "/".into(),
+            method: "GET".into(),
+            status: 200,
+            body: Some(format!("\"version\":\"{}\"", Deploy::V2.version())),
+            requests: 20,
+            duration_seconds: 2,
+            max_failure_ratio: 0.0,
+            timeout_seconds: 5,
+        }],
+        command: None,
+        command_timeout_seconds: 300,
+        approve: false,
+        test_url: None,
+    };
+    config::gate::check(&plan.config_path, &gate, &plan.codedeploy, Ok(()), None)?;
+    plan.gate = Some(gate);
+    Ok(())
 }
 
 /// One deploy through the engine, as `kirikae deploy` runs it: checks, then changes and waiting.

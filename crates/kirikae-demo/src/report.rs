@@ -221,6 +221,7 @@ impl Report {
         } else {
             report.switch_checks(first_version.as_deref())
         };
+        report.checks.extend(report.gate_check(i.samples));
         report.ok = report.checks.iter().all(|c| c.ok);
         let deploy_code = report.v2.exit_code();
         report.exit_code = if report.ok || deploy_code != 0 {
@@ -310,6 +311,35 @@ impl Report {
                     && green_answers == 0,
             ),
         ]
+    }
+
+    /// `--gate`: the gate passed, and production answered nothing from green before it did.
+    fn gate_check(&self, samples: &[Sample]) -> Option<Check> {
+        let gate = self.v2.gate.as_ref()?;
+        let passed_at = gate.finished_at - self.origin_epoch;
+        let early = samples
+            .iter()
+            .filter(|r| r.start < passed_at && r.version.as_deref() == Some(self.green.as_str()))
+            .count();
+        let first_green = samples
+            .iter()
+            .find(|r| r.version.as_deref() == Some(self.green.as_str()))
+            .map_or("none".to_string(), |r| format!("+{:.2} s", r.start));
+        let passed = gate.verdict == kirikae_engine::gate::Verdict::Passed;
+        Some(Check::new(
+            "gate",
+            &format!(
+                "passed through the test listener; no answer from {} on production before",
+                self.green
+            ),
+            &format!(
+                "{} at +{passed_at:.2} s ({}); first answer from {} on production at {first_green}; {early} before the gate passed",
+                if passed { "passed" } else { "did not pass" },
+                gate.summary,
+                self.green
+            ),
+            passed && early == 0,
+        ))
     }
 
     fn failed_check(&self) -> Check {
@@ -585,6 +615,7 @@ mod tests {
             work_dir: std::env::temp_dir(),
             deployment_config: "CodeDeployDefault.ECSAllAtOnce".into(),
             fail: false,
+            gate: false,
             load: super::super::load::Settings {
                 rate: 10.0,
                 connections: 1,

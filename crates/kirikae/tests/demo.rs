@@ -179,6 +179,43 @@ fn demo_fail_rolls_back_and_production_stays_on_v1() {
 }
 
 #[test]
+fn demo_gate_passes_under_load_before_production_moves() {
+    let run = demo("gate", &["--gate", "--time-scale", "120"]);
+    run.assert_exit(0);
+    let r = &run.report;
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(
+        r["v2"]["gate"]["verdict"], "passed",
+        "{:#}",
+        r["v2"]["gate"]
+    );
+    assert_eq!(r["v2"]["gate"]["checks"][0]["requests"], 20);
+    assert_eq!(r["v2"]["gate"]["checks"][0]["failures"], 0);
+    let gate = run.check("gate");
+    assert_eq!(gate["ok"], true, "{gate:#}");
+    assert!(
+        gate["actual"]
+            .as_str()
+            .unwrap()
+            .ends_with("0 before the gate passed"),
+        "{gate:#}"
+    );
+    assert_eq!(r["requests"]["failed"], 0, "{:#}", r["requests"]);
+    assert_eq!(r["last_version"], "v2");
+    for part in [
+        "gate: checking green through the test listener",
+        "✓ gate passed",
+        "✓ the deploy did what it promised",
+    ] {
+        assert!(
+            run.stderr.contains(part),
+            "stderr lacks {part:?}:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn demo_on_a_running_sandbox_with_a_canary_twice() {
     let sandbox = SandboxProcess::start_scaled("120", &[]);
     // Twice on the same sandbox: the second run finds the stack and v2, and deploys v1 back first.

@@ -29,6 +29,10 @@ pub struct Args {
     /// Green never passes its health checks (DEMO_HEALTH=fail): watch CodeDeploy roll back (exit 1).
     #[arg(long)]
     fail: bool,
+    /// Hold v2 in Ready and check it through the test listener (a `gate:`) before production moves: the
+    /// report checks that production answered nothing from v2 before the gate passed.
+    #[arg(long, conflicts_with = "fail")]
+    gate: bool,
     /// AWS seconds per real second in the sandbox this starts. Default: 60 (an AWS minute per second);
     /// 600 with --fail, since CodeDeploy gives green an hour to become healthy.
     #[arg(long, value_parser = positive_f64, conflicts_with = "endpoint_url")]
@@ -97,6 +101,7 @@ pub async fn run(args: Args) -> ExitCode {
         work_dir: work_dir.clone(),
         deployment_config: examples::deployment_config(&args.deployment_config),
         fail: args.fail,
+        gate: args.gate,
         load: load::Settings {
             rate: args.rate,
             connections: args.connections as usize,
