@@ -31,6 +31,11 @@ enum Command {
     Verify(Box<cmd::verify::Args>),
     /// What a deploy would change, field by field, against what runs (exit 0: nothing, 1: something).
     Diff(Box<cmd::diff::Args>),
+    /// Write kirikae.yml and the task and service definitions from a service that runs (read-only).
+    Init(Box<cmd::init::Args>),
+    /// Create what the config's Blue/Green still lacks (second target group, test listener, CodeDeploy
+    /// role), after printing the plan; nothing that exists is changed.
+    Setup(Box<cmd::setup::Args>),
     /// Follow the group's running deployment (or --deployment-id) to its end, as deploy would have.
     Watch(Box<cmd::operate::WatchArgs>),
     /// Shift production traffic of a deployment waiting in Ready (ContinueDeployment), then follow it.
@@ -67,6 +72,8 @@ fn main() -> std::process::ExitCode {
             Command::Deploy(args) => cmd::deploy::run(*args).await,
             Command::Verify(args) => cmd::verify::run(*args).await,
             Command::Diff(args) => cmd::diff::run(*args).await,
+            Command::Init(args) => cmd::init::run(*args).await,
+            Command::Setup(args) => cmd::setup::run(*args).await,
             Command::Watch(args) => cmd::operate::watch(*args).await,
             Command::Promote(args) => cmd::operate::promote(*args).await,
             Command::Stop(args) => cmd::operate::stop(*args).await,

@@ -24,6 +24,7 @@ use crate::group::GroupSettings;
 use crate::plan::{Plan, TaskDefinitionChoice};
 
 pub mod group_inputs;
+mod same_content;
 
 /// What AWS already has, as far as this deploy is concerned.
 #[derive(Debug, Clone, Serialize)]
@@ -722,7 +723,8 @@ async fn no_active_deployment(plan: &Plan, aws: &Clients) -> Result<(), Error> {
     }
 }
 
-/// Whether `arn` was registered by kirikae from a file identical to this run's (its spec tag matches).
+/// Whether `arn` was registered by kirikae from a file identical to this run's (its spec tag matches),
+/// or has the same content all the same ([`same_content`]).
 async fn registered_from_same_file(plan: &Plan, aws: &Clients, arn: &str) -> Result<bool, Error> {
     let out = aws
         .ecs
@@ -736,7 +738,8 @@ async fn registered_from_same_file(plan: &Plan, aws: &Clients, arn: &str) -> Res
     Ok(out
         .tags()
         .iter()
-        .any(|t| t.key() == Some(SPEC_TAG) && t.value() == Some(hash.as_str())))
+        .any(|t| t.key() == Some(SPEC_TAG) && t.value() == Some(hash.as_str()))
+        || same_content::same(&plan.task_definition.json, &out))
 }
 
 async fn describe_task_definition(

@@ -1,0 +1,186 @@
+//! `kirikae init` through the binary against the sandbox: on a CODE_DEPLOY service kirikae deployed, the
+//! files it writes make `kirikae deploy` change nothing (zero mutating calls) and `kirikae diff` exit 0;
+//! it refuses to overwrite files without --force; on a rolling service behind one target group it
+//! writes what Blue/Green needs and points to `kirikae setup` for what does not exist yet. Only read
+//! calls, whatever happens.
+
+mod deploy_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use deploy_support::{Project, Stack};
+use serde_json::{Value, json};
+
+/// `kirikae init --cluster demo --service SERVICE --dir DIR ARGS` with the project's environment.
+fn init(project: &Project, service: &str, dir: &Path, args: &[&str]) -> Output {
+    project
+        .kirikae("init")
+        .args(["--cluster", "demo", "--service", service, "--dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run kirikae init")
+}
+
+/// `kirikae SUBCOMMAND -c DIR/kirikae.yml ARGS` with the project's environment.
+fn on_files(project: &Project, subcommand: &str, dir: &Path, args: &[&str]) -> Output {
+    project
+        .kirikae(subcommand)
+        .arg("-c")
+        .arg(dir.join("kirikae.yml"))
+        .args(args)
+        .output()
+        .expect("run kirikae")
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what} exited {:?} (expected {code})\n--- stderr\n{}\n--- stdout\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kirikae-init-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("file written")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_on_a_codedeploy_service_then_deploy_changes_nothing_and_diff_is_empty() {
+    let stack = Stack::new().await;
+    // The team's own files, as kirikae deployed them: the service created, then a Blue/Green deployment
+    // of v2 (so the AppSpec inputs are read back from the last deployment), with hooks-free settings that
+    // differ from kirikae's defaults.
+    let team = || {
+        stack
+            .project()
+            .config("/codedeploy/termination_wait_minutes", json!(0))
+            .config(
+                "/codedeploy/auto_rollback",
+                json!(["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]),
+            )
+            .task(
+                "/containerDefinitions/0/environment",
+                json!([{"name": "MODE", "value": "blue-green"}]),
+            )
+    };
+    team().deploy(&[]).assert_exit(0);
+    team()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+
+    let dir = scratch("codedeploy");
+    let runner = stack.project();
+    let before = stack.mutating_calls();
+    let out = init(&runner, "web", &dir, &["--output", "json"]);
+    assert_exit(&out, 0, "kirikae init");
+    assert_eq!(stack.mutating_calls(), before, "init changed something");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["controller"], "CODE_DEPLOY");
+    assert_eq!(doc["deployment_group"], "DgpEcs-demo-web");
+    assert_eq!(doc["needs_setup"], false);
+
+    // As a person would write them: the image as it runs, nothing ECS fills in, names not ARNs.
+    let task = json_file(&dir.join("task-definition.json"));
+    let container = &task["containerDefinitions"][0];
+    assert_eq!(container["image"], "kirikae/demo:v2");
+    assert_eq!(container.get("essential"), None, "{task:#}");
+    assert_eq!(task.get("taskDefinitionArn"), None);
+    assert_eq!(task.get("revision"), None);
+    let service = json_file(&dir.join("service-definition.json"));
+    assert_eq!(
+        service["loadBalancers"],
+        json!([{"containerName": "web", "containerPort": 8080}])
+    );
+    assert_eq!(service.get("deploymentController"), None);
+    assert_eq!(service.get("taskDefinition"), None);
+    let config = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
+    for line in [
+        "cluster: demo",
+        "service: web",
+        "target_groups: [web-blue, web-green]",
+        "production_listener: {load_balancer: web-alb, port: 80}",
+        "test_listener: {load_balancer: web-alb, port: 8080}",
+        "termination_wait_minutes: 0",
+        "auto_rollback: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_REQUEST]",
+        "deploy another image with --image web=IMAGE",
+    ] {
+        assert!(
+            config.contains(line),
+            "kirikae.yml lacks {line:?}:\n{config}"
+        );
+    }
+    assert!(
+        !config.contains("application:"),
+        "default names are left out:\n{config}"
+    );
+
+    // What init wrote is what runs: deploy finds nothing to do and changes nothing; diff shows nothing.
+    let deploy = on_files(&runner, "deploy", &dir, &[]);
+    assert_exit(&deploy, 0, "kirikae deploy on init's files");
+    assert!(
+        stderr(&deploy).contains("nothing to deploy"),
+        "{}",
+        stderr(&deploy)
+    );
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "deploy on init's files changed something: {}",
+        stack.sandbox.calls()
+    );
+    let diff = on_files(&runner, "diff", &dir, &[]);
+    assert_exit(&diff, 0, "kirikae diff on init's files");
+    assert_eq!(String::from_utf8_lossy(&diff.stdout), "");
+
+    // Files are never overwritten without --force; nothing is written then.
+    let config_before = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
+    std::fs::write(dir.join("task-definition.json"), "{}").unwrap();
+    let again = init(&runner, "web", &dir, &[]);
+    assert_exit(&again, 2, "kirikae init over existing files");
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("task-definition.json")).unwrap(),
+        "{}"
+    );
+    let forced = init(&runner, "web", &dir, &["--force"]);
+    assert_exit(&forced, 0, "kirikae init --force");
+    assert_eq!(json_file(&dir.join("task-definition.json")), task);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("kirikae.yml")).unwrap(),
+        config_before
+    );
+
+    // A service that does not run: exit 2, nothing written.
+    let none = scratch("missing");
+    let missing = init(&runner, "nope", &none, &[]);
+    assert_exit(&missing, 2, "kirikae init of a missing service");
+    assert!(
+        stderr(&missing).contains("`nope` does not run"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!none.exists());
+    assert_eq!(stack.mutating_calls(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,314 @@
+//! `kirikae setup` through the binary against the sandbox, on a stack with one target group and one
+//! listener: it creates the second group (a copy of the first), the test listener and the CodeDeploy
+//! role, tagged as kirikae's; a second run creates nothing; then a Blue/Green deploy under load fails no
+//! request. `--dry-run` and every refusal make zero mutating calls.
+
+mod deploy_support;
+mod onboarding;
+
+use std::net::ToSocketAddrs;
+
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, TargetTypeEnum};
+use deploy_support::{Project, Stack};
+use kirikae_demo::load::{self, Settings};
+use kirikae_demo::stack::Address;
+use onboarding::{DEREGISTRATION_DELAY, assert_exit, boto3, json, one_group_stack, run, stderr};
+use serde_json::json;
+
+const ROLE: &str = "kirikae-codedeploy-web";
+
+/// The team's config: the pair web-blue/web-green, production :80, test :8080, a role to create.
+fn project(stack: &Stack) -> Project {
+    let p = stack.project().config(
+        "/codedeploy/service_role",
+        json!(format!("arn:aws:iam::000000000000:role/{ROLE}")),
+    );
+    p.write();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_creates_what_blue_green_lacks_and_a_deploy_under_load_fails_no_request() {
+    let stack = one_group_stack().await;
+    let p = project(&stack);
+    let config = p.path("kirikae.yml");
+
+    let out = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&out, 0, "kirikae setup");
+    let doc = json(&out);
+    assert_eq!(doc["result"], "created");
+    let creates: Vec<&str> = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "create")
+        .map(|s| s["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        creates,
+        vec![
+            "target group web-green",
+            "test listener web-alb:8080",
+            &format!("IAM role {ROLE}")
+        ],
+        "{doc:#}"
+    );
+    assert_eq!(doc["created"].as_array().unwrap().len(), 3, "{doc:#}");
+    assert!(stderr(&out).contains("setup plan"), "{}", stderr(&out));
+
+    // The second group is a copy of the first, attributes included, and says who made it.
+    let elb = &stack.elb;
+    let green = elb
+        .describe_target_groups()
+        .names("web-green")
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .clone();
+    assert_eq!(green.protocol(), Some(&ProtocolEnum::Http));
+    assert_eq!(green.port(), Some(8080));
+    assert_eq!(green.vpc_id(), Some("vpc-0sandbox"));
+    assert_eq!(green.target_type(), Some(&TargetTypeEnum::Ip));
+    assert_eq!(green.health_check_path(), Some("/health"));
+    assert_eq!(green.health_check_interval_seconds(), Some(5));
+    assert_eq!(green.health_check_timeout_seconds(), Some(2));
+    assert_eq!(green.healthy_threshold_count(), Some(2));
+    let green_arn = green.target_group_arn().unwrap().to_string();
+    let attrs = elb
+        .describe_target_group_attributes()
+        .target_group_arn(&green_arn)
+        .send()
+        .await
+        .unwrap();
+    let delay = attrs
+        .attributes()
+        .iter()
+        .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+        .and_then(|a| a.value());
+    assert_eq!(delay, Some(DEREGISTRATION_DELAY));
+    // The test listener forwards to the group that does not serve production.
+    let lb_arn = elb
+        .describe_load_balancers()
+        .names("web-alb")
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let test = listeners
+        .listeners()
+        .iter()
+        .find(|l| l.port() == Some(8080))
+        .expect("a listener on 8080");
+    assert_eq!(
+        test.default_actions()[0].target_group_arn(),
+        Some(green_arn.as_str())
+    );
+    let test_arn = test.listener_arn().unwrap().to_string();
+    let tags = elb
+        .describe_tags()
+        .resource_arns(&green_arn)
+        .resource_arns(&test_arn)
+        .send()
+        .await
+        .unwrap();
+    for d in tags.tag_descriptions() {
+        assert!(
+            d.tags().iter().any(
+                |t| t.key() == Some("kirikae:created-by") && t.value() == Some("kirikae setup")
+            ),
+            "{d:?}"
+        );
+    }
+    // The role trusts CodeDeploy, has the managed policy, and says who made it.
+    let role = boto3(
+        &stack,
+        &format!(
+            "iam = client('iam')\nr = iam.get_role(RoleName='{ROLE}')['Role']\n\
+             p = iam.list_attached_role_policies(RoleName='{ROLE}')['AttachedPolicies']\n\
+             print(json.dumps({{'trust': r['AssumeRolePolicyDocument'], 'tags': r.get('Tags', []), 'policies': [x['PolicyArn'] for x in p]}}))"
+        ),
+    );
+    assert_eq!(
+        role["trust"]["Statement"][0]["Principal"]["Service"],
+        "codedeploy.amazonaws.com"
+    );
+    assert_eq!(
+        role["policies"],
+        json!(["arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS"])
+    );
+    assert_eq!(
+        role["tags"],
+        json!([{"Key": "kirikae:created-by", "Value": "kirikae setup"}])
+    );
+
+    // A second run finds everything and creates nothing.
+    let before = stack.mutating_calls();
+    let again = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&again, 0, "a second kirikae setup");
+    let doc = json(&again);
+    assert_eq!(doc["result"], "nothing_to_create");
+    assert_eq!(doc["created"], json!([]));
+    assert!(
+        doc["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["action"] != "create"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a second setup changed something"
+    );
+
+    // What setup made is what Blue/Green needs: v1 creates the service, v2 switches under load.
+    p.deploy(&[]).assert_exit(0);
+    let host = format!("{}:80", stack.dns);
+    let socket = host.to_socket_addrs().unwrap().next().unwrap();
+    let address = Address {
+        socket,
+        url: format!("http://{host}/"),
+        host,
+    };
+    let running = load::start(
+        &address,
+        Settings {
+            rate: 40.0,
+            connections: 4,
+        },
+        kirikae_demo::Origin::now(),
+    )
+    .await;
+    let deployed = tokio::task::block_in_place(|| project(&stack).image("v2").deploy(&[]));
+    let samples = running.stop().await;
+    deployed.assert_exit(0);
+    let failed: Vec<_> = samples.iter().filter(|s| s.error.is_some()).collect();
+    assert!(samples.len() > 20, "{} requests", samples.len());
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert_eq!(samples.first().unwrap().version.as_deref(), Some("v1"));
+    assert_eq!(samples.last().unwrap().version.as_deref(), Some("v2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_and_every_refusal_change_nothing() {
+    let stack = one_group_stack().await;
+    let p = project(&stack);
+    let config = p.path("kirikae.yml");
+    let before = stack.mutating_calls();
+
+    let dry = run(&p, "setup", &config, &["--dry-run", "--output", "json"]);
+    assert_exit(&dry, 0, "kirikae setup --dry-run");
+    let doc = json(&dry);
+    assert_eq!(doc["result"], "dry_run");
+    assert_eq!(doc["created"], json!([]));
+    let creating = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "create")
+        .count();
+    assert_eq!(creating, 3, "{doc:#}");
+    assert!(
+        stderr(&dry).contains("dry run: nothing was changed"),
+        "{}",
+        stderr(&dry)
+    );
+    let text = run(&p, "setup", &config, &["--dry-run"]);
+    assert_exit(&text, 0, "kirikae setup --dry-run (text)");
+    for line in [
+        "+ create target group web-green: a copy of web-blue (HTTP:8080, VPC vpc-0sandbox, target type ip, health check HTTP /health every 5 s, deregistration delay 7 s)",
+        "+ create test listener web-alb:8080: HTTP forwarding to web-green",
+        "✓ production listener web-alb:80 exists: forwards to web-blue",
+        "· service demo/web: service demo/web does not exist yet: `kirikae deploy` creates it",
+    ] {
+        assert!(
+            stderr(&text).contains(line),
+            "lacks {line:?}:\n{}",
+            stderr(&text)
+        );
+    }
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "--dry-run changed something"
+    );
+
+    // Neither group of the pair exists: nothing to copy from.
+    let none = stack.project().config(
+        "/codedeploy/target_groups",
+        json!(["api-blue", "api-green"]),
+    );
+    none.write();
+    let out = run(&none, "setup", &none.path("kirikae.yml"), &[]);
+    assert_exit(&out, 2, "setup without either group");
+    assert!(
+        stderr(&out).contains("neither target group of the pair exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    // The test port is taken by a listener forwarding elsewhere: setup never changes it.
+    let other = stack
+        .elb
+        .create_target_group()
+        .name("other")
+        .protocol(ProtocolEnum::Http)
+        .port(9000)
+        .vpc_id("vpc-0sandbox")
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = stack
+        .elb
+        .describe_load_balancers()
+        .names("web-alb")
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_string();
+    stack
+        .elb
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(other.target_groups()[0].target_group_arn().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = stack.mutating_calls();
+    let out = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&out, 2, "setup with the test port taken");
+    assert!(
+        stderr(&out).contains("already exists and forwards to neither"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(json(&out)["error"]["field"], "codedeploy.test_listener");
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a refused setup changed something"
+    );
+}
