@@ -5,6 +5,7 @@
 //! calls, whatever happens.
 
 mod deploy_support;
+mod onboarding;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -182,5 +183,107 @@ async fn init_on_a_codedeploy_service_then_deploy_changes_nothing_and_diff_is_em
     );
     assert!(!none.exists());
     assert_eq!(stack.mutating_calls(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup() {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, ContainerDefinition, LaunchType, LoadBalancer, NetworkConfiguration,
+        NetworkMode, PortMapping,
+    };
+    // A team on ECS's rolling update, behind one target group and one listener.
+    let stack = onboarding::one_group_stack().await;
+    let td = stack
+        .ecs
+        .register_task_definition()
+        .family("web")
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("kirikae/demo:v1")
+                .port_mappings(PortMapping::builder().container_port(8080).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .ecs
+        .create_service()
+        .cluster("demo")
+        .service_name("web")
+        .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+        .desired_count(1)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets("subnet-a")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(&stack.target_groups[0])
+                .container_name("web")
+                .container_port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a rolling service");
+
+    let runner = stack.project();
+    let before = stack.mutating_calls();
+    let dir = scratch("rolling");
+    let out = init(&runner, "web", &dir, &["--output", "json"]);
+    assert_exit(&out, 0, "kirikae init on a rolling service");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["controller"], "ECS");
+    assert_eq!(doc["needs_setup"], true);
+    let notes = doc["notes"].to_string();
+    for part in [
+        "target group web-green (a copy of web-blue)",
+        "test listener web-alb:8080",
+        "kirikae setup",
+        "rolling update",
+        "cannot change to CODE_DEPLOY",
+    ] {
+        assert!(notes.contains(part), "notes lack {part:?}: {notes}");
+    }
+    assert!(stderr(&out).contains("next: kirikae setup -c"), "{}", stderr(&out));
+    let config = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
+    for line in [
+        "target_groups: [web-blue, web-green]",
+        "production_listener: {load_balancer: web-alb, port: 80}",
+        "test_listener: {load_balancer: web-alb, port: 8080}",
+    ] {
+        assert!(config.contains(line), "kirikae.yml lacks {line:?}:\n{config}");
+    }
+    let service = json_file(&dir.join("service-definition.json"));
+    assert_eq!(service.get("deploymentConfiguration"), None, "{service:#}");
+
+    // setup on what init wrote: the plan creates the rest and states the way off the rolling update.
+    let plan = on_files(&runner, "setup", &dir, &["--dry-run"]);
+    assert_exit(&plan, 0, "kirikae setup --dry-run on init's files");
+    for part in [
+        "+ create target group web-green: a copy of web-blue",
+        "+ create test listener web-alb:8080",
+        "✓ IAM role ecsCodeDeployRole exists",
+        "runs with the ECS rolling update",
+        "takes a new service",
+        "UpdateService",
+        "not implemented yet",
+    ] {
+        assert!(stderr(&plan).contains(part), "setup lacks {part:?}:\n{}", stderr(&plan));
+    }
+    assert_eq!(stack.mutating_calls(), before, "init and setup --dry-run changed something");
     let _ = std::fs::remove_dir_all(&dir);
 }
