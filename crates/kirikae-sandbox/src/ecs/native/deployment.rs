@@ -314,6 +314,17 @@ impl History {
         }
     }
 
+    /// End the deployment in progress, if any, as STOPPED (it will not go on); returns it.
+    pub fn stop_in_progress(&mut self, reason: &str, now: f64) -> Option<&ServiceDeployment> {
+        let d = self.in_progress_mut()?;
+        d.status = Status::Stopped;
+        d.status_reason = Some(reason.to_string());
+        d.stopped_at = Some(now);
+        d.finished_at = Some(now);
+        d.updated_at = now;
+        Some(d)
+    }
+
     pub fn current(&self) -> Option<&ServiceDeployment> {
         self.deployments.last()
     }

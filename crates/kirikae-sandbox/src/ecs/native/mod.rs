@@ -98,19 +98,25 @@ pub fn record_revision(
 /// progress is superseded (STOPPED); its green is scaled in by the new one's RECONCILE_SERVICE stage.
 pub fn begin(svc: &mut Service, spec: LaunchSpec, plan: Plan, configuration: Value, now: f64) {
     let mut leftovers: Vec<RevisionRef> = Vec::new();
-    let source = if let Some(prev) = svc.history.in_progress_mut() {
-        // AWS's words for a superseded deployment are not published; these are the sandbox's.
-        prev.status = Status::Stopped;
-        prev.status_reason =
-            Some("Service deployment stopped because a newer service deployment started.".into());
-        prev.stopped_at = Some(now);
-        prev.finished_at = Some(now);
-        prev.updated_at = now;
-        leftovers.push(prev.target.clone());
-        leftovers.extend(prev.leftovers.clone());
-        prev.source.clone()
-    } else {
-        svc.primary()
+    // AWS's words for a superseded deployment are not published; these are the sandbox's.
+    let superseded = svc
+        .history
+        .stop_in_progress(
+            "Service deployment stopped because a newer service deployment started.",
+            now,
+        )
+        .map(|prev| {
+            let mut gone = vec![prev.target.clone()];
+            gone.extend(prev.leftovers.clone());
+            (prev.source.clone(), gone)
+        });
+    let source = match superseded {
+        Some((source, gone)) => {
+            leftovers = gone;
+            source
+        }
+        None => svc
+            .primary()
             .map(|p| (p.id.clone(), p.spec.clone()))
             .map(|(id, set_spec)| {
                 let tg = set_spec
@@ -118,7 +124,7 @@ pub fn begin(svc: &mut Service, spec: LaunchSpec, plan: Plan, configuration: Val
                     .first()
                     .and_then(|l| l.target_group_arn.clone());
                 record_revision(svc, &id, &set_spec, tg, None, now)
-            })
+            }),
     };
     // Any other deployment still running is scaled in too.
     for set in &svc.sets {

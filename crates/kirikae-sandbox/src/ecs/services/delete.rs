@@ -24,6 +24,12 @@ pub fn delete(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             "The service cannot be stopped while it is scaled above 0.",
         ));
     }
+    // A service deployment in progress ends with the service (the sandbox's words: AWS's are not
+    // published).
+    service.history.stop_in_progress(
+        "Service deployment stopped because the service was deleted.",
+        cx.now,
+    );
     service.status = ServiceStatus::Draining;
     service.desired_count = 0;
     service.steady = false;
