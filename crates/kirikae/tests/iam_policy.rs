@@ -1,9 +1,11 @@
-//! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy` and the
-//! operator's commands (`promote`, `rollback`, ...) need: every API call they make is allowed by it, and
-//! it allows nothing they do not use (beyond the few permissions AWS checks without a call of that
-//! name).
+//! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy`, the
+//! operator's commands (`promote`, `rollback`, ...) and `kirikae init` need: every API call they make is
+//! allowed by it, and it allows nothing they do not use (beyond the few permissions AWS checks without a
+//! call of that name). The same holds for docs/iam-policy-setup.json and `kirikae setup`, kept apart
+//! because it creates IAM roles, which the identity that deploys should not be able to.
 
 mod deploy_support;
+mod onboarding;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,11 +20,18 @@ const IMPLIED: &[&str] = &["iam:PassRole", "codedeploy:RegisterApplicationRevisi
 /// are required to perform this operation"), which kirikae records in each deployment it creates.
 const NEEDS_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
 
+/// Tags given to CreateTargetGroup, CreateListener and CreateRole are authorized as AddTags / TagRole
+/// ("tag on create"), with no call of that name.
+const IMPLIED_BY_SETUP: &[&str] = &["elasticloadbalancing:AddTags", "iam:TagRole"];
+
 fn policy_actions() -> BTreeSet<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/iam-policy.json");
-    let policy: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("docs/iam-policy.json"))
-            .expect("the policy is JSON");
+    actions_of("iam-policy.json")
+}
+
+fn actions_of(file: &str) -> BTreeSet<String> {
+    let path = format!("{}/../../docs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let policy: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect(file))
+        .expect("the policy is JSON");
     let mut actions = BTreeSet::new();
     for statement in policy["Statement"].as_array().expect("statements") {
         assert_eq!(statement["Effect"], "Allow", "{statement}");
@@ -59,6 +68,7 @@ fn calls(stack: &Stack) -> BTreeMap<String, u64> {
 async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     let stack = Stack::new().await;
     stack.add_load_balancer("pay").await;
+    stack.add_load_balancer("api").await;
     // An alarm for the group to name (made before counting: it is the test's call, not kirikae's).
     let created = std::process::Command::new("python3")
         .arg("-c")
@@ -157,6 +167,37 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         .expect("run kirikae history");
     assert_eq!(out.status.code(), Some(0), "kirikae history");
 
+    // kirikae init: on a service whose group has kirikae's default names, and on one whose application
+    // is named otherwise (found by listing the applications and their groups).
+    let api = stack
+        .project_for("api")
+        .config("/codedeploy/application", json!("api-app"));
+    api.deploy(&[]).assert_exit(0);
+    for service in ["web", "api"] {
+        let dir =
+            std::env::temp_dir().join(format!("kirikae-iam-init-{}-{service}", std::process::id()));
+        let out = api
+            .kirikae("init")
+            .args([
+                "--cluster",
+                "demo",
+                "--service",
+                service,
+                "--force",
+                "--dir",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("run kirikae init");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "kirikae init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()
         .filter(|(op, _)| !NEEDS_NO_PERMISSION.contains(&op.as_str()))
@@ -197,4 +238,35 @@ fn operate(stack: &Stack, project: &Project, command: &str) -> i32 {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     }
     out.status.code().unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_setup_policy_allows_every_call_of_setup_and_nothing_more() {
+    let stack = onboarding::one_group_stack().await;
+    let before = calls(&stack);
+    let project = stack.project().config(
+        "/codedeploy/service_role",
+        json!("arn:aws:iam::000000000000:role/kirikae-setup-policy-test"),
+    );
+    project.write();
+    for args in [&["--dry-run"][..], &[]] {
+        let out = onboarding::run(&project, "setup", &project.path("kirikae.yml"), args);
+        onboarding::assert_exit(&out, 0, "kirikae setup");
+    }
+    let used: BTreeSet<String> = calls(&stack)
+        .into_iter()
+        .filter(|(op, n)| before.get(op).copied().unwrap_or(0) < *n)
+        .map(|(op, _)| op)
+        .collect();
+    let allowed = actions_of("iam-policy-setup.json");
+    let missing: Vec<_> = used.difference(&allowed).collect();
+    assert!(missing.is_empty(), "the setup policy lacks {missing:?}");
+    let unused: Vec<_> = allowed
+        .difference(&used)
+        .filter(|a| !IMPLIED_BY_SETUP.contains(&a.as_str()))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "the setup policy allows {unused:?}, which setup never calls"
+    );
 }
