@@ -23,6 +23,7 @@ use super::types::{
     AlarmConfiguration, AutoRollbackConfiguration, BlueGreenDeploymentConfiguration,
     DeploymentStyle, EcsService, LoadBalancerInfo,
 };
+use crate::elbv2::weights;
 use crate::world::Ctx;
 
 /// How long CodeDeploy waits for the replacement task set to become healthy (AWS: "up to an hour").
@@ -1132,17 +1133,7 @@ fn resolve(plan: &Plan, p: &mut dyn Platform) -> Result<Resolved, (&'static str,
 /// Whether a listener forwards to a target group, by its default actions or one of its rules (weight 0
 /// included: the group is still behind the listener).
 fn behind_listener(p: &mut dyn Platform, listener: &str, tg_arn: &str) -> bool {
-    let forwards = |actions: &[Value]| {
-        actions.iter().any(|a| {
-            a.get("Type").and_then(Value::as_str) == Some("forward")
-                && (a.get("TargetGroupArn").and_then(Value::as_str) == Some(tg_arn)
-                    || a.pointer("/ForwardConfig/TargetGroups")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .any(|t| t.get("TargetGroupArn").and_then(Value::as_str) == Some(tg_arn)))
-        })
-    };
+    let forwards = |actions: &[Value]| weights::forwards_to(actions, tg_arn);
     p.listener_actions(listener)
         .is_ok_and(|actions| forwards(&actions))
         || p.listener_rules(listener)
@@ -1234,46 +1225,11 @@ fn route(
 /// over both (the inactive one stays at weight 0, as CodeDeploy leaves it). `None` when no action
 /// forwards to the pair.
 pub fn reweight(actions: &[Value], r: &Resolved, replacement_percent: u32) -> Option<Vec<Value>> {
-    let ours = |arn: &str| arn == r.original_tg.arn || arn == r.replacement_tg.arn;
-    let mut touched = false;
-    let out = actions
-        .iter()
-        .map(|a| {
-            if a.get("Type").and_then(Value::as_str) != Some("forward") {
-                return a.clone();
-            }
-            let single = a.get("TargetGroupArn").and_then(Value::as_str).into_iter();
-            let weighted = a
-                .pointer("/ForwardConfig/TargetGroups")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.get("TargetGroupArn").and_then(Value::as_str));
-            if !single.chain(weighted).any(ours) {
-                return a.clone();
-            }
-            touched = true;
-            let stickiness = a
-                .pointer("/ForwardConfig/TargetGroupStickinessConfig")
-                .cloned()
-                .unwrap_or_else(|| json!({ "Enabled": false }));
-            let mut new = json!({
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        { "TargetGroupArn": r.replacement_tg.arn, "Weight": replacement_percent },
-                        { "TargetGroupArn": r.original_tg.arn, "Weight": 100 - replacement_percent },
-                    ],
-                    "TargetGroupStickinessConfig": stickiness,
-                }
-            });
-            if let Some(order) = a.get("Order") {
-                new["Order"] = order.clone();
-            }
-            new
-        })
-        .collect();
-    touched.then_some(out)
+    weights::reweight(
+        actions,
+        (&r.replacement_tg.arn, replacement_percent),
+        (&r.original_tg.arn, 100 - replacement_percent),
+    )
 }
 
 /// Advance every unfinished deployment of the region.
