@@ -36,7 +36,7 @@ use crate::deploy::Prepared;
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::operate::active_statuses;
-use crate::plan::Plan;
+use crate::plan::{GroupDrift, Plan};
 use crate::progress::{Event, Observer, now_epoch};
 
 /// How long a lock is honoured: the window it guards takes seconds; a holder that died is ignored after.
@@ -161,8 +161,9 @@ impl Lock {
 
 /// How taking the lock ended.
 pub enum Taken {
-    /// Ours, with the checks as they are under it.
-    Held(Box<Prepared>, Lock),
+    /// Ours, with the checks as they are under it; no lock when the run changes nothing (a lock
+    /// would itself be the only change).
+    Held(Box<Prepared>, Option<Lock>),
     /// Not ours, nothing changed: the error says who holds it (or which deployment runs).
     Refused(Error),
     /// Interrupted while waiting; nothing changed.
@@ -181,6 +182,9 @@ pub async fn take(
     observer: &dyn Observer,
     interrupt: &Interrupt,
 ) -> Taken {
+    if changes_nothing(&prepared) {
+        return Taken::Held(Box::new(prepared), None);
+    }
     let queue = prepared.plan.wait.wait_for_active;
     let deadline = tokio::time::Instant::now() + prepared.timeout();
     let poll = prepared
@@ -213,14 +217,14 @@ pub async fn take(
                 Ok(None) if waited => {
                     // What was checked before waiting may have changed: check again, under the lock.
                     match crate::deploy::prepare_with(prepared.plan, prepared.aws.clone()).await {
-                        Ok(p) => return Taken::Held(Box::new(p), lock),
+                        Ok(p) => return Taken::Held(Box::new(p), Some(lock)),
                         Err(e) => {
                             lock.release(observer).await;
                             return Taken::Refused(e);
                         }
                     }
                 }
-                Ok(None) => return Taken::Held(Box::new(prepared), lock),
+                Ok(None) => return Taken::Held(Box::new(prepared), Some(lock)),
             },
         };
         if !queue {
@@ -250,6 +254,18 @@ pub async fn take(
             ));
         }
     }
+}
+
+/// Whether the run will change nothing at all (the idempotent "nothing to deploy"): then there is no
+/// window to guard.
+fn changes_nothing(p: &Prepared) -> bool {
+    p.remote.application_exists
+        && p.remote.group.is_some()
+        && (p.group_changes.is_empty() || p.plan.group_drift == GroupDrift::Warn)
+        && p.remote.up_to_date.is_some()
+        && !p.plan.force
+        && p.desired_count_change().is_none()
+        && p.settings_changes().is_empty()
 }
 
 /// What stands in the way.

@@ -169,6 +169,16 @@ async fn a_lock_left_by_a_dead_run_is_honoured_until_it_expires() {
         .deploy(&["--image", "web=kirikae/demo:v2"])
         .assert_exit(0);
     assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
+
+    // A run with nothing to deploy changes nothing, not even a lock, whoever holds one.
+    tag("kirikae:lock/web/dead-run", now + 3600);
+    let mutating = stack.mutating_calls();
+    stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0)
+        .assert_says(&["nothing to deploy"]);
+    assert_eq!(stack.mutating_calls(), mutating);
 }
 
 #[tokio::test(flavor = "multi_thread")]

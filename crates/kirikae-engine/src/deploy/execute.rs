@@ -89,7 +89,7 @@ impl Prepared {
         self,
         run_id: &str,
         audit: &Record,
-        lock: Lock,
+        lock: Option<Lock>,
         observer: &dyn Observer,
         interrupt: &Interrupt,
     ) -> Outcome {
@@ -104,7 +104,9 @@ impl Prepared {
         let created = self
             .create(&mut facts.changes, run_id, audit, observer, interrupt)
             .await;
-        lock.release(observer).await;
+        if let Some(lock) = lock {
+            lock.release(observer).await;
+        }
         facts.interrupt_code = interrupt.exit_code();
         let outcome = match created {
             Err(e) => facts.failed(&e, None),
