@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_codedeploy::types::{DeploymentStatus, TargetStatus};
+use aws_sdk_codedeploy::types::{DeploymentStatus, LifecycleEventStatus, TargetStatus};
 
 use crate::progress::DeploymentSnapshot;
 
@@ -60,8 +60,15 @@ pub fn needs_target(last: Option<&DeploymentSnapshot>, waits: &Waits) -> bool {
     match last {
         Some(s) if is_termination_wait(s) => expected_change(s, waits).is_none(),
         // A Ready wait ends when someone continues the deployment (or at its timeout): nothing in the
-        // target moves before the deployment's status does.
-        Some(s) if is_ready_wait(s) => false,
+        // target moves before the deployment's status does — once the target was read in Ready. A view
+        // read just before (an event still in progress; the deployment and its target are two calls) is
+        // read again, or the events that led to Ready would never be seen.
+        Some(s) if is_ready_wait(s) => {
+            s.lifecycle_events.is_empty()
+                || s.lifecycle_events
+                    .iter()
+                    .any(|e| e.status == LifecycleEventStatus::InProgress)
+        }
         _ => true,
     }
 }
@@ -185,6 +192,10 @@ mod tests {
         };
         assert!(!needs_target(Some(&s), &waits));
         assert_eq!(expected_change(&s, &waits), Some(4100.0));
+        // Ready, but the target was read just before (Install still in progress): read it again.
+        let mut stale = s.clone();
+        stale.lifecycle_events[0].status = LifecycleEventStatus::InProgress;
+        assert!(needs_target(Some(&stale), &waits));
         let in_progress = snapshot("InProgress", Some("InProgress"), &[]);
         assert!(needs_target(Some(&in_progress), &waits));
         assert_eq!(expected_change(&in_progress, &waits), None);
