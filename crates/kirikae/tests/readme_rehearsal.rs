@@ -1,7 +1,8 @@
 //! The README's commands, as written, on a sandbox: "Rehearse on the sandbox" (`kirikae demo` against a
 //! running sandbox, which provisions examples/demo-stack.json, then `kirikae deploy -c
 //! examples/kirikae.yml` with endpoint and credentials from the environment only), and "Quick start"
-//! (a task definition exactly as `aws ecs describe-task-definition` prints it, `--dry-run`, `--image`).
+//! (`init` from the running service, `setup`, `diff`: nothing to create, nothing would change; a task
+//! definition exactly as `aws ecs describe-task-definition` prints it, `--dry-run`, `--image`).
 
 mod support;
 
@@ -79,6 +80,36 @@ fn the_readme_commands_deploy_the_examples_on_a_sandbox() {
         &[("DEMO_VERSION", "v3")],
     );
     serves_only(&url, "v3");
+
+    // Quick start for a team that runs the service: init from what runs, setup (nothing is missing
+    // behind the demo's stack), diff (nothing would change); only read calls.
+    let onboard = std::env::temp_dir().join(format!("kirikae-readme-init-{}", std::process::id()));
+    let onboard_dir = onboard.to_str().unwrap();
+    let onboard_config = onboard.join("kirikae.yml");
+    let onboard_config = onboard_config.to_str().unwrap();
+    let before = mutating(&sandbox);
+    kirikae(
+        &sandbox,
+        &[
+            "init",
+            "--cluster",
+            "demo",
+            "--service",
+            "web",
+            "--dir",
+            onboard_dir,
+        ],
+        &[],
+    );
+    kirikae(&sandbox, &["setup", "-c", onboard_config, "--dry-run"], &[]);
+    kirikae(&sandbox, &["setup", "-c", onboard_config], &[]);
+    kirikae(&sandbox, &["diff", "-c", onboard_config], &[]);
+    assert_eq!(
+        mutating(&sandbox),
+        before,
+        "init, setup and diff changed something on a stack with nothing missing"
+    );
+    let _ = std::fs::remove_dir_all(&onboard);
 
     // Quick start: the task definition as the AWS CLI prints it, next to a kirikae.yml.
     let dir = std::env::temp_dir().join(format!("kirikae-readme-{}", std::process::id()));
