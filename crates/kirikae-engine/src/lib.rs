@@ -40,6 +40,7 @@ pub mod init;
 pub mod interrupt;
 pub mod lock;
 pub mod memo;
+pub mod native;
 pub mod notify;
 pub mod operate;
 pub mod outcome;

@@ -433,7 +433,10 @@ fn check_codedeploy(path: &Path, cd: &CodeDeploySection) -> Result<(), ConfigErr
 }
 
 /// The load balancer's container name and port must exist in the task definition.
-fn check_container(td: &TaskDefinition, sd: &ServiceDefinition) -> Result<(), ConfigError> {
+pub(crate) fn check_container(
+    td: &TaskDefinition,
+    sd: &ServiceDefinition,
+) -> Result<(), ConfigError> {
     let name = sd.container_name();
     let Some(ports) = td.container_ports(name) else {
         let names = td.container_names();
@@ -501,7 +504,7 @@ fn check_wait(path: &Path, wait: &WaitOptions, cd: &CodeDeploySection) -> Result
     Ok(())
 }
 
-fn check_notifications(path: &Path, n: &Notifications) -> Result<(), ConfigError> {
+pub(crate) fn check_notifications(path: &Path, n: &Notifications) -> Result<(), ConfigError> {
     let check = |field: &str, url: &str| {
         // Never echo the URL: it is a secret.
         if url.is_empty() || url.starts_with("https://") || url.starts_with("http://") {

@@ -267,7 +267,7 @@ fn failure_of(error: &Error) -> Failure {
 }
 
 /// Why watching stopped, for the message, and the matching result.
-fn stop_said(stop: &Stop, what: &str) -> (Res, String, Option<Failure>) {
+pub(crate) fn stop_said(stop: &Stop, what: &str) -> (Res, String, Option<Failure>) {
     match stop {
         Stop::TimedOut => (Res::TimedOut, format!("timed out; {what}"), None),
         Stop::Interrupted => (Res::Interrupted, format!("interrupted; {what}"), None),

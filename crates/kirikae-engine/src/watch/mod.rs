@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod deployment;
+pub mod native;
 pub mod pace;
 pub mod service;
 

@@ -219,7 +219,17 @@ pub async fn run(args: Args) -> ExitCode {
     };
     let templater = Templater::from_process_env();
     let mut plans = Vec::new();
+    // Configs with an `ecs:` block: ECS-native Blue/Green (cmd::deploy_native).
+    let mut native = Vec::new();
     for path in &args.configs {
+        match kirikae_engine::native::plan::build(path, &flags, &templater) {
+            Ok(Some(p)) => {
+                native.push(p);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => return refused(&report, &Error::Config(e)),
+        }
         match plan::build(path, &flags, &templater) {
             Ok(p) => plans.push(p),
             Err(e) => return refused(&report, &Error::Config(e)),
@@ -228,6 +238,14 @@ pub async fn run(args: Args) -> ExitCode {
     // 2. Read-only checks against AWS, for every config, before anything is changed.
     let connection = args.connection();
     let concurrency = args.concurrency as usize;
+    if !native.is_empty() {
+        let options = super::deploy_native::Options {
+            dry_run: args.dry_run,
+            concurrency,
+            mixed: !plans.is_empty(),
+        };
+        return super::deploy_native::run(native, &connection, options, &report, &interrupt).await;
+    }
     let prepared = match fleet::check_all(plans, &connection, concurrency, &interrupt).await {
         Checked::Ready(p) => p,
         Checked::Refused(refusals) => {

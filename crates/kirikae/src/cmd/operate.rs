@@ -182,6 +182,20 @@ impl Common {
         }
     }
 
+    /// A native service's command (a config with an `ecs:` block, or a service deployment ARN) runs in
+    /// [`super::operate_native`]; `None` for a CodeDeploy one.
+    async fn native(&self, verb: super::operate_native::Verb) -> Option<ExitCode> {
+        let inputs = super::operate_native::Inputs {
+            config: self.config.as_deref(),
+            deployment_id: self.deployment_id.as_deref(),
+            timeout: self.timeout,
+            poll_interval: self.poll_interval,
+            json: self.output == Output::Json,
+            connection: self.connection(),
+        };
+        super::operate_native::run(verb, inputs).await
+    }
+
     fn how(&self, group: &Group, rollback_expected: bool, skip: bool) -> Follow {
         Follow {
             timeout: self.timeout.unwrap_or_else(|| group.timeout()),
@@ -254,6 +268,10 @@ impl Run {
 }
 
 pub async fn watch(args: WatchArgs) -> ExitCode {
+    let verb = super::operate_native::Verb::Watch;
+    if let Some(code) = args.common.native(verb).await {
+        return code;
+    }
     let run = match args.common.start_with(args.policy.policy()).await {
         Ok(r) => r,
         Err(code) => return code,
@@ -281,6 +299,10 @@ pub async fn watch(args: WatchArgs) -> ExitCode {
 }
 
 pub async fn promote(args: PromoteArgs) -> ExitCode {
+    let verb = super::operate_native::Verb::Promote;
+    if let Some(code) = args.common.native(verb).await {
+        return code;
+    }
     let run = match args.common.start_with(args.policy.policy()).await {
         Ok(r) => r,
         Err(code) => return code,
@@ -321,6 +343,10 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
 }
 
 pub async fn stop(args: StopArgs) -> ExitCode {
+    let verb = super::operate_native::Verb::Stop;
+    if let Some(code) = args.common.native(verb).await {
+        return code;
+    }
     let run = match args.common.start().await {
         Ok(r) => r,
         Err(code) => return code,
@@ -345,6 +371,10 @@ pub async fn stop(args: StopArgs) -> ExitCode {
 }
 
 pub async fn rollback(args: RollbackArgs) -> ExitCode {
+    let verb = super::operate_native::Verb::Rollback { dry_run: args.dry_run };
+    if let Some(code) = args.common.native(verb).await {
+        return code;
+    }
     let run = match args.common.start().await {
         Ok(r) => r,
         Err(code) => return code,

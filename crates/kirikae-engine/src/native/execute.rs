@@ -1,0 +1,174 @@
+//! The flow of one native deploy: task definition, CreateService or UpdateService, then following the
+//! service deployment that call started ([`crate::watch::native`]) to an [`ending`](super::ending).
+//! Before the service deployment exists a failed step ends the run with what was changed so far (exit
+//! 1); from then on every ending is an outcome with its ARN and what AWS is doing now.
+
+use tokio::time::Instant;
+
+use super::ending;
+use super::prepare::NativePrepared;
+use crate::deploy::ending::{Changes, Facts};
+use crate::deploy::short_arn;
+use crate::interrupt::Interrupt;
+use crate::notify::Start;
+use crate::outcome::{Outcome, Result as Res};
+use crate::plan::WaitMode;
+use crate::progress::{Event, Observer, now_epoch};
+use crate::watch::Poller;
+use crate::watch::native::{self as follow, Until};
+
+impl NativePrepared {
+    fn facts(&self, interrupt: &Interrupt) -> Facts {
+        Facts {
+            config: self.plan.config_path.display().to_string(),
+            region: self.aws.region.clone(),
+            cluster: self.plan.cluster.clone(),
+            service: self.plan.service.clone(),
+            // No CodeDeploy application or group on the ECS controller.
+            application: String::new(),
+            deployment_group: String::new(),
+            images: self.images(),
+            started_at: now_epoch(),
+            interrupt_code: interrupt.exit_code(),
+            changes: Changes::default(),
+        }
+    }
+
+    /// Changes AWS and (unless `--no-wait`) follows the service deployment to its end. Always an
+    /// outcome; the finish notification is sent with it.
+    pub async fn execute(self, observer: &dyn Observer, interrupt: &Interrupt) -> Outcome {
+        let start = Instant::now();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let mut facts = self.facts(interrupt);
+        for warning in &self.remote.warnings {
+            observer.on_event(&Event::Warning {
+                message: warning.clone(),
+            });
+        }
+        let created = self
+            .create(&mut facts.changes, &run_id, observer, interrupt)
+            .await;
+        facts.interrupt_code = interrupt.exit_code();
+        let outcome = match created {
+            Err(e) => facts.failed(&e, None),
+            Ok(None) => {
+                let msg = if interrupt.is_raised() {
+                    "interrupted before the service was created or updated".to_string()
+                } else {
+                    format!(
+                        "nothing to deploy: {}/{} already runs {} with these settings (--force deploys it again)",
+                        self.plan.cluster,
+                        self.plan.service,
+                        facts
+                            .changes
+                            .task_definition_arn
+                            .as_deref()
+                            .map_or("this task definition", short_arn)
+                    )
+                };
+                let result = if interrupt.is_raised() {
+                    Res::Interrupted
+                } else {
+                    Res::Succeeded
+                };
+                facts.before_deployment(result, msg)
+            }
+            Ok(Some(arn)) => {
+                self.announce(&facts, &arn, observer).await;
+                match &self.plan.wait.mode {
+                    WaitMode::NoWait => {
+                        let mut out = facts.before_deployment(
+                            Res::Started,
+                            format!("service deployment {arn} started; not waiting"),
+                        );
+                        out.deployment_id = Some(arn.clone());
+                        out.console_url = Some(ending::console_url(
+                            &facts.region,
+                            &facts.cluster,
+                            &facts.service,
+                        ));
+                        out.next_steps = ending::next_steps(&facts.config, &arn, None);
+                        out
+                    }
+                    mode => {
+                        let (until, wait) = match mode {
+                            WaitMode::Until(w) if w == super::plan::PAUSED => {
+                                (Until::Paused, Some(w.as_str()))
+                            }
+                            WaitMode::Until(s) => (Until::Stage(s.clone()), Some(s.as_str())),
+                            _ => (Until::End, None),
+                        };
+                        let deadline = start + self.timeout();
+                        let mut poller = Poller::new(
+                            observer,
+                            interrupt,
+                            deadline,
+                            self.plan.wait.poll_interval,
+                        );
+                        let followed = follow::follow(&mut poller, &self.aws, &arn, &until).await;
+                        facts.interrupt_code = interrupt.exit_code();
+                        ending::deployment(&facts, &arn, followed, wait)
+                    }
+                }
+            }
+        };
+        self.notifier.finished(&outcome, observer).await;
+        outcome
+    }
+
+    /// The mutating steps; `None` when there is nothing to deploy (or an interrupt came first).
+    async fn create(
+        &self,
+        changes: &mut Changes,
+        run_id: &str,
+        observer: &dyn Observer,
+        interrupt: &Interrupt,
+    ) -> Result<Option<String>, crate::Error> {
+        if self.up_to_date && !self.plan.force {
+            changes.task_definition_arn = self.remote.unchanged_task_definition.clone();
+            return Ok(None);
+        }
+        let td_arn = self.task_definition(changes, observer).await?;
+        if interrupt.is_raised() {
+            return Ok(None);
+        }
+        let arn = if self.remote.live.is_none() {
+            self.create_service(&td_arn, run_id, changes, observer)
+                .await?
+        } else {
+            self.update_service(&td_arn, changes, observer).await?
+        };
+        observer.on_event(&Event::DeploymentCreated {
+            deployment_id: arn.clone(),
+            console_url: ending::console_url(
+                &self.aws.region,
+                &self.plan.cluster,
+                &self.plan.service,
+            ),
+            task_definition: td_arn,
+        });
+        Ok(Some(arn))
+    }
+
+    /// The start notification, once the service deployment runs.
+    async fn announce(&self, facts: &Facts, arn: &str, observer: &dyn Observer) {
+        let start = Start {
+            region: facts.region.clone(),
+            cluster: facts.cluster.clone(),
+            service: facts.service.clone(),
+            images: facts.images.clone(),
+            task_definition_arn: facts
+                .changes
+                .task_definition_arn
+                .clone()
+                .unwrap_or_default(),
+            deployment_id: Some(arn.to_string()),
+            console_url: Some(ending::console_url(
+                &facts.region,
+                &facts.cluster,
+                &facts.service,
+            )),
+        };
+        self.notifier.started(&start, observer).await;
+    }
+}

@@ -1,0 +1,179 @@
+//! A running service deployment of a native service: find it (the service's ongoing one, or by ARN),
+//! act on it with the one ECS call that does what the operator asked, then follow it to its end with
+//! [`crate::watch::native`] into an [`ending`](super::ending) outcome — the same rows, report and exit
+//! statuses as `kirikae deploy`.
+//!
+//! - promote → `ContinueServiceDeployment` (CONTINUE) on the PAUSE hook awaiting action;
+//! - rollback → `StopServiceDeployment` with stopType ROLLBACK (the model: "The valid values are
+//!   ROLLBACK"; weights flip back to the previous revision);
+//! - stop → refused: ECS has no stop that leaves traffic where it is (ABORT is in the enum, but the
+//!   documentation says only ROLLBACK is valid).
+
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{DeploymentLifecycleHookAction, StopServiceDeploymentStopType};
+use tokio::time::Instant;
+
+use super::ending;
+use super::preflight::ONGOING;
+use crate::aws::failed;
+use crate::connection::Clients;
+use crate::deploy::ending::{Changes, Facts};
+use crate::error::{ConfigError, Error};
+use crate::interrupt::Interrupt;
+use crate::outcome::Outcome;
+use crate::progress::{Observer, now_epoch};
+use crate::watch::Poller;
+use crate::watch::native::{self as follow, Snapshot, Until};
+
+/// The service a command operates on.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub config: String,
+    pub cluster: String,
+    pub service: String,
+}
+
+/// `(cluster, service)` of a service deployment ARN
+/// (`arn:aws:ecs:R:A:service-deployment/CLUSTER/SERVICE/ID`).
+pub fn owner_of(arn: &str) -> Option<(String, String)> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let path = resource.strip_prefix("service-deployment/")?;
+    let mut parts = path.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(c), Some(s), Some(id), None) if !c.is_empty() && !s.is_empty() && !id.is_empty() => {
+            Some((c.to_string(), s.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The service's ongoing service deployment, if any (newest first, as ECS lists them).
+pub async fn active(aws: &Clients, target: &Target) -> Result<Option<String>, Error> {
+    let out = aws
+        .ecs
+        .list_service_deployments()
+        .cluster(&target.cluster)
+        .service(&target.service)
+        .set_status(Some(ONGOING.to_vec()))
+        .send()
+        .await
+        .map_err(|e| failed("ecs:ListServiceDeployments", e))?;
+    Ok(out
+        .service_deployments()
+        .first()
+        .and_then(|d| d.service_deployment_arn())
+        .map(str::to_string))
+}
+
+/// The deployment as it is now (an error when ECS does not know it).
+pub async fn snapshot(aws: &Clients, arn: &str) -> Result<Snapshot, Error> {
+    match follow::describe(aws, arn).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(ConfigError::new(
+            "--deployment-id",
+            format!("service deployment `{arn}` does not exist"),
+        )
+        .hint("check the ARN and region (aws ecs list-service-deployments)")
+        .into()),
+        Err(f) => Err(f.into_error()),
+    }
+}
+
+/// `kirikae promote`: continues the PAUSE hook that awaits action.
+pub async fn promote(aws: &Clients, arn: &str) -> Result<String, Error> {
+    let snap = snapshot(aws, arn).await?;
+    let Some(hook) = snap.awaiting() else {
+        return Err(Error::Conflict {
+            message: format!(
+                "service deployment {arn} has no hook awaiting action ({}); nothing to promote",
+                snap.said()
+            ),
+            hint: Some(
+                "promote continues a `pause: true` hook once the deployment waits at it (kirikae deploy --wait-until paused)"
+                    .into(),
+            ),
+        });
+    };
+    aws.ecs
+        .continue_service_deployment()
+        .service_deployment_arn(arn)
+        .hook_id(&hook.id)
+        .action(DeploymentLifecycleHookAction::Continue)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:ContinueServiceDeployment", e))?;
+    Ok(hook.id.clone())
+}
+
+/// `kirikae rollback`: StopServiceDeployment with rollback.
+pub async fn rollback(aws: &Clients, arn: &str) -> Result<(), Error> {
+    aws.ecs
+        .stop_service_deployment()
+        .service_deployment_arn(arn)
+        .stop_type(StopServiceDeploymentStopType::Rollback)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:StopServiceDeployment", e))?;
+    Ok(())
+}
+
+/// What `kirikae stop` says on a native service: ECS stops a service deployment only by rolling it
+/// back.
+pub fn stop_refused(arn: &str) -> Error {
+    Error::Config(
+        ConfigError::new(
+            "stop",
+            format!(
+                "ECS cannot stop service deployment {arn} and leave traffic where it is: StopServiceDeployment's only valid stopType is ROLLBACK"
+            ),
+        )
+        .hint("kirikae rollback -c FILE rolls it back (production back on the previous revision)"),
+    )
+}
+
+/// Follows `arn` to its end (or `until`), as deploy does.
+pub async fn follow_to_end(
+    aws: &Clients,
+    target: &Target,
+    arn: &str,
+    timeout: Duration,
+    poll_interval: Duration,
+    observer: &dyn Observer,
+    interrupt: &Interrupt,
+) -> Outcome {
+    let facts = Facts {
+        config: target.config.clone(),
+        region: aws.region.clone(),
+        cluster: target.cluster.clone(),
+        service: target.service.clone(),
+        application: String::new(),
+        deployment_group: String::new(),
+        images: Vec::new(),
+        started_at: now_epoch(),
+        interrupt_code: interrupt.exit_code(),
+        changes: Changes::default(),
+    };
+    let mut poller = Poller::new(observer, interrupt, Instant::now() + timeout, poll_interval);
+    let followed = follow::follow(&mut poller, aws, arn, &Until::End).await;
+    let facts = Facts {
+        interrupt_code: interrupt.exit_code(),
+        ..facts
+    };
+    ending::deployment(&facts, arn, followed, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_service_comes_from_the_deployment_arn() {
+        assert_eq!(
+            owner_of("arn:aws:ecs:us-east-1:1:service-deployment/demo/web/AbC123"),
+            Some(("demo".into(), "web".into()))
+        );
+        assert_eq!(owner_of("arn:aws:ecs:us-east-1:1:service/demo/web"), None);
+        assert_eq!(owner_of("d-ABCDEF123"), None);
+    }
+}

@@ -1,0 +1,259 @@
+//! The mutating steps of a native deploy, in order: the task definition, then CreateService (ECS
+//! controller) or UpdateService; and finding *the* service deployment our call started — by what the
+//! call answered (`currentServiceDeployment`, else the revision of its PRIMARY deployment), never by
+//! waiting for the service to look stable.
+
+use aws_sdk_ecs::types::{Service, Tag};
+
+use super::prepare::NativePrepared;
+use crate::aws::failed;
+use crate::definitions::task::SPEC_TAG;
+use crate::deploy::ending::Changes;
+use crate::deploy::short_arn;
+use crate::error::Error;
+use crate::progress::{Event, Observer};
+
+impl NativePrepared {
+    pub(super) async fn task_definition(
+        &self,
+        changes: &mut Changes,
+        observer: &dyn Observer,
+    ) -> Result<String, Error> {
+        if let Some(arn) = &self.remote.unchanged_task_definition {
+            observer.on_event(&Event::Step {
+                message: format!("task definition {} is unchanged", short_arn(arn)),
+            });
+            changes.task_definition_arn = Some(arn.clone());
+            return Ok(arn.clone());
+        }
+        if let Some(arn) = &self.remote.existing_task_definition {
+            observer.on_event(&Event::Step {
+                message: format!("using task definition {}", short_arn(arn)),
+            });
+            changes.task_definition_arn = Some(arn.clone());
+            return Ok(arn.clone());
+        }
+        #[allow(deprecated)] // inference_accelerators: passed through as given
+        let i = self.plan.task_definition.input.clone();
+        let mut tags: Vec<Tag> = i
+            .tags
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key() != Some(SPEC_TAG))
+            .collect();
+        // A later run with an identical file recognises what it would register.
+        tags.push(
+            Tag::builder()
+                .key(SPEC_TAG)
+                .value(self.plan.task_definition.spec_hash())
+                .build(),
+        );
+        #[allow(deprecated)]
+        let out = self
+            .aws
+            .ecs
+            .register_task_definition()
+            .set_family(i.family)
+            .set_task_role_arn(i.task_role_arn)
+            .set_execution_role_arn(i.execution_role_arn)
+            .set_network_mode(i.network_mode)
+            .set_container_definitions(i.container_definitions)
+            .set_volumes(i.volumes)
+            .set_placement_constraints(i.placement_constraints)
+            .set_requires_compatibilities(i.requires_compatibilities)
+            .set_cpu(i.cpu)
+            .set_memory(i.memory)
+            .set_tags(Some(tags))
+            .set_pid_mode(i.pid_mode)
+            .set_ipc_mode(i.ipc_mode)
+            .set_proxy_configuration(i.proxy_configuration)
+            .set_inference_accelerators(i.inference_accelerators)
+            .set_ephemeral_storage(i.ephemeral_storage)
+            .set_runtime_platform(i.runtime_platform)
+            .set_enable_fault_injection(i.enable_fault_injection)
+            .send()
+            .await
+            .map_err(|e| failed("ecs:RegisterTaskDefinition", e))?;
+        let arn = out
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap_or_default()
+            .to_string();
+        observer.on_event(&Event::Step {
+            message: format!("registered task definition {}", short_arn(&arn)),
+        });
+        changes.task_definition_arn = Some(arn.clone());
+        changes.registered = true;
+        Ok(arn)
+    }
+
+    /// CreateService with the ECS controller and the `ecs:` block's settings. It carries a client token
+    /// (the definition's, else the run's), so the SDK's retry of an attempt that did create it returns
+    /// the same service. Returns the service deployment it started.
+    pub(super) async fn create_service(
+        &self,
+        td_arn: &str,
+        run_id: &str,
+        changes: &mut Changes,
+        observer: &dyn Observer,
+    ) -> Result<String, Error> {
+        let i = self.desired.clone();
+        observer.on_event(&Event::ServiceCreating {
+            service: self.plan.service.clone(),
+            task_definition: td_arn.to_string(),
+            desired_count: self.plan.service_definition.desired_count(),
+        });
+        let out = self
+            .aws
+            .ecs
+            .create_service()
+            .cluster(&self.plan.cluster)
+            .service_name(&self.plan.service)
+            .task_definition(td_arn)
+            .set_deployment_controller(i.deployment_controller)
+            .set_deployment_configuration(i.deployment_configuration)
+            .set_load_balancers(i.load_balancers)
+            .set_availability_zone_rebalancing(i.availability_zone_rebalancing)
+            .set_service_registries(i.service_registries)
+            .set_desired_count(i.desired_count)
+            .client_token(i.client_token.unwrap_or_else(|| run_id.to_string()))
+            .set_launch_type(i.launch_type)
+            .set_capacity_provider_strategy(i.capacity_provider_strategy)
+            .set_platform_version(i.platform_version)
+            .set_role(i.role)
+            .set_placement_constraints(i.placement_constraints)
+            .set_placement_strategy(i.placement_strategy)
+            .set_network_configuration(i.network_configuration)
+            .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds)
+            .set_scheduling_strategy(i.scheduling_strategy)
+            .set_tags(i.tags)
+            .set_enable_ecs_managed_tags(i.enable_ecs_managed_tags)
+            .set_propagate_tags(i.propagate_tags)
+            .set_enable_execute_command(i.enable_execute_command)
+            .set_service_connect_configuration(i.service_connect_configuration)
+            .set_volume_configurations(i.volume_configurations)
+            .set_vpc_lattice_configurations(i.vpc_lattice_configurations)
+            .send()
+            .await
+            .map_err(|e| failed("ecs:CreateService", e))?;
+        changes.service_created = true;
+        observer.on_event(&Event::Step {
+            message: format!(
+                "created service {}/{} (ECS controller, {})",
+                self.plan.cluster,
+                self.plan.service,
+                self.plan.ecs.strategy.as_str()
+            ),
+        });
+        self.started_by(out.service()).await
+    }
+
+    /// UpdateService to the task definition and the `ecs:` block's settings; returns the service
+    /// deployment it started.
+    pub(super) async fn update_service(
+        &self,
+        td_arn: &str,
+        changes: &mut Changes,
+        observer: &dyn Observer,
+    ) -> Result<String, Error> {
+        let i = self.desired.clone();
+        let desired_count = if self.plan.sync_desired_count {
+            i.desired_count
+        } else {
+            None
+        };
+        let out = self
+            .aws
+            .ecs
+            .update_service()
+            .cluster(&self.plan.cluster)
+            .service(&self.plan.service)
+            .task_definition(td_arn)
+            .set_deployment_configuration(i.deployment_configuration)
+            .set_load_balancers(i.load_balancers)
+            .set_desired_count(desired_count)
+            .set_capacity_provider_strategy(i.capacity_provider_strategy)
+            .set_platform_version(i.platform_version)
+            .set_network_configuration(i.network_configuration)
+            .set_health_check_grace_period_seconds(i.health_check_grace_period_seconds)
+            .set_enable_execute_command(i.enable_execute_command)
+            .set_service_connect_configuration(i.service_connect_configuration)
+            .set_volume_configurations(i.volume_configurations)
+            .force_new_deployment(self.plan.force && self.up_to_date)
+            .send()
+            .await
+            .map_err(|e| failed("ecs:UpdateService", e))?;
+        if let Some(n) = desired_count {
+            let before = match &self.remote.service {
+                super::preflight::NativeService::Active { desired_count, .. } => *desired_count,
+                super::preflight::NativeService::Missing => n,
+            };
+            if before != n {
+                changes.service_changes.push(crate::group::Change {
+                    field: "desiredCount".into(),
+                    from: before.to_string(),
+                    to: n.to_string(),
+                });
+            }
+        }
+        observer.on_event(&Event::Step {
+            message: format!(
+                "updated service {}/{} to {} ({})",
+                self.plan.cluster,
+                self.plan.service,
+                short_arn(td_arn),
+                self.plan.ecs.strategy.as_str()
+            ),
+        });
+        self.started_by(out.service()).await
+    }
+
+    /// The service deployment a CreateService / UpdateService answer says it started: its
+    /// `currentServiceDeployment`; else the one whose target revision is the answer's PRIMARY
+    /// deployment (`ecs-svc/ID` ↔ `service-revision/…/ID`).
+    async fn started_by(&self, service: Option<&Service>) -> Result<String, Error> {
+        if let Some(arn) = service.and_then(|s| s.current_service_deployment()) {
+            return Ok(arn.to_string());
+        }
+        let primary = service
+            .and_then(|s| {
+                s.deployments()
+                    .iter()
+                    .find(|d| d.status() == Some("PRIMARY"))
+            })
+            .and_then(|d| d.id())
+            .map(|id| id.trim_start_matches("ecs-svc/").to_string());
+        let not_found = || Error::Conflict {
+            message: format!(
+                "ECS answered without saying which service deployment it started on {}/{}",
+                self.plan.cluster, self.plan.service
+            ),
+            hint: Some(format!(
+                "follow it: aws ecs list-service-deployments --cluster {} --service {}",
+                self.plan.cluster, self.plan.service
+            )),
+        };
+        let Some(primary) = primary else {
+            return Err(not_found());
+        };
+        let out = self
+            .aws
+            .ecs
+            .list_service_deployments()
+            .cluster(&self.plan.cluster)
+            .service(&self.plan.service)
+            .send()
+            .await
+            .map_err(|e| failed("ecs:ListServiceDeployments", e))?;
+        out.service_deployments()
+            .iter()
+            .find(|d| {
+                d.target_service_revision_arn()
+                    .is_some_and(|r| r.rsplit('/').next() == Some(primary.as_str()))
+            })
+            .and_then(|d| d.service_deployment_arn())
+            .map(str::to_string)
+            .ok_or_else(not_found)
+    }
+}

@@ -1,0 +1,206 @@
+//! `kirikae watch` / `promote` / `stop` / `rollback` on a native service (a config with an `ecs:`
+//! block, or `--deployment-id` naming a service deployment ARN): find the service's ongoing service
+//! deployment, make the one ECS call (ContinueServiceDeployment, StopServiceDeployment with ROLLBACK),
+//! then follow it to its end as deploy does — same rows, report and exit statuses.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kirikae_engine::config::Templater;
+use kirikae_engine::connection::Connection;
+use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::native::operate::{self, Target};
+use kirikae_engine::plan::DeployFlags;
+use kirikae_engine::progress::Event;
+use kirikae_engine::{ConfigError, Error};
+
+use super::deploy::error_doc;
+use crate::exit::Status;
+use crate::render::{self, Renderer};
+use crate::report::{self, Noting, Report};
+use crate::signals;
+
+/// What the operator asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Watch,
+    Promote,
+    Stop,
+    Rollback { dry_run: bool },
+}
+
+/// The command's inputs, from its flags.
+pub(crate) struct Inputs<'a> {
+    pub config: Option<&'a Path>,
+    pub deployment_id: Option<&'a str>,
+    pub timeout: Option<Duration>,
+    pub poll_interval: Duration,
+    pub json: bool,
+    pub connection: Connection,
+}
+
+/// `Some(status)` when the command was for a native service (and ran here); `None` for a CodeDeploy
+/// one, which the caller handles as before.
+pub(crate) async fn run(verb: Verb, inputs: Inputs<'_>) -> Option<ExitCode> {
+    let (target, region) = match (inputs.deployment_id, inputs.config) {
+        (Some(id), _) => {
+            let (cluster, service) = operate::owner_of(id)?;
+            let region = id.split(':').nth(3).map(str::to_string);
+            (
+                Target {
+                    config: String::new(),
+                    cluster,
+                    service,
+                },
+                region,
+            )
+        }
+        (None, path) => {
+            let path = path.map_or_else(|| PathBuf::from("kirikae.yml"), Path::to_path_buf);
+            let plan = match kirikae_engine::native::plan::build(
+                &path,
+                &DeployFlags::default(),
+                &Templater::from_process_env(),
+            ) {
+                Ok(Some(p)) => p,
+                // A CodeDeploy config (or one whose error the CodeDeploy path will say as before).
+                Ok(None) | Err(_) => return None,
+            };
+            (
+                Target {
+                    config: path.display().to_string(),
+                    cluster: plan.cluster,
+                    service: plan.service,
+                },
+                plan.region,
+            )
+        }
+    };
+    Some(operate_on(verb, inputs, target, region).await)
+}
+
+async fn operate_on(
+    verb: Verb,
+    inputs: Inputs<'_>,
+    target: Target,
+    region: Option<String>,
+) -> ExitCode {
+    let report = Arc::new(Report::new(inputs.json));
+    let interrupt = Interrupt::new();
+    signals::spawn(
+        interrupt.clone(),
+        report.clone(),
+        signals::first_said(Default::default()),
+    );
+    let refused = |e: &Error| {
+        render::error(e);
+        let status = if e.is_config() {
+            Status::Usage
+        } else {
+            Status::Failure
+        };
+        report.write(vec![error_doc(e, status)])
+    };
+    let aws = match inputs.connection.connect(region.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return refused(&Error::Config(e)),
+    };
+    let arn = match inputs.deployment_id {
+        Some(id) => id.to_string(),
+        None => match operate::active(&aws, &target).await {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                return refused(&Error::Config(ConfigError::new(
+                    "--config",
+                    format!(
+                        "no service deployment is running on {}/{}",
+                        target.cluster, target.service
+                    ),
+                )));
+            }
+            Err(e) => return refused(&e),
+        },
+    };
+    let snap = match operate::snapshot(&aws, &arn).await {
+        Ok(s) => s,
+        Err(e) => return refused(&e),
+    };
+    match verb {
+        Verb::Watch => eprintln!("following service deployment {arn} ({})", snap.said()),
+        Verb::Promote => match operate::promote(&aws, &arn).await {
+            Ok(hook) => eprintln!(
+                "service deployment {arn}: hook {hook} continued (ContinueServiceDeployment CONTINUE)"
+            ),
+            Err(e) => return refused(&e),
+        },
+        Verb::Stop => return refused(&operate::stop_refused(&arn)),
+        Verb::Rollback { dry_run } => {
+            if snap.is_terminal() {
+                return refused(&Error::Conflict {
+                    message: format!(
+                        "service deployment {arn} already ended {}; nothing to roll back",
+                        snap.status.as_str()
+                    ),
+                    hint: Some(
+                        "not implemented on the ECS controller: rolling back a finished deployment (deploy the previous task definition with kirikae deploy --revision N)".into(),
+                    ),
+                });
+            }
+            if dry_run {
+                eprintln!(
+                    "dry run: would roll back service deployment {arn} ({}) with StopServiceDeployment ROLLBACK; nothing was changed",
+                    snap.said()
+                );
+                return report.write(vec![serde_json::json!({
+                    "result": "dry_run", "exit_code": 0, "deployment_id": arn,
+                    "status": snap.status.as_str(), "action": "stop_service_deployment_rollback",
+                })]);
+            }
+            if let Err(e) = operate::rollback(&aws, &arn).await {
+                return refused(&e);
+            }
+            eprintln!(
+                "rolling back service deployment {arn} (StopServiceDeployment ROLLBACK): production back on the previous revision"
+            );
+        }
+    }
+    report.begin([(
+        target.config.clone(),
+        target.cluster.clone(),
+        target.service.clone(),
+    )]);
+    let created = Event::DeploymentCreated {
+        deployment_id: arn.clone(),
+        console_url: kirikae_engine::native::ending::console_url(
+            &aws.region,
+            &target.cluster,
+            &target.service,
+        ),
+        task_definition: String::new(),
+    };
+    report.note(0, &created);
+    let renderer = Arc::new(Renderer::new(vec![String::new()]));
+    let observer = Noting {
+        report: report.clone(),
+        index: 0,
+        inner: renderer.observer(0),
+    };
+    let timeout = inputs
+        .timeout
+        .unwrap_or_else(|| Duration::from_secs(24 * 3600));
+    let outcome = operate::follow_to_end(
+        &aws,
+        &target,
+        &arn,
+        timeout,
+        inputs.poll_interval,
+        &observer,
+        &interrupt,
+    )
+    .await;
+    renderer.finish_row(0, &outcome);
+    report.finished(0, &outcome);
+    report.write(vec![report::doc(&outcome)])
+}
