@@ -134,9 +134,12 @@ async fn a_failing_gate_rolls_back_and_nothing_of_green_ever_serves_production()
             seen
         })
     };
-    let run = gated(stack.project(), gate)
+    let outputs = std::env::temp_dir().join(format!("kirikae-gate-outputs-{}", std::process::id()));
+    let _ = std::fs::remove_file(&outputs);
+    let project = gated(stack.project(), gate)
         .image("v2")
-        .deploy(&["--output", "json"]);
+        .env("GITHUB_OUTPUT", outputs.to_str().unwrap());
+    let run = project.deploy(&["--output", "json"]);
     done.store(true, Ordering::SeqCst);
     let seen = sampler.join().unwrap();
 
@@ -160,6 +163,37 @@ async fn a_failing_gate_rolls_back_and_nothing_of_green_ever_serves_production()
         seen.iter().filter(|v| *v != "v1").collect::<Vec<_>>()
     );
     assert_eq!(production_target_groups(&stack), blue);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    // The step outputs say the same.
+    let steps = deploy_support::step_outputs(&outputs);
+    assert_eq!(steps["result"], "rolled_back");
+    assert_eq!(steps["exit-code"], "1");
+    let _ = std::fs::remove_file(&outputs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_command_rolls_back_and_its_last_lines_are_shown() {
+    let stack = Stack::new().await;
+    let gate = json!({"command": "echo checking $KIRIKAE_TEST_URL; echo 'smoke test: login page broken' >&2; exit 3"});
+    gated(stack.project(), gate.clone())
+        .deploy(&[])
+        .assert_exit(0);
+    let run = gated(stack.project(), gate)
+        .image("v2")
+        .deploy(&["--output", "json"]);
+    run.assert_exit(1)
+        .assert_says(&["exited 3", "smoke test: login page broken", "✗ gate failed"]);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    let command = &out["gate"]["command"];
+    assert_eq!(command["exit_code"], 3, "{command:#}");
+    assert_eq!(
+        command["output_tail"],
+        json!([
+            format!("checking http://{}:8080", stack.dns),
+            "smoke test: login page broken"
+        ])
+    );
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
 

@@ -120,3 +120,38 @@ async fn on_timeout_rollback_rolls_back_and_exits_1() {
     assert_eq!(status_of(&stack, id), "Stopped");
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_on_interrupt_rollback_rolls_back_the_deployment_it_follows() {
+    let stack = Stack::new().await;
+    held_at_ready(stack.project()).deploy(&[]).assert_exit(0);
+    let project = held_at_ready(stack.project()).image("v2");
+    project.deploy(&["--no-wait"]).assert_exit(0);
+    wait_for_ready(&stack);
+    let watch = project
+        .kirikae("watch")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .args(["--on-interrupt", "rollback", "--output", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kirikae watch");
+    // Interrupt once it follows the deployment (its first poll: the group's deployment was read).
+    wait_for("watch to follow the deployment", 30, || {
+        (stack.calls_of("codedeploy.GetDeploymentTarget") > 0).then_some(())
+    });
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(watch.id() as i32, libc::SIGINT) };
+    let out = watch.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"], "interrupted", "{doc:#}");
+    assert_eq!(doc["rollback"]["traffic_on_blue"], true, "{doc:#}");
+    assert!(
+        stderr.contains("--on-interrupt rollback: stopping deployment"),
+        "{stderr}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
