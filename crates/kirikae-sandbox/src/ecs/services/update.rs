@@ -101,6 +101,56 @@ fn capacity_change_needs_force() -> ApiError {
     )
 }
 
+/// Whether the request moves a CODE_DEPLOY service to the ECS controller, the change of controller
+/// AWS's migration from CodeDeploy Blue/Green to ECS Blue/Green makes (UpdateService API reference:
+/// CODE_DEPLOY may become ECS; nothing may become CODE_DEPLOY). Other changes of controller are refused.
+fn converts_to_ecs(service: &Service, input: &Value) -> Result<bool, ApiError> {
+    let Some(t) = input["deploymentController"]["type"].as_str() else {
+        return Ok(false);
+    };
+    if t == service.controller.as_str() {
+        return Ok(false);
+    }
+    if service.controller != Controller::CodeDeploy || t != "ECS" {
+        return Err(errors::invalid(format!(
+            "The kirikae sandbox changes a service's deployment controller only from CODE_DEPLOY to ECS (not {} to {t}).",
+            service.controller.as_str()
+        )));
+    }
+    // The migration guide's prerequisite: no deployment in progress. CodeDeploy's replacement task set
+    // is the sign of one. (AWS's words are not published; these are the sandbox's.)
+    if service.sets.len() > 1 {
+        return Err(errors::invalid(
+            "Unable to update the deployment controller while a deployment is in progress: the service has more than one task set. Wait for the CodeDeploy deployment to end.",
+        ));
+    }
+    Ok(true)
+}
+
+/// A CODE_DEPLOY service becomes an ECS-controller one: its PRIMARY task set goes on as its current
+/// deployment (the same tasks keep serving: no downtime), and it serves from that set's target group.
+fn to_ecs_controller(service: &mut Service, spec: crate::ecs::spec::LaunchSpec, now: f64) {
+    service.controller = Controller::Ecs;
+    service.spec = spec;
+    let mut serving = None;
+    if let Some(set) = service.sets.first_mut() {
+        set.kind = SetKind::Deployment;
+        set.rollout_state = "COMPLETED";
+        set.updated_at = now;
+        serving = set
+            .spec
+            .load_balancers
+            .first()
+            .and_then(|l| l.target_group_arn.clone());
+    }
+    service.history.serving_target_group = serving;
+    let name = service.name.clone();
+    service.event(
+        now,
+        format!("(service {name}) deployment controller changed from CODE_DEPLOY to ECS."),
+    );
+}
+
 pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     let now = cx.now;
     let region = &mut *cx.region;
@@ -115,22 +165,25 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if !service.is_active() {
         return Err(errors::service_not_active());
     }
-    let controller = service.controller;
-    if let Some(t) = input["deploymentController"]["type"].as_str()
-        && t != controller.as_str()
-    {
-        return Err(errors::invalid(format!(
-            "The kirikae sandbox cannot change a service's deployment controller ({} to {t}).",
-            controller.as_str()
-        )));
-    }
+    let converting = converts_to_ecs(service, input)?;
+    let controller = if converting {
+        Controller::Ecs
+    } else {
+        service.controller
+    };
     if controller != Controller::Ecs {
         reject_task_set_controlled(controller, input)?;
     }
     check_strategy(controller, &input["deploymentConfiguration"])?;
 
-    // What tasks would run after the update (ECS controller).
-    let mut new_spec = service.spec.clone();
+    // What tasks would run after the update (ECS controller). A service leaving CODE_DEPLOY starts from
+    // what its PRIMARY task set runs.
+    let current_spec = if converting {
+        service.primary_spec().clone()
+    } else {
+        service.spec.clone()
+    };
+    let mut new_spec = current_spec.clone();
     if let Some(r) = input.get("taskDefinition").and_then(Value::as_str) {
         new_spec.task_definition = Some(region.ecs.task_definitions.for_launch(r)?.arn.clone());
     }
@@ -187,8 +240,8 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         )?,
         _ => None,
     };
-    let new_deployment = controller == Controller::Ecs && (force || new_spec != service.spec);
-    if new_deployment && new_spec != service.spec {
+    let new_deployment = controller == Controller::Ecs && (force || new_spec != current_spec);
+    if new_deployment && new_spec != current_spec {
         let td_arn = new_spec.task_definition.clone().unwrap_or_default();
         let td = region
             .ecs
@@ -203,6 +256,9 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         .services
         .get_mut(&name)
         .ok_or_else(errors::service_not_found)?;
+    if converting {
+        to_ecs_controller(service, current_spec, now);
+    }
     if let Some(n) = desired_count {
         service.desired_count = n;
     }
