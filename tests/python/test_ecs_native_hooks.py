@@ -54,7 +54,7 @@ def sandbox_with_hooks(make_sandbox, tmp_path, **modes):
 def test_hooks_get_ecs_events_and_in_progress_is_invoked_again(make_sandbox, tmp_path):
     sb, logs = sandbox_with_hooks(make_sandbox, tmp_path, check="succeed", waiter="poll 3")
     hooks = [hook("check", ["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"]),
-             hook("waiter", ["POST_SCALE_UP"], details={"team": "web"})]
+             hook("waiter", ["POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"], details={"team": "web"})]
     s = native.build(sb, dc=native.deployment_configuration(bake=0, hooks=hooks))
     first = native.serving(s)
     logs["check"].unlink()
@@ -75,12 +75,13 @@ def test_hooks_get_ecs_events_and_in_progress_is_invoked_again(make_sandbox, tmp
     assert prod["executionDetails"]["productionTrafficWeights"] == {green: 100.0, blue: 0.0}
     assert test["executionId"] != prod["executionId"]
 
-    # IN_PROGRESS twice, then SUCCEEDED: three invocations, each given the details the previous returned.
+    # IN_PROGRESS twice, then SUCCEEDED: three invocations, each given the details the previous returned;
+    # the same hook's next call in the deployment (at the next stage) gets them too.
     waits = events(logs["waiter"])
-    assert [e["hookDetails"] for e in waits] == [{"team": "web"}, {"team": "web", "calls": 1},
-                                                 {"team": "web", "calls": 2}], waits
-    assert {e["lifecycleStage"] for e in waits} == {"POST_SCALE_UP"}
-    assert sorted(h["status"] for h in d["lifecycleHookDetails"]) == ["SUCCEEDED"] * 3, d["lifecycleHookDetails"]
+    assert [(e["lifecycleStage"], e["hookDetails"]) for e in waits] == [
+        ("POST_SCALE_UP", {"team": "web"}), ("POST_SCALE_UP", {"team": "web", "calls": 1}),
+        ("POST_SCALE_UP", {"team": "web", "calls": 2}), ("POST_TEST_TRAFFIC_SHIFT", {"team": "web", "calls": 3})], waits
+    assert sorted(h["status"] for h in d["lifecycleHookDetails"]) == ["SUCCEEDED"] * 4, d["lifecycleHookDetails"]
 
 
 def test_a_failing_hook_rolls_back_and_traffic_hooks_run_again_with_blue(make_sandbox, tmp_path):

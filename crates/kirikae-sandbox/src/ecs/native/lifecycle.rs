@@ -556,7 +556,13 @@ fn start_hooks(cx: &mut Ctx, d: &mut ServiceDeployment) -> Vec<usize> {
                 timeout_action: hook.timeout_action,
                 invoking: false,
                 next_invoke_at: cx.now,
-                details: hook.details.clone(),
+                // Details a function returned go on to its next call in this deployment.
+                details: d
+                    .hooks
+                    .iter()
+                    .rev()
+                    .find(|r| r.hook == i)
+                    .map_or_else(|| hook.details.clone(), |r| r.details.clone()),
                 failure: None,
             });
             runs.push(d.hooks.len() - 1);
