@@ -258,14 +258,21 @@ async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup()
     ] {
         assert!(notes.contains(part), "notes lack {part:?}: {notes}");
     }
-    assert!(stderr(&out).contains("next: kirikae setup -c"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("next: kirikae setup -c"),
+        "{}",
+        stderr(&out)
+    );
     let config = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
     for line in [
         "target_groups: [web-blue, web-green]",
         "production_listener: {load_balancer: web-alb, port: 80}",
         "test_listener: {load_balancer: web-alb, port: 8080}",
     ] {
-        assert!(config.contains(line), "kirikae.yml lacks {line:?}:\n{config}");
+        assert!(
+            config.contains(line),
+            "kirikae.yml lacks {line:?}:\n{config}"
+        );
     }
     let service = json_file(&dir.join("service-definition.json"));
     assert_eq!(service.get("deploymentConfiguration"), None, "{service:#}");
@@ -282,8 +289,86 @@ async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup()
         "UpdateService",
         "not implemented yet",
     ] {
-        assert!(stderr(&plan).contains(part), "setup lacks {part:?}:\n{}", stderr(&plan));
+        assert!(
+            stderr(&plan).contains(part),
+            "setup lacks {part:?}:\n{}",
+            stderr(&plan)
+        );
     }
-    assert_eq!(stack.mutating_calls(), before, "init and setup --dry-run changed something");
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "init and setup --dry-run changed something"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_on_an_ecs_native_service_then_deploy_changes_nothing() {
+    let stack = onboarding::native_stack().await;
+    // Deployed by kirikae: created, then a Blue/Green service deployment of v2.
+    let team = || {
+        onboarding::native_project(&stack).task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "MODE", "value": "native"}]),
+        )
+    };
+    team().deploy(&[]).assert_exit(0);
+    team()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+
+    let dir = scratch("native");
+    let runner = stack.project();
+    let before = stack.mutating_calls();
+    let out = init(&runner, "web", &dir, &["--output", "json"]);
+    assert_exit(&out, 0, "kirikae init on an ECS-native service");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["controller"], "ECS_NATIVE");
+    let config = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
+    for line in [
+        "ecs:",
+        "  strategy: BLUE_GREEN",
+        "  bake_time_minutes: 1",
+        "  production_listener: {load_balancer: web-alb, port: 80}",
+        "  test_listener: {load_balancer: web-alb, port: 8080}",
+        "  infrastructure_role: arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers",
+    ] {
+        assert!(
+            config.contains(line),
+            "kirikae.yml lacks {line:?}:\n{config}"
+        );
+    }
+    assert!(!config.contains("codedeploy:"), "{config}");
+    // The service's group first, then the alternate, whichever serves now.
+    assert!(
+        config.contains("  target_groups: [web-blue, web-green]")
+            || config.contains("  target_groups: [web-green, web-blue]"),
+        "{config}"
+    );
+    let service = json_file(&dir.join("service-definition.json"));
+    assert_eq!(
+        service["loadBalancers"],
+        json!([{"containerName": "web", "containerPort": 8080}])
+    );
+    assert_eq!(service.get("deploymentConfiguration"), None, "{service:#}");
+    assert_eq!(
+        json_file(&dir.join("task-definition.json"))["containerDefinitions"][0]["image"],
+        "kirikae/demo:v2"
+    );
+
+    let deploy = on_files(&runner, "deploy", &dir, &[]);
+    assert_exit(&deploy, 0, "kirikae deploy on init's files");
+    assert!(
+        stderr(&deploy).contains("nothing to deploy"),
+        "{}",
+        stderr(&deploy)
+    );
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "deploy on init's files changed something: {}",
+        stack.sandbox.calls()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

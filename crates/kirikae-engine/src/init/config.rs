@@ -38,6 +38,9 @@ pub struct ConfigText {
     /// Where the account id and region are written out in the files (for the templating hint).
     pub account: Option<String>,
     pub written_out: Vec<String>,
+    /// For a service on ECS-native Blue/Green: the `ecs:` block's lines, written instead of
+    /// `codedeploy:` (whose fields are then unused).
+    pub ecs: Option<Vec<String>>,
 }
 
 impl ConfigText {
@@ -81,6 +84,13 @@ impl ConfigText {
             );
         }
         let _ = writeln!(out, "service_definition: service-definition.json");
+        if let Some(lines) = &self.ecs {
+            out.push_str("ecs:\n");
+            for l in lines {
+                let _ = writeln!(out, "{l}");
+            }
+            return out;
+        }
         out.push_str("codedeploy:\n");
         if let Some(a) = &self.application {
             let _ = writeln!(out, "  application: {}", scalar(a));
@@ -168,6 +178,26 @@ fn listener(l: &ListenerRef) -> String {
     }
 }
 
+/// A JSON value in YAML's flow style: `{key: value, …}`, `[a, b]`, scalars as [`scalar`] writes them.
+pub fn flow(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", scalar(k), flow(v)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(flow).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::String(s) => scalar(s),
+        other => other.to_string(),
+    }
+}
+
 /// A YAML scalar: plain when it is unambiguous (names, ARNs), else double-quoted (JSON's quoting is
 /// YAML's).
 fn scalar(s: &str) -> String {
@@ -227,6 +257,7 @@ mod tests {
             task_revision: "web:3".into(),
             account: Some("123456789012".into()),
             written_out: vec!["kirikae.yml (codedeploy.service_role)".into()],
+            ecs: None,
         }
     }
 
@@ -279,6 +310,15 @@ mod tests {
         ] {
             assert!(!rendered.contains(key), "{key} in\n{rendered}");
         }
+    }
+
+    #[test]
+    fn flow_style_reads_back_as_the_value() {
+        let v =
+            serde_json::json!({"names": ["a", "yes"], "n": 1.5, "on": true, "d": {"x": "8080"}});
+        let text = flow(&v);
+        let back: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(back, v, "{text}");
     }
 
     #[test]

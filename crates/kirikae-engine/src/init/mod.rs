@@ -10,13 +10,15 @@
 //!   second group and test listener a Blue/Green config needs, proposed for `kirikae setup` to create;
 //! - [`config`]: `kirikae.yml` with only what differs from kirikae's defaults, and comments.
 //!
-//! What cannot be carried over is said ([`Init::notes`]). For a CODE_DEPLOY service kirikae deployed,
-//! `kirikae deploy` and `kirikae diff` on the files find nothing to change. A service on ECS-native
-//! Blue/Green is refused: kirikae does not deploy it yet.
+//! - [`native`]: for a service on ECS-native Blue/Green, the `ecs:` block instead of `codedeploy:`.
+//!
+//! What cannot be carried over is said ([`Init::notes`]). For a service kirikae deployed, `kirikae
+//! deploy` on the files finds nothing to change (and `kirikae diff`, for a CODE_DEPLOY one).
 
 pub mod config;
 pub mod group;
 pub mod json;
+pub mod native;
 pub mod network;
 pub mod service;
 pub mod task;
@@ -70,7 +72,8 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         message: format!("cannot read service {service} as JSON: {e}"),
         hint: None,
     })?;
-    let rolling = controller(&svc, service)?;
+    let kind = controller(&svc, service)?;
+    let rolling = kind == service::Controller::Rolling;
     let lbs = svc.load_balancers();
     let tg_arn = match lbs {
         [one] => one.target_group_arn().unwrap_or_default().to_string(),
@@ -100,7 +103,7 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
     let mut notes = Vec::new();
     let mut needs_setup = false;
 
-    let found = if rolling {
+    let found = if kind != service::Controller::CodeDeploy {
         None
     } else {
         group::find(aws, cluster, service).await?
@@ -120,6 +123,11 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         .map(|(_, doc)| hooks_of(doc))
         .unwrap_or_default();
 
+    let native_block = if kind == service::Controller::Native {
+        Some(native::read(aws, &described, service).await?)
+    } else {
+        None
+    };
     let (mut text, group_name) = match &found {
         Some(f) => {
             let g = GroupSettings::from_info(&f.info);
@@ -132,6 +140,12 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
                 group_config(aws, &g, f, &name, cluster, service, &mut notes).await?,
                 Some(name),
             )
+        }
+        None if native_block.is_some() => {
+            let block = native_block.expect("checked");
+            let mut text = blank_config(aws, cluster, service, block.target_groups);
+            text.ecs = Some(block.lines);
+            (text, None)
         }
         None => {
             let p = network::propose(aws, &tg_arn).await?;
@@ -152,31 +166,11 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
                     "no CodeDeploy deployment group deploys {cluster}/{service}: kirikae.yml uses kirikae's default names and `kirikae deploy` creates the application and group; the service role {role} is AWS's usual name (`kirikae setup` creates it when missing)"
                 ));
             }
-            (
-                config::ConfigText {
-                    header: Vec::new(),
-                    region: aws.region.clone(),
-                    cluster: cluster.to_string(),
-                    service: service.to_string(),
-                    application: None,
-                    deployment_group: None,
-                    service_role: role,
-                    deployment_config: crate::config::DEFAULT_DEPLOYMENT_CONFIG.into(),
-                    target_groups: p.target_groups,
-                    production_listener: p.production_listener,
-                    test_listener: Some(p.test_listener),
-                    termination_wait_minutes: 2,
-                    ready: ReadyOption::default(),
-                    auto_rollback: vec!["DEPLOYMENT_FAILURE".into()],
-                    alarms: None,
-                    hooks: Hooks::default(),
-                    images: Vec::new(),
-                    task_revision: String::new(),
-                    account: None,
-                    written_out: Vec::new(),
-                },
-                None,
-            )
+            let mut text = blank_config(aws, cluster, service, p.target_groups);
+            text.service_role = role;
+            text.production_listener = p.production_listener;
+            text.test_listener = Some(p.test_listener);
+            (text, None)
         }
     };
     if rolling {
@@ -196,10 +190,10 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         appspec: appspec.as_ref().map(|(_, d)| d),
         recorded_inputs: recorded,
         hooks: &hooks,
-        rolling,
+        controller: kind,
     });
     notes.extend(sfile.notes.iter().cloned());
-    if !rolling {
+    if kind == service::Controller::CodeDeploy {
         match recorded {
             None => notes.push(format!(
                 "kirikae has not deployed {service} yet (no {} tag): the first `kirikae deploy` creates a Blue/Green deployment of the same task definition to record its AppSpec inputs",
@@ -229,6 +223,13 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         if text.service_role.contains(acct.as_str()) {
             places.push(format!("{CONFIG_FILE} (codedeploy.service_role)"));
         }
+        if text
+            .ecs
+            .as_ref()
+            .is_some_and(|lines| lines.iter().any(|l| l.contains(acct.as_str())))
+        {
+            places.push(format!("{CONFIG_FILE} (ecs)"));
+        }
         text.account = Some(acct.clone());
         text.written_out = places;
     }
@@ -239,7 +240,12 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         cluster: cluster.to_string(),
         service: service.to_string(),
         region: aws.region.clone(),
-        controller: if rolling { "ECS" } else { "CODE_DEPLOY" }.into(),
+        controller: match kind {
+            service::Controller::CodeDeploy => "CODE_DEPLOY",
+            service::Controller::Rolling => "ECS",
+            service::Controller::Native => "ECS_NATIVE",
+        }
+        .into(),
         deployment_group: group_name,
         files: vec![
             (CONFIG_FILE, text.render()),
@@ -295,36 +301,67 @@ async fn describe_service(
     }
 }
 
-/// Whether the service runs the rolling update (`true`) or CODE_DEPLOY (`false`); what else is refused.
-fn controller(svc: &aws_sdk_ecs::types::Service, service: &str) -> Result<bool, Error> {
+/// How the service deploys: CODE_DEPLOY, ECS's rolling update, or ECS-native Blue/Green; the other
+/// controllers are refused.
+fn controller(
+    svc: &aws_sdk_ecs::types::Service,
+    service: &str,
+) -> Result<service::Controller, Error> {
     let kind = svc
         .deployment_controller()
         .map(|c| c.r#type().as_str())
         .unwrap_or("ECS");
     match kind {
-        "CODE_DEPLOY" => Ok(false),
+        "CODE_DEPLOY" => Ok(service::Controller::CodeDeploy),
         "ECS" => {
             let strategy = svc
                 .deployment_configuration()
                 .and_then(|d| d.strategy())
                 .map(|s| s.as_str())
                 .unwrap_or("ROLLING");
-            if strategy == "ROLLING" {
-                Ok(true)
+            Ok(if strategy == "ROLLING" {
+                service::Controller::Rolling
             } else {
-                Err(ConfigError::new(
-                    "--service",
-                    format!("service {service} deploys with ECS-native Blue/Green (strategy {strategy}): carrying it over is not implemented yet, as kirikae does not deploy ECS-native Blue/Green yet"),
-                )
-                .hint("kirikae deploys Blue/Green through CodeDeploy: a CODE_DEPLOY service, or a rolling one to move over")
-                .into())
-            }
+                service::Controller::Native
+            })
         }
         other => Err(ConfigError::new(
             "--service",
             format!("service {service} runs with the {other} deployment controller, which another tool drives: kirikae cannot carry it over"),
         )
         .into()),
+    }
+}
+
+/// A config with kirikae's defaults, to fill in.
+fn blank_config(
+    aws: &Clients,
+    cluster: &str,
+    service: &str,
+    target_groups: [String; 2],
+) -> config::ConfigText {
+    config::ConfigText {
+        header: Vec::new(),
+        region: aws.region.clone(),
+        cluster: cluster.to_string(),
+        service: service.to_string(),
+        application: None,
+        deployment_group: None,
+        service_role: String::new(),
+        deployment_config: crate::config::DEFAULT_DEPLOYMENT_CONFIG.into(),
+        target_groups,
+        production_listener: crate::config::ListenerRef::Arn(String::new()),
+        test_listener: None,
+        termination_wait_minutes: 2,
+        ready: ReadyOption::default(),
+        auto_rollback: vec!["DEPLOYMENT_FAILURE".into()],
+        alarms: None,
+        hooks: Hooks::default(),
+        images: Vec::new(),
+        task_revision: String::new(),
+        account: None,
+        written_out: Vec::new(),
+        ecs: None,
     }
 }
 
@@ -402,6 +439,7 @@ async fn group_config(
         task_revision: String::new(),
         account: None,
         written_out: Vec::new(),
+        ecs: None,
     })
 }
 
@@ -481,10 +519,14 @@ pub fn write(dir: &Path, init: &Init, force: bool) -> Result<Vec<PathBuf>, Confi
 
 /// Reads the written files back as `kirikae deploy` would (no AWS call): what init writes must be valid.
 pub fn check_written(dir: &Path) -> Result<(), ConfigError> {
-    plan::build(
-        &dir.join(CONFIG_FILE),
-        &DeployFlags::default(),
-        &Templater::from_process_env(),
-    )
-    .map(|_| ())
+    let (path, flags, templater) = (
+        dir.join(CONFIG_FILE),
+        DeployFlags::default(),
+        Templater::from_process_env(),
+    );
+    // An `ecs:` block is read by the native plan; a `codedeploy:` one by the CodeDeploy plan.
+    if crate::native::plan::build(&path, &flags, &templater)?.is_some() {
+        return Ok(());
+    }
+    plan::build(&path, &flags, &templater).map(|_| ())
 }

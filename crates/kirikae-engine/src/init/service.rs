@@ -39,9 +39,17 @@ pub struct Source<'a> {
     /// The service's `kirikae:appspec-sha256` tag.
     pub recorded_inputs: Option<&'a str>,
     pub hooks: &'a Hooks,
-    /// Whether the service runs with the rolling (ECS) controller: its deployment configuration is
-    /// ECS's and is not carried over.
-    pub rolling: bool,
+    pub controller: Controller,
+}
+
+/// How the service deploys now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    CodeDeploy,
+    /// ECS's rolling update: its deployment configuration is not carried over.
+    Rolling,
+    /// ECS-native Blue/Green: the `ecs:` block holds its deployment settings, not the file.
+    Native,
 }
 
 /// The file, and what was not carried over.
@@ -86,7 +94,26 @@ pub fn build(src: &Source) -> ServiceFile {
     drop_if(obj, "propagateTags", &json!("NONE"));
     drop_if(obj, "healthCheckGracePeriodSeconds", &json!(0));
     drop_if(obj, "availabilityZoneRebalancing", &json!("DISABLED"));
-    if src.rolling {
+    if src.controller == Controller::Native {
+        if let Some(Value::Object(dc)) = obj.get_mut("deploymentConfiguration") {
+            for key in [
+                "strategy",
+                "bakeTimeInMinutes",
+                "linearConfiguration",
+                "canaryConfiguration",
+                "lifecycleHooks",
+                "alarms",
+            ] {
+                dc.remove(key);
+            }
+        }
+        if let Some(Value::Array(lbs)) = obj.get_mut("loadBalancers") {
+            for lb in lbs.iter_mut().filter_map(Value::as_object_mut) {
+                lb.remove("advancedConfiguration");
+            }
+        }
+    }
+    if src.controller == Controller::Rolling {
         if let Some(dc) = obj.remove("deploymentConfiguration")
             && (dc.get("deploymentCircuitBreaker").is_some() || dc.get("alarms").is_some())
         {
@@ -96,10 +123,20 @@ pub fn build(src: &Source) -> ServiceFile {
                     .into(),
             );
         }
-    } else if obj.get("deploymentConfiguration")
-        == Some(&json!({"maximumPercent": 200, "minimumHealthyPercent": 100}))
-    {
-        obj.remove("deploymentConfiguration");
+    } else {
+        // ECS describes its defaults: a circuit breaker that is off, 200 % / 100 %.
+        if let Some(Value::Object(dc)) = obj.get_mut("deploymentConfiguration") {
+            drop_if(
+                dc,
+                "deploymentCircuitBreaker",
+                &json!({"enable": false, "rollback": false}),
+            );
+        }
+        if obj.get("deploymentConfiguration")
+            == Some(&json!({"maximumPercent": 200, "minimumHealthyPercent": 100}))
+        {
+            obj.remove("deploymentConfiguration");
+        }
     }
     if let Some(Value::Array(tags)) = obj.get_mut("tags") {
         tags.retain(|t| !super::is_managed_tag(t["key"].as_str().unwrap_or_default()));
@@ -270,7 +307,7 @@ mod tests {
             appspec: None,
             recorded_inputs: None,
             hooks: &h,
-            rolling: false,
+            controller: Controller::CodeDeploy,
         });
         assert_eq!(
             f.json,
@@ -300,7 +337,7 @@ mod tests {
             appspec: None,
             recorded_inputs: Some(&recorded),
             hooks: &h,
-            rolling: false,
+            controller: Controller::CodeDeploy,
         });
         assert!(f.inputs_match);
         assert_eq!(f.json.get("platformVersion"), None);
@@ -324,7 +361,7 @@ mod tests {
             appspec: Some(&spec),
             recorded_inputs: None,
             hooks: &h,
-            rolling: false,
+            controller: Controller::CodeDeploy,
         });
         assert_eq!(f.json["platformVersion"], "1.4.0");
         assert_eq!(

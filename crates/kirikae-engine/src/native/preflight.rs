@@ -549,7 +549,8 @@ async fn task_definition(aws: &Clients, which: &str, flag: &str) -> Result<Strin
 }
 
 /// Whether the service's task definition was registered from exactly the file's content (its
-/// `kirikae:spec-sha256` tag).
+/// `kirikae:spec-sha256` tag), or has that content all the same (`preflight::same_content`: e.g. the
+/// file `kirikae init` wrote from it).
 async fn same_spec(plan: &NativePlan, aws: &Clients, arn: &str) -> Result<bool, Error> {
     let out = aws
         .ecs
@@ -563,5 +564,6 @@ async fn same_spec(plan: &NativePlan, aws: &Clients, arn: &str) -> Result<bool, 
     Ok(out
         .tags()
         .iter()
-        .any(|t| t.key() == Some(SPEC_TAG) && t.value() == Some(hash.as_str())))
+        .any(|t| t.key() == Some(SPEC_TAG) && t.value() == Some(hash.as_str()))
+        || crate::preflight::same_content::same(&plan.task_definition.json, &out))
 }

@@ -71,10 +71,15 @@ pub async fn run(args: Args) -> ExitCode {
     }
     let config = args.dir.join(init::CONFIG_FILE);
     let mut next = Vec::new();
-    if read.needs_setup || read.controller != "CODE_DEPLOY" {
+    if read.needs_setup || read.controller == "ECS" {
         next.push(format!("kirikae setup -c {} --dry-run", config.display()));
     }
-    next.push(format!("kirikae diff -c {}", config.display()));
+    // `diff` compares CodeDeploy deploys; for an ECS-native service, the dry run shows the plan.
+    if read.controller == "ECS_NATIVE" {
+        next.push(format!("kirikae deploy -c {} --dry-run", config.display()));
+    } else {
+        next.push(format!("kirikae diff -c {}", config.display()));
+    }
     eprintln!("next: {}", next.join("   then   "));
     if json_out {
         let doc = json!({

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Output;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
+    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetGroupAttribute,
+    TargetGroupTuple, TargetTypeEnum,
 };
 
 use super::deploy_support::{Project, Sandbox, Stack};
@@ -145,4 +146,49 @@ pub fn boto3(stack: &Stack, code: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("python printed JSON")
+}
+
+/// The deploy tests' stack with both listeners' default rules forwarding to both groups, weights 1 on
+/// blue and 0 on green, as ECS-native Blue/Green requires (AWS's migration guide).
+pub async fn native_stack() -> Stack {
+    let stack = Stack::new().await;
+    let mut both = ForwardActionConfig::builder();
+    for (tg, w) in stack.target_groups.iter().zip([1, 0]) {
+        both = both.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(tg)
+                .weight(w)
+                .build(),
+        );
+    }
+    let action = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(both.build())
+        .build();
+    for listener in [&stack.prod_listener, &stack.test_listener] {
+        stack
+            .elb
+            .modify_listener()
+            .listener_arn(listener)
+            .default_actions(action.clone())
+            .send()
+            .await
+            .expect("forward to both groups");
+    }
+    stack
+}
+
+/// The stack's project with an `ecs:` block (ECS-native Blue/Green) instead of `codedeploy:`.
+pub fn native_project(stack: &Stack) -> Project {
+    stack.project().config("/codedeploy", serde_json::Value::Null).config(
+        "/ecs",
+        serde_json::json!({
+            "strategy": "BLUE_GREEN",
+            "bake_time_minutes": 1,
+            "target_groups": ["web-blue", "web-green"],
+            "production_listener": {"load_balancer": "web-alb", "port": 80},
+            "test_listener": {"load_balancer": "web-alb", "port": 8080},
+            "infrastructure_role": "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers"
+        }),
+    )
 }
