@@ -302,8 +302,8 @@ fn check_gate(
         };
     };
     let waiting = match wait.mode {
-        WaitMode::Complete => Ok(()),
-        WaitMode::NoWait => Err("--no-wait"),
+        // --no-wait: the deployment holds in Ready, and `kirikae promote` runs the checks.
+        WaitMode::Complete | WaitMode::NoWait => Ok(()),
         WaitMode::Until(_) => Err("--wait-until"),
     };
     config::gate::check(path, gate, cd, waiting, auto)

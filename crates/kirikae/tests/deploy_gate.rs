@@ -187,13 +187,17 @@ async fn a_failing_command_rolls_back_and_its_last_lines_are_shown() {
     assert_eq!(out["result"], "rolled_back", "{out:#}");
     let command = &out["gate"]["command"];
     assert_eq!(command["exit_code"], 3, "{command:#}");
-    assert_eq!(
-        command["output_tail"],
-        json!([
-            format!("checking http://{}:8080", stack.dns),
-            "smoke test: login page broken"
-        ])
-    );
+    // Both streams, each in its order (they are read side by side).
+    let tail: Vec<&str> = command["output_tail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let checking = format!("checking http://{}:8080", stack.dns);
+    assert_eq!(tail.len(), 2, "{tail:?}");
+    assert!(tail.contains(&checking.as_str()), "{tail:?}");
+    assert!(tail.contains(&"smoke test: login page broken"), "{tail:?}");
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
 
@@ -294,6 +298,87 @@ async fn an_approval_holds_in_ready_until_kirikae_promote_from_another_process()
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 }
 
+/// `kirikae promote -c FILE --output json` of the project's deployment.
+fn promote(project: &Project) -> (i32, Value, String) {
+    let out = project
+        .kirikae("promote")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .args(["--output", "json"])
+        .output()
+        .expect("run kirikae promote");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("promote: stdout is not JSON ({e}):\n{stderr}"));
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+fn wait_for_ready(stack: &Stack) {
+    wait_for("the deployment to wait in Ready", 60, || {
+        let ready = aws_sdk_codedeploy::types::DeploymentStatus::Ready;
+        let list = block_on(
+            stack
+                .codedeploy
+                .list_deployments()
+                .include_only_statuses(ready)
+                .send(),
+        )
+        .ok()?;
+        (!list.deployments().is_empty()).then_some(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_no_wait_then_promote_runs_the_gate_checks_before_production_moves() {
+    let stack = Stack::new().await;
+    // Green must answer as v2.
+    let gate = json!({"http": [{"path": "/", "body": "\"version\":\"v2\"", "requests": 3}], "approve": true});
+    gated(stack.project(), gate.clone())
+        .deploy(&[])
+        .assert_exit(0);
+
+    // Job 1: start, and return.
+    let project = gated(stack.project(), gate.clone()).image("v2");
+    let started = project.deploy(&["--no-wait", "--output", "json"]);
+    started.assert_exit(0);
+    let out = started.json();
+    assert_eq!(out["result"], "started");
+    let message = out["message"].as_str().unwrap();
+    assert!(
+        message.contains("holds in Ready") && message.contains("runs the gate's checks first"),
+        "{message}"
+    );
+    wait_for_ready(&stack);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    // Job 2: the checks pass, then production moves.
+    let (code, out, stderr) = promote(&project);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out["result"], "succeeded", "{out:#}");
+    assert_eq!(out["gate"]["verdict"], "passed", "{out:#}");
+    assert!(stderr.contains("✓ gate: GET /"), "{stderr}");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+
+    // v3 does not answer as v2: promote's checks fail, and it rolls back instead.
+    let project = gated(stack.project(), gate).image("v3");
+    project.deploy(&["--no-wait"]).assert_exit(0);
+    wait_for_ready(&stack);
+    let continued = stack.calls_of("codedeploy.ContinueDeployment");
+    let (code, out, stderr) = promote(&project);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    assert_eq!(out["gate"]["verdict"], "failed");
+    assert_eq!(out["rollback"]["traffic_on_blue"], true, "{out:#}");
+    assert!(
+        out["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the gate failed"),
+        "{out:#}"
+    );
+    assert_eq!(stack.calls_of("codedeploy.ContinueDeployment"), continued);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_promote_after_promotes_a_held_deployment_by_itself() {
     let stack = Stack::new().await;
@@ -337,8 +422,8 @@ async fn a_gate_that_cannot_work_is_refused_before_any_change() {
     );
     refused(
         gated(stack.project(), checks.clone()),
-        &["--no-wait"],
-        &["--no-wait", "stops waiting before it can decide"],
+        &["--wait-until", "AfterAllowTestTraffic"],
+        &["--wait-until", "stops waiting before it can decide"],
     );
     refused(
         gated(stack.project(), checks.clone()),

@@ -134,8 +134,10 @@ impl Gate {
     }
 }
 
-/// Everything about the gate that needs no AWS call. `waiting`: the run follows the deployment to its end
-/// (not `--no-wait` / `--wait-until`); `auto_promote_after`: the flag, in seconds.
+/// Everything about the gate that needs no AWS call. `waiting`: the run follows the deployment at least
+/// to Ready (`Err(flag)` for `--wait-until`, which stops before the gate decides; `--no-wait` is fine: the
+/// deployment holds in Ready and `kirikae promote` runs the checks); `auto_promote_after`: the flag, in
+/// seconds.
 pub fn check(
     path: &Path,
     gate: &Gate,
@@ -207,7 +209,7 @@ pub fn check(
                 path.display()
             ),
         )
-        .hint("drop the flag (kirikae runs the gate, then shifts production or rolls back); an approval-only gate works with --no-wait and a later `kirikae promote`"));
+        .hint("drop the flag (kirikae runs the gate, then shifts production or rolls back), or use --no-wait: the deployment holds in Ready and `kirikae promote` runs the gate's checks before it shifts production"));
     }
     if let Some(url) = &gate.test_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -361,18 +363,18 @@ mod tests {
             Path::new("k.yml"),
             &gate("http: [{}]"),
             &ok,
-            Err("--no-wait"),
+            Err("--wait-until"),
             None,
         )
         .unwrap_err();
-        assert_eq!(e.source, "--no-wait");
-        // Approval only: --no-wait and a later promote is the two-job pattern.
+        assert_eq!(e.source, "--wait-until");
+        // An approval only never needs kirikae to wait.
         assert!(
             check(
                 Path::new("k.yml"),
                 &gate("approve: true"),
                 &ok,
-                Err("--no-wait"),
+                Err("--wait-until"),
                 None
             )
             .is_ok()

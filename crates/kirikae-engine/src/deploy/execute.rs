@@ -118,7 +118,7 @@ impl Prepared {
                         Created::Deployment(id) => Some(id.as_str()),
                         _ => None,
                     };
-                    facts.started(id)
+                    self.held_for_promote(facts.started(id))
                 } else {
                     let deadline = start + self.timeout();
                     let mut poller =

@@ -11,6 +11,7 @@
 
 pub mod command;
 pub mod http;
+pub mod promote;
 pub mod url;
 
 use std::path::PathBuf;
@@ -187,53 +188,64 @@ impl Guarded {
     /// Adds what the gate and the policy did to the outcome built from [`Self::followed`].
     pub fn explain(&self, outcome: &mut Outcome, interrupt_code: u8) {
         if let Some(g) = &self.gate {
-            let failed = g.verdict == Verdict::Failed;
-            if failed {
-                outcome.message = format!("the gate {}; {}", g.summary, outcome.message);
-            }
-            // In the timeline where it happened: after green got test traffic, before production moved.
-            let at = outcome
-                .timeline
-                .iter()
-                .position(|t| t.event == "AfterAllowTestTraffic")
-                .map_or(outcome.timeline.len(), |i| i + 1);
-            let mut entries = Vec::new();
-            entries.extend((!g.checks.is_empty() || g.command.is_some()).then(|| {
-                TimelineEntry {
-                    event: "Gate".into(),
-                    status: match g.verdict {
-                        Verdict::Passed => "Succeeded",
-                        Verdict::Failed => "Failed",
-                        Verdict::Unfinished => "Unfinished",
-                    }
-                    .into(),
-                    start: Some(g.started_at),
-                    end: Some(g.finished_at),
-                    duration_seconds: Some(g.finished_at - g.started_at),
-                }
-            }));
-            if let Some(a) = &g.approval {
-                entries.push(TimelineEntry {
-                    event: "Approval".into(),
-                    status: match a.state {
-                        "not_given" => "NotGiven",
-                        "auto_promoted" => "AutoPromoted",
-                        _ => "Promoted",
-                    }
-                    .into(),
-                    start: Some(g.finished_at),
-                    end: Some(g.finished_at + a.waited_seconds),
-                    duration_seconds: Some(a.waited_seconds),
-                });
-            }
-            for (i, e) in entries.into_iter().enumerate() {
-                outcome.timeline.insert(at + i, e);
-            }
-            outcome.gate = Some(g.clone());
+            g.explain(outcome);
         }
         if let Some(applied) = &self.policy {
             policy::explain(outcome, applied, interrupt_code);
         }
+    }
+}
+
+impl GateReport {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Passed
+    }
+
+    /// Adds the gate's report to an outcome: its message (when it failed), its timeline, `gate`.
+    pub fn explain(&self, outcome: &mut Outcome) {
+        let g = self;
+        if g.verdict == Verdict::Failed {
+            outcome.message = format!("the gate {}; {}", g.summary, outcome.message);
+        }
+        // In the timeline where it happened: after green got test traffic, before production moved.
+        let at = outcome
+            .timeline
+            .iter()
+            .position(|t| t.event == "AfterAllowTestTraffic")
+            .map_or(outcome.timeline.len(), |i| i + 1);
+        let mut entries = Vec::new();
+        entries.extend((!g.checks.is_empty() || g.command.is_some()).then(|| {
+            TimelineEntry {
+                event: "Gate".into(),
+                status: match g.verdict {
+                    Verdict::Passed => "Succeeded",
+                    Verdict::Failed => "Failed",
+                    Verdict::Unfinished => "Unfinished",
+                }
+                .into(),
+                start: Some(g.started_at),
+                end: Some(g.finished_at),
+                duration_seconds: Some(g.finished_at - g.started_at),
+            }
+        }));
+        if let Some(a) = &g.approval {
+            entries.push(TimelineEntry {
+                event: "Approval".into(),
+                status: match a.state {
+                    "not_given" => "NotGiven",
+                    "auto_promoted" => "AutoPromoted",
+                    _ => "Promoted",
+                }
+                .into(),
+                start: Some(g.finished_at),
+                end: Some(g.finished_at + a.waited_seconds),
+                duration_seconds: Some(a.waited_seconds),
+            });
+        }
+        for (i, e) in entries.into_iter().enumerate() {
+            outcome.timeline.insert(at + i, e);
+        }
+        outcome.gate = Some(g.clone());
     }
 }
 
@@ -547,6 +559,28 @@ pub fn deployment_env(cluster: &str, service: &str, images: &[Image]) -> Vec<(St
 }
 
 impl Prepared {
+    /// `--no-wait` with a gate: the deployment holds in Ready until `kirikae promote`, which runs the
+    /// gate's checks first; said in the outcome.
+    pub(crate) fn held_for_promote(&self, mut outcome: Outcome) -> Outcome {
+        let (Some(gate), Some(_)) = (&self.plan.gate, &outcome.deployment_id) else {
+            return outcome;
+        };
+        let promote = format!("kirikae promote -c {}", self.plan.config_path.display());
+        let checks = if gate.has_checks() {
+            ", which runs the gate's checks first"
+        } else {
+            ""
+        };
+        outcome.message = format!(
+            "{}: it holds in Ready (production stays on blue) until `{promote}`{checks}",
+            outcome.message
+        );
+        outcome
+            .next_steps
+            .insert(0, format!("shift production traffic: {promote}"));
+        outcome
+    }
+
     /// What the gate and the policy need for deployment `id` of this deploy.
     pub(crate) fn guard(&self) -> Guard<'_> {
         Guard {

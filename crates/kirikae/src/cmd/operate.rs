@@ -9,6 +9,7 @@ use std::time::Duration;
 use kirikae_engine::Error;
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::{Budget, Clients, Connection};
+use kirikae_engine::gate::GateReport;
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::operate::{self, Follow, Group};
 use kirikae_engine::plan::{self, DeployFlags};
@@ -235,6 +236,11 @@ fn no_deployment(run: &Run) -> ExitCode {
 impl Run {
     /// Follows `id` to its end, as deploy does, and writes the report.
     async fn follow(&self, id: &str, how: Follow) -> ExitCode {
+        self.follow_gated(id, how, None).await
+    }
+
+    /// [`Self::follow`], with what the gate found before (promote).
+    async fn follow_gated(&self, id: &str, how: Follow, gate: Option<GateReport>) -> ExitCode {
         let r = &self.group;
         self.report
             .begin([(r.config.clone(), r.cluster.clone(), r.service.clone())]);
@@ -250,8 +256,11 @@ impl Run {
             index: 0,
             inner: renderer.observer(0),
         };
-        let outcome =
+        let mut outcome =
             operate::follow(&self.aws, &self.group, id, &how, &observer, &self.interrupt).await;
+        if let Some(g) = &gate {
+            g.explain(&mut outcome);
+        }
         renderer.finish_row(0, &outcome);
         self.report.finished(0, &outcome);
         self.report.write(vec![report::doc(&outcome)])
@@ -264,6 +273,31 @@ impl Run {
         operate::snapshot(&self.aws, &self.group, id)
             .await
             .map_err(|e| refused(&self.report, &e))
+    }
+
+    /// The config's gate checks on `id` (waiting in Ready), as `deploy` runs them: the two-job pattern
+    /// (`deploy --no-wait`, then `promote`) tests green too. `Ok(None)`: no checks to run. Nothing is
+    /// changed here; an interrupt ends the run.
+    async fn gate_checks(&self, common: &Common, id: &str) -> Result<Option<GateReport>, ExitCode> {
+        let Some(path) = &common.config else {
+            return Ok(None);
+        };
+        let plan = plan::build(
+            path,
+            &DeployFlags::default(),
+            &Templater::from_process_env(),
+        )
+        .map_err(|e| refused(&self.report, &Error::Config(e)))?;
+        let renderer = Arc::new(Renderer::new(vec![String::new()]));
+        let observer = renderer.observer(0);
+        let checks = kirikae_engine::gate::promote::checks(&plan, &self.aws, id, &observer);
+        tokio::select! {
+            r = checks => r.map_err(|e| refused(&self.report, &e)),
+            _ = self.interrupt.raised() => {
+                eprintln!("interrupted while the gate's checks ran: nothing was changed; deployment {id} still waits in Ready");
+                Err(self.report.write(vec![report::interrupted_before_changes(self.interrupt.exit_code())]))
+            }
+        }
     }
 }
 
@@ -324,6 +358,24 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
             Some("promote continues a deployment whose group has `ready: {action: STOP_DEPLOYMENT}` once it waits in Ready; kirikae watch follows it".into()),
         );
     }
+    let gate = match run.gate_checks(&args.common, &id).await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
+    if let Some(failed) = gate.as_ref().filter(|g| !g.passed()) {
+        eprintln!(
+            "the gate {}: stopping deployment {id} with rollback (StopDeployment); production traffic stays on blue",
+            failed.summary
+        );
+        if let Err(e) = operate::stop(&run.aws, &id, true).await {
+            return refused(&run.report, &e);
+        }
+        let how = Follow {
+            policy: args.policy.policy(),
+            ..args.common.how(&run.group, true, false)
+        };
+        return run.follow_gated(&id, how, gate).await;
+    }
     if let Err(e) = operate::continue_deployment(&run.aws, &id, DeploymentWaitType::ReadyWait).await
     {
         return refused(&run.report, &e);
@@ -339,7 +391,7 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
             args.skip_termination_wait,
         )
     };
-    run.follow(&id, how).await
+    run.follow_gated(&id, how, gate).await
 }
 
 pub async fn stop(args: StopArgs) -> ExitCode {
@@ -371,7 +423,9 @@ pub async fn stop(args: StopArgs) -> ExitCode {
 }
 
 pub async fn rollback(args: RollbackArgs) -> ExitCode {
-    let verb = super::operate_native::Verb::Rollback { dry_run: args.dry_run };
+    let verb = super::operate_native::Verb::Rollback {
+        dry_run: args.dry_run,
+    };
     if let Some(code) = args.common.native(verb).await {
         return code;
     }
