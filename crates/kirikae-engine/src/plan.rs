@@ -288,6 +288,12 @@ fn check_gate(
     wait: &WaitOptions,
 ) -> Result<(), ConfigError> {
     let auto = wait.auto_promote_after.map(|d| d.as_secs().max(1));
+    if auto.is_some() && wait.mode != WaitMode::Complete {
+        return Err(ConfigError::new(
+            "--auto-promote-after",
+            "promotes while kirikae waits in Ready; --no-wait and --wait-until stop waiting before",
+        ));
+    }
     let Some(gate) = gate else {
         return match auto {
             Some(_) => Err(ConfigError::new(

@@ -431,6 +431,14 @@ async fn a_gate_that_cannot_work_is_refused_before_any_change() {
         &["--auto-promote-after", "no `approve: true`"],
     );
     refused(
+        gated(stack.project(), json!({"approve": true})),
+        &["--auto-promote-after", "1m", "--no-wait"],
+        &[
+            "--auto-promote-after",
+            "--no-wait and --wait-until stop waiting before",
+        ],
+    );
+    refused(
         gated(stack.project(), json!({"http": [{"body": "(["}]})),
         &[],
         &["gate.http[0].body", "not a regular expression"],
