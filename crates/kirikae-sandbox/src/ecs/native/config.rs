@@ -22,13 +22,15 @@ pub const ECS_PRINCIPAL: &str = "ecs.amazonaws.com";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
+    /// A rolling update (the scheduler replaces tasks); recorded as a service deployment.
+    Rolling,
     BlueGreen,
     Linear,
     Canary,
 }
 
 impl Strategy {
-    /// The Blue/Green family strategy a `deploymentConfiguration` names; `None` for ROLLING (or none).
+    /// The Blue/Green-family strategy a `deploymentConfiguration` names; `None` for ROLLING (or none).
     pub fn of(deployment_configuration: &Value) -> Option<Strategy> {
         match deployment_configuration["strategy"].as_str() {
             Some("BLUE_GREEN") => Some(Strategy::BlueGreen),
@@ -120,6 +122,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// What a rolling update's service deployment watches: the circuit breaker and alarms of `dc`.
+    pub fn rolling(dc: &Value) -> Plan {
+        Plan {
+            strategy: Strategy::Rolling,
+            bake_minutes: 0.0,
+            steps: Vec::new(),
+            hooks: Vec::new(),
+            traffic: None,
+            alarms: alarm_names(dc),
+            alarm_rollback: dc["alarms"]["rollback"] == true,
+            circuit_breaker: (dc["deploymentCircuitBreaker"]["enable"] == true)
+                .then(|| dc["deploymentCircuitBreaker"]["rollback"] == true),
+        }
+    }
+
     pub fn hooks_at<'a>(&'a self, stage: &'a str) -> impl Iterator<Item = (usize, &'a Hook)> + 'a {
         self.hooks
             .iter()
@@ -178,16 +195,7 @@ pub fn check(
     let steps = shift_steps(strategy, dc)?;
     let hooks = hooks(&dc["lifecycleHooks"], iam)?;
     let traffic = traffic(load_balancers, elbv2, iam)?;
-    let alarms: Vec<String> = if dc["alarms"]["enable"] == true {
-        dc["alarms"]["alarmNames"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let alarms = alarm_names(dc);
     Ok(Some(Plan {
         strategy,
         bake_minutes: bake,
@@ -199,6 +207,19 @@ pub fn check(
         circuit_breaker: (dc["deploymentCircuitBreaker"]["enable"] == true)
             .then(|| dc["deploymentCircuitBreaker"]["rollback"] == true),
     }))
+}
+
+/// The alarms a deployment watches (when `alarms.enable`).
+fn alarm_names(dc: &Value) -> Vec<String> {
+    if dc["alarms"]["enable"] != true {
+        return Vec::new();
+    }
+    dc["alarms"]["alarmNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect()
 }
 
 fn minutes(member: &str, value: f64, max: f64) -> Result<(), ApiError> {
@@ -218,6 +239,7 @@ fn tenths(value: f64) -> bool {
 /// The production traffic steps of each strategy (model: LinearConfiguration, CanaryConfiguration).
 pub fn shift_steps(strategy: Strategy, dc: &Value) -> Result<Vec<ShiftStep>, ApiError> {
     match strategy {
+        Strategy::Rolling => Ok(Vec::new()),
         Strategy::BlueGreen => Ok(vec![ShiftStep {
             percent: 100.0,
             hold_minutes: 0.0,

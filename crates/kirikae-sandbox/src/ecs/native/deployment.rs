@@ -148,6 +148,8 @@ pub struct ServiceDeployment {
     pub failed_tasks: u32,
     pub triggered_alarms: Vec<String>,
     pub run: Run,
+    /// Rolling updates: the deployment (task set) that rolls the service back, once there is one.
+    pub rollback_set: Option<String>,
 }
 
 impl ServiceDeployment {

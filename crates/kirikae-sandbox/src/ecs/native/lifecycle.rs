@@ -147,8 +147,12 @@ pub fn advance_one(cx: &mut Ctx, at: &Place, arn: &str) {
         return;
     };
     let before = (d.status, d.stage, d.run.clone());
+    let rolling = d.plan.strategy == super::config::Strategy::Rolling;
+    if rolling {
+        super::rolling::step(cx, at, &mut d);
+    }
     // Several steps can complete in one pass (stages without hooks take no time).
-    for _ in 0..32 {
+    for _ in 0..if rolling { 0 } else { 32 } {
         let progress = (d.status, d.stage, d.run.clone());
         step(cx, at, &mut d);
         if (d.status, d.stage, d.run.clone()) == progress || !d.in_progress() {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod deployment;
 mod hooks;
 pub mod lifecycle;
+pub mod rolling;
 mod traffic;
 
 pub use config::is_blue_green;
@@ -39,7 +40,7 @@ pub fn revision_arn(key: &RegionKey, cluster: &str, service: &str, set_id: &str)
 }
 
 /// `arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID` (ID: 21 letters and digits).
-fn new_deployment_arn(key: &RegionKey, cluster: &str, service: &str) -> String {
+pub fn new_deployment_arn(key: &RegionKey, cluster: &str, service: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let id: String = (0..21)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
@@ -206,6 +207,7 @@ pub fn begin(svc: &mut Service, spec: LaunchSpec, plan: Plan, configuration: Val
         failed_tasks: 0,
         triggered_alarms: Vec::new(),
         run: Default::default(),
+        rollback_set: None,
     };
     tracing::info!(service = %svc.name, deployment = %d.arn, "service deployment created");
     svc.history.push(d);
@@ -217,7 +219,7 @@ pub fn runs_lifecycle(svc: &Service) -> bool {
     svc.history
         .deployments
         .iter()
-        .any(ServiceDeployment::in_progress)
+        .any(|d| d.in_progress() && d.plan.strategy != config::Strategy::Rolling)
 }
 
 #[cfg(test)]

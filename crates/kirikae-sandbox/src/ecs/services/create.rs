@@ -219,7 +219,9 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         (Controller::Ecs, None) => {
             let mut d = TaskSet::new(SetKind::Deployment, SetStatus::Primary, &service, spec, now);
             d.desired = service.desired_count;
+            let id = d.id.clone();
             service.sets.push(d);
+            native::rolling::begin(&mut service, &id, None, deployment_configuration, now);
         }
         // ECS creates the first (PRIMARY, 100 %) task set itself; CodeDeploy adds the next ones.
         (Controller::CodeDeploy, _) => {

@@ -287,6 +287,7 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     if new_deployment && let Some(plan) = plan {
         native::begin(service, new_spec, plan, deployment_configuration, now);
     } else if new_deployment {
+        let replaced = service.primary().map(|p| p.id.clone());
         for set in service
             .sets
             .iter_mut()
@@ -304,7 +305,15 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
             now,
         );
         d.desired = service.desired_count;
+        let id = d.id.clone();
         service.sets.push(d);
+        native::rolling::begin(
+            service,
+            &id,
+            replaced.as_deref(),
+            deployment_configuration,
+            now,
+        );
     }
     service.steady = false;
     Ok(json!({ "service": service.to_json(&cluster.tasks, true) }))
