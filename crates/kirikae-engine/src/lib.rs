@@ -48,6 +48,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod preview;
+pub mod previous;
 pub mod progress;
 pub mod setup;
 mod suggest;

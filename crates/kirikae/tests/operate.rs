@@ -253,15 +253,17 @@ async fn rollback_in_the_termination_wait_puts_production_back_on_blue() {
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
     running.wait();
 
-    // Nothing runs now: rolling back a finished deployment is not done, and said so.
+    // Nothing runs now, and v1 came with the service itself (CreateService, no deployment): the group's
+    // history holds nothing earlier to roll back to, and says so.
+    let before = stack.mutating_calls();
     let none = kirikae(&long_termination_wait(stack.project()), "rollback", &[]);
     assert_eq!(none.code, 2, "{}", none.stderr);
     assert!(
-        none.stderr
-            .contains("not implemented yet: rolling back a finished deployment"),
+        none.stderr.contains("no successful deployment of it"),
         "{}",
         none.stderr
     );
+    assert_eq!(stack.mutating_calls(), before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

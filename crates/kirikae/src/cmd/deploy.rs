@@ -211,7 +211,26 @@ pub async fn run(args: Args) -> ExitCode {
         report.clone(),
         signals::first_said(args.on_interrupt.into()),
     );
+    run_with(args, report, interrupt).await
+}
 
+/// `deploy` parsed from `argv` (without the program name), for a command that deploys as `deploy` does
+/// (`rollback` of a finished deployment): the same flags, validated by the same parser.
+pub(crate) fn args_from(argv: &[String]) -> Result<Args, clap::Error> {
+    #[derive(clap::Parser)]
+    #[command(name = "kirikae deploy")]
+    struct Deploy {
+        #[command(flatten)]
+        args: Args,
+    }
+    <Deploy as clap::Parser>::try_parse_from(
+        std::iter::once("deploy".to_string()).chain(argv.iter().cloned()),
+    )
+    .map(|d| d.args)
+}
+
+/// [`run`] with the report and interrupt (and its signal handling) of a command already running.
+pub(crate) async fn run_with(args: Args, report: Arc<Report>, interrupt: Interrupt) -> ExitCode {
     // 1. Everything local, for every config, before any AWS call.
     let flags = match args.flags() {
         Ok(f) => f,

@@ -434,19 +434,18 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
         Err(code) => return code,
     };
     let Some(id) = run.active.clone() else {
-        let message = "not implemented yet: rolling back a finished deployment (a new Blue/Green deployment of the previous revision)".to_string();
-        if args.dry_run {
-            eprintln!(
-                "dry run: no deployment is running in {}",
-                run.group.deployment_group
-            );
-        }
-        return usage(&run.report, message, None);
+        return roll_back_finished(&args, run).await;
     };
     let snap = match run.snapshot(&id).await {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if matches!(
+        snap.status,
+        DeploymentStatus::Succeeded | DeploymentStatus::Failed | DeploymentStatus::Stopped
+    ) {
+        return roll_back_finished(&args, run).await;
+    }
     let said = format!(
         "deployment {id} ({}), production traffic on {}: StopDeployment with rollback, back to blue",
         snap.status.as_str(),
@@ -465,4 +464,105 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
     }
     let how = args.common.how(&run.group, true, false);
     run.follow(&id, how).await
+}
+
+/// Rollback once the deployment has finished (blue is gone): a new Blue/Green deployment of the task
+/// definition that ran before, found from the group's history, deployed exactly as `kirikae deploy
+/// --revision N` would (every check first; `--dry-run` shows the plan).
+async fn roll_back_finished(args: &RollbackArgs, run: Run) -> ExitCode {
+    let Some(config) = &args.common.config else {
+        return usage(
+            &run.report,
+            format!(
+                "no deployment is running in {}: rolling back now means deploying the previous revision Blue/Green, which needs the service's config",
+                run.group.deployment_group
+            ),
+            Some("kirikae rollback -c FILE".into()),
+        );
+    };
+    let previous = match kirikae_engine::previous::find(&run.aws, &run.group).await {
+        Ok(p) => p,
+        // Nothing to roll back to: a refusal before any change.
+        Err(Error::Conflict { message, hint }) => return usage(&run.report, message, hint),
+        Err(e) => return refused(&run.report, &e),
+    };
+    let family = kirikae_engine::deploy::short_arn(&previous.current)
+        .rsplit_once(':')
+        .map(|(f, _)| f.to_string())
+        .unwrap_or_default();
+    let Some((target_family, revision)) = previous.revision() else {
+        return usage(
+            &run.report,
+            format!(
+                "the previous deployment's task definition {} is not a task definition ARN",
+                previous.task_definition_arn
+            ),
+            None,
+        );
+    };
+    if target_family != family {
+        return usage(
+            &run.report,
+            format!(
+                "the revision that ran before ({target_family}:{revision}) is of another family than the service's ({family}); kirikae deploys revisions of the config's family only"
+            ),
+            Some("deploy it with a config naming that family".into()),
+        );
+    }
+    let undone = previous
+        .undoes
+        .as_ref()
+        .map(|e| format!(" brought by deployment {}", e.deployment_id))
+        .unwrap_or_default();
+    eprintln!(
+        "no deployment is running in {}: the service runs {}{undone}; {} a new Blue/Green deployment of {target_family}:{revision}, which deployment {} ({}, started by {}) deployed before",
+        run.group.deployment_group,
+        kirikae_engine::deploy::short_arn(&previous.current),
+        if args.dry_run {
+            "rolling back would create"
+        } else {
+            "rolling back with"
+        },
+        previous.target.deployment_id,
+        previous.target.status,
+        previous.target.who,
+    );
+    let mut argv: Vec<String> = vec![
+        "--config".into(),
+        config.display().to_string(),
+        "--revision".into(),
+        revision.to_string(),
+        "--output".into(),
+        match args.common.output {
+            Output::Json => "json".into(),
+            Output::Text => "text".into(),
+        },
+    ];
+    let optional = [
+        ("--region", args.common.region.clone()),
+        ("--profile", args.common.profile.clone()),
+        ("--endpoint-url", args.common.endpoint_url.clone()),
+        (
+            "--timeout",
+            args.common
+                .timeout
+                .map(|t| humantime::format_duration(t).to_string()),
+        ),
+    ];
+    for (flag, value) in optional {
+        if let Some(v) = value {
+            argv.extend([flag.to_string(), v]);
+        }
+    }
+    argv.extend([
+        "--poll-interval".into(),
+        humantime::format_duration(args.common.poll_interval).to_string(),
+    ]);
+    if args.dry_run {
+        argv.push("--dry-run".into());
+    }
+    match super::deploy::args_from(&argv) {
+        Ok(deploy) => super::deploy::run_with(deploy, run.report, run.interrupt).await,
+        Err(e) => usage(&run.report, e.to_string(), None),
+    }
 }
