@@ -31,6 +31,17 @@ pub struct Preview {
     pub notifications: Vec<&'static str>,
     /// What the checks found that does not stop the deploy.
     pub warnings: Vec<String>,
+    /// The gate a deployment would pass at Ready (config `gate:`).
+    pub gate: Option<GatePreview>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatePreview {
+    pub test_url: Option<String>,
+    /// The HTTP checks, said for a person (`GET /health → 200`), with their request counts.
+    pub checks: Vec<String>,
+    pub command: Option<String>,
+    pub approve: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,6 +183,16 @@ impl Preview {
             wait: plan.wait.clone(),
             notifications: p.notifier.enabled(),
             warnings: p.remote.warnings.clone(),
+            gate: plan.gate.as_ref().map(|g| GatePreview {
+                test_url: p.test_url.clone(),
+                checks: g
+                    .http
+                    .iter()
+                    .map(|c| format!("{} ×{}", c.said(), c.requests))
+                    .collect(),
+                command: g.command.clone(),
+                approve: g.approve,
+            }),
         }
     }
 }
@@ -261,6 +282,25 @@ impl fmt::Display for Preview {
                 write!(f, " (timeout {})", humanize(t.as_secs()))?;
             }
             writeln!(f)?;
+        }
+        if let Some(g) = self.gate.as_ref().filter(|_| s.action == "deploy") {
+            let mut what = g.checks.clone();
+            what.extend(g.command.iter().map(|c| format!("command `{c}`")));
+            let approve = if g.approve {
+                ", then wait for approval (kirikae promote)"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "  gate              at Ready, through {}: {}{approve}; production moves only when it passes",
+                g.test_url.as_deref().unwrap_or("the test listener"),
+                if what.is_empty() {
+                    "no checks".to_string()
+                } else {
+                    what.join(", ")
+                }
+            )?;
         }
         if !self.notifications.is_empty() {
             writeln!(f, "  notifications     {}", self.notifications.join(", "))?;

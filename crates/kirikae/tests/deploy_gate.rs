@@ -64,6 +64,19 @@ async fn a_passing_gate_shifts_production_to_green_and_says_what_it_checked() {
     let project = gated(stack.project(), gate)
         .image("v2")
         .config("/notifications", json!({"webhook": {"url": receiver.url}}));
+    // A dry run says where the gate would check green, and what.
+    let dry = project.deploy(&["--dry-run", "--output", "json"]);
+    dry.assert_exit(0).assert_says(&[
+        &format!(
+            "gate              at Ready, through http://{}:8080: GET / → 200",
+            stack.dns
+        ),
+        "×5, command `echo",
+    ]);
+    assert_eq!(
+        dry.json()["gate"]["test_url"],
+        format!("http://{}:8080", stack.dns)
+    );
     let run = project.deploy(&["--output", "json"]);
     run.assert_exit(0).assert_says(&[
         "gate: checking green through the test listener",
