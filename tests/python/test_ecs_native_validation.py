@@ -92,3 +92,24 @@ def test_service_deployment_reads_answer_as_ecs_does(sandbox):
         ecs.describe_service_revisions(serviceRevisionArns=[arn] * 21)
     with pytest.raises(ecs.exceptions.ServiceDeploymentNotFoundException):
         ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId="ecs-pause-x")
+
+
+def test_a_service_without_a_load_balancer_deploys_blue_green_without_traffic(sandbox):
+    """"Headless" Blue/Green: tasks are replaced stage by stage, no traffic is managed."""
+    ecs = sandbox.client("ecs")
+    ecs.create_cluster(clusterName="demo")
+    td = stack.register_demo(ecs, family="worker")
+    ecs.create_service(cluster="demo", serviceName="worker", taskDefinition=td["taskDefinitionArn"], desiredCount=1,
+                       launchType="FARGATE", networkConfiguration=stack.NETWORK,
+                       deploymentConfiguration=native.deployment_configuration(bake=0))
+    s = {"ecs": ecs, "name": "worker"}
+    native.wait_status(s, native.deployments(s)[0]["serviceDeploymentArn"], "SUCCESSFUL")
+    arn = native.update(s, "v2")
+    d = native.wait_status(s, arn, "SUCCESSFUL")
+    assert "requestedProductionTrafficWeight" not in d["targetServiceRevision"], d
+    assert d["lifecycleStage"] == "CLEAN_UP"
+    # Hooks on a rolling update are not run by the sandbox: refused, not ignored.
+    with pytest.raises(ecs.exceptions.UnsupportedFeatureException):
+        ecs.update_service(cluster="demo", service="worker", deploymentConfiguration={
+            "strategy": "ROLLING", "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_SCALE_UP"]}]})
+    assert native.service(s)["deploymentConfiguration"]["strategy"] == "BLUE_GREEN"

@@ -169,6 +169,17 @@ pub fn check(
                 "canaryConfiguration is only valid when the deployment strategy is CANARY.",
             ));
         }
+        // AWS runs PAUSE hooks on rolling updates too (May 2026); the sandbox does not, and says so
+        // rather than ignore them.
+        if dc["lifecycleHooks"]
+            .as_array()
+            .is_some_and(|hooks| !hooks.is_empty())
+        {
+            return Err(ApiError::new(
+                "UnsupportedFeatureException",
+                "Lifecycle hooks on rolling updates are not implemented in the kirikae sandbox; it runs them for the BLUE_GREEN, LINEAR and CANARY strategies.",
+            ));
+        }
         return Ok(None);
     };
     if strategy != Strategy::Linear && !dc["linearConfiguration"].is_null() {
