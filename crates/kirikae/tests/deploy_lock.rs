@@ -46,6 +46,39 @@ fn lock_tags(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// `kirikae deploy ARGS` started, its stderr collected line by line as it comes (to see what it says
+/// while it waits).
+fn spawn_reading_stderr(
+    project: &Project,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    Arc<Mutex<String>>,
+    std::thread::JoinHandle<()>,
+) {
+    let mut child = project
+        .kirikae("deploy")
+        .arg("-c")
+        .arg(project.dir.join("kirikae.yml"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kirikae deploy");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    (child, stderr, reader)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn of_two_concurrent_deploys_one_changes_the_service_and_the_other_names_it() {
     let stack = Stack::new().await;
@@ -98,6 +131,9 @@ async fn of_two_concurrent_deploys_one_changes_the_service_and_the_other_names_i
     let refusal = loser.json();
     assert_eq!(refusal["exit_code"], 1);
     let message = refusal["message"].as_str().unwrap();
+    // Which of the three places refused it (the checks, the lock, the check under the lock) depends on
+    // how the two runs interleaved; each names the first.
+    eprintln!("refused: {message}");
     assert!(
         message.contains(winner_from) && message.contains("arn:aws:iam::000000000000:root"),
         "{message}"
@@ -212,33 +248,17 @@ async fn wait_for_active_queues_behind_a_running_deployment_then_deploys() {
     let queued = run_by(held(), "carol", "host-c");
     let registered = stack.calls_of("ecs.RegisterTaskDefinition");
     let created = stack.calls_of("codedeploy.CreateDeployment");
-    let mut child = queued
-        .kirikae("deploy")
-        .arg("-c")
-        .arg(queued.dir.join("kirikae.yml"))
-        .args([
+    let (child, stderr, reader) = spawn_reading_stderr(
+        &queued,
+        &[
             "--image",
             "web=kirikae/demo:v3",
             "--no-wait",
             "--wait-for-active",
             "--output",
             "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run kirikae deploy");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let (pipe, stderr) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut s = stderr.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        })
-    };
+        ],
+    );
     wait_for("the queued deploy to say what it waits for", 60, || {
         stderr
             .lock()
@@ -291,4 +311,76 @@ async fn wait_for_active_queues_behind_a_running_deployment_then_deploys() {
         first_status, "Succeeded",
         "it deployed after the first ended"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_for_active_queues_behind_another_runs_lock_until_it_is_released() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let arn = cluster_arn(&stack);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    block_on(
+        stack
+            .ecs
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key("kirikae:lock/web/other-run")
+                    .value(format!(
+                        "at={} expires={} by=arn:aws:iam::000000000000:role/ci from=dave@host-d",
+                        now * 1000,
+                        now + 3600
+                    ))
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let registered = stack.calls_of("ecs.RegisterTaskDefinition");
+    let queued = stack.project();
+    let (child, stderr, reader) = spawn_reading_stderr(
+        &queued,
+        &[
+            "--image",
+            "web=kirikae/demo:v2",
+            "--no-wait",
+            "--wait-for-active",
+            "--output",
+            "json",
+        ],
+    );
+    wait_for(
+        "the queued deploy to say whose lock it waits for",
+        60,
+        || {
+            let said = stderr.lock().unwrap();
+            (said.contains("waiting for another deploy of demo/web")
+            && said.contains("kirikae run other-run (by arn:aws:iam::000000000000:role/ci, from dave@host-d)"))
+        .then_some(())
+        },
+    );
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered);
+
+    // The holder (or a person) releases it: the queued run goes on.
+    block_on(
+        stack
+            .ecs
+            .untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("kirikae:lock/web/other-run")
+            .send(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().expect("wait for kirikae deploy");
+    reader.join().unwrap();
+    let said = stderr.lock().unwrap().clone();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"], "started", "{doc:#}");
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered + 1);
+    assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
 }
