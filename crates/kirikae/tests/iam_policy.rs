@@ -243,6 +243,19 @@ fn operate(stack: &Stack, project: &Project, command: &str) -> i32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_setup_policy_allows_every_call_of_setup_and_nothing_more() {
     let stack = onboarding::one_group_stack().await;
+    let default_rule = stack
+        .elb
+        .describe_rules()
+        .listener_arn(&stack.prod_listener)
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .iter()
+        .find(|r| r.is_default() == Some(true))
+        .and_then(|r| r.rule_arn())
+        .unwrap()
+        .to_string();
     let before = calls(&stack);
     let project = stack.project().config(
         "/codedeploy/service_role",
@@ -253,6 +266,24 @@ async fn the_setup_policy_allows_every_call_of_setup_and_nothing_more() {
         let out = onboarding::run(&project, "setup", &project.path("kirikae.yml"), args);
         onboarding::assert_exit(&out, 0, "kirikae setup");
     }
+    // An `ecs:` block: the infrastructure role, the production listener's weighted form; then the
+    // production rule named by its ARN.
+    let native = onboarding::native_project(&stack).config(
+        "/ecs/infrastructure_role",
+        json!("arn:aws:iam::000000000000:role/kirikae-setup-policy-infra"),
+    );
+    native.write();
+    let out = onboarding::run(&native, "setup", &native.path("kirikae.yml"), &[]);
+    onboarding::assert_exit(&out, 0, "kirikae setup (ecs:)");
+    let by_rule = onboarding::native_project(&stack)
+        .config(
+            "/ecs/infrastructure_role",
+            json!("arn:aws:iam::000000000000:role/kirikae-setup-policy-infra"),
+        )
+        .config("/ecs/production_listener", json!(default_rule));
+    by_rule.write();
+    let out = onboarding::run(&by_rule, "setup", &by_rule.path("kirikae.yml"), &[]);
+    onboarding::assert_exit(&out, 0, "kirikae setup (ecs: with a rule ARN)");
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()
         .filter(|(op, n)| before.get(op).copied().unwrap_or(0) < *n)

@@ -287,7 +287,7 @@ async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup()
         "runs with the ECS rolling update",
         "takes a new service",
         "UpdateService",
-        "not implemented yet",
+        "write an `ecs:` block instead of `codedeploy:`",
     ] {
         assert!(
             stderr(&plan).contains(part),

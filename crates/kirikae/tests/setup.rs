@@ -312,3 +312,152 @@ async fn dry_run_and_every_refusal_change_nothing() {
         "a refused setup changed something"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_for_ecs_native_moves_a_rolling_service_to_blue_green_under_load_without_a_failed_request()
+ {
+    use aws_sdk_ecs::types::{
+        AwsVpcConfiguration, ContainerDefinition, LaunchType, LoadBalancer, NetworkConfiguration,
+        NetworkMode, PortMapping,
+    };
+    // A team on ECS's rolling update (v1) behind one target group and one listener.
+    let stack = one_group_stack().await;
+    let td = stack
+        .ecs
+        .register_task_definition()
+        .family("web")
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("web")
+                .image("kirikae/demo:v1")
+                .port_mappings(PortMapping::builder().container_port(8080).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .ecs
+        .create_service()
+        .cluster("demo")
+        .service_name("web")
+        .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+        .desired_count(2)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets("subnet-a")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .load_balancers(
+            LoadBalancer::builder()
+                .target_group_arn(&stack.target_groups[0])
+                .container_name("web")
+                .container_port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a rolling service");
+    deploy_support::wait_for("v1 serving on :80", 60, || {
+        (Stack::version_at(&stack.dns, 80).as_deref() == Some("v1")).then_some(())
+    });
+
+    // Its config with an `ecs:` block, naming an infrastructure role that does not exist yet.
+    let native = || {
+        let p = onboarding::native_project(&stack).config(
+            "/ecs/infrastructure_role",
+            json!("arn:aws:iam::000000000000:role/kirikae-ecs-infrastructure"),
+        );
+        p.write();
+        p
+    };
+    let p = native();
+    let config = p.path("kirikae.yml");
+    let out = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&out, 0, "kirikae setup (ecs:)");
+    let doc = json(&out);
+    let acted: Vec<(&str, &str)> = doc["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "create" || s["action"] == "modify")
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap(),
+                s["resource"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        acted,
+        vec![
+            ("create", "target group web-green"),
+            ("modify", "production listener web-alb:80"),
+            ("create", "test listener web-alb:8080"),
+            ("create", "IAM role kirikae-ecs-infrastructure"),
+        ],
+        "{doc:#}"
+    );
+    let said = doc["plan"].to_string();
+    assert!(said.contains("runs with the ECS rolling update: AWS allows the move to ECS-native Blue/Green in place"), "{said}");
+    let role = boto3(
+        &stack,
+        "iam = client('iam')\nr = iam.get_role(RoleName='kirikae-ecs-infrastructure')['Role']\n\
+         p = iam.list_attached_role_policies(RoleName='kirikae-ecs-infrastructure')['AttachedPolicies']\n\
+         print(json.dumps({'trust': r['AssumeRolePolicyDocument'], 'policies': [x['PolicyArn'] for x in p]}))",
+    );
+    assert_eq!(
+        role["trust"]["Statement"][0]["Principal"]["Service"],
+        "ecs.amazonaws.com"
+    );
+    assert_eq!(
+        role["policies"],
+        json!(["arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"])
+    );
+    // The production rule's new form sends all traffic where it went.
+    assert_eq!(Stack::version_at(&stack.dns, 80).as_deref(), Some("v1"));
+    let before = stack.mutating_calls();
+    let again = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&again, 0, "a second kirikae setup (ecs:)");
+    assert_eq!(json(&again)["result"], "nothing_to_create");
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a second setup changed something"
+    );
+
+    // kirikae deploy moves the rolling service to ECS-native Blue/Green with v2, under load.
+    let host = format!("{}:80", stack.dns);
+    let socket = host.to_socket_addrs().unwrap().next().unwrap();
+    let address = Address {
+        socket,
+        url: format!("http://{host}/"),
+        host,
+    };
+    let running = load::start(
+        &address,
+        Settings {
+            rate: 40.0,
+            connections: 4,
+        },
+        kirikae_demo::Origin::now(),
+    )
+    .await;
+    let deployed = tokio::task::block_in_place(|| native().image("v2").deploy(&[]));
+    let samples = running.stop().await;
+    deployed.assert_exit(0);
+    let failed: Vec<_> = samples.iter().filter(|s| s.error.is_some()).collect();
+    assert!(samples.len() > 20, "{} requests", samples.len());
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert_eq!(samples.first().unwrap().version.as_deref(), Some("v1"));
+    assert_eq!(samples.last().unwrap().version.as_deref(), Some("v2"));
+}

@@ -13,7 +13,14 @@ use crate::error::{ConfigError, Error};
 /// `(target group ARN, weight)` of a listener's default forward. AWS describes a plain forward both
 /// ways (TargetGroupArn and a ForwardConfig of one group): the ForwardConfig is read when present.
 pub fn forwards(l: &Listener) -> Vec<(String, Option<i32>)> {
-    l.default_actions()
+    forwards_of(l.default_actions())
+}
+
+/// `(target group ARN, weight)` of forward actions (a listener's default actions, or a rule's).
+pub fn forwards_of(
+    actions: &[aws_sdk_elasticloadbalancingv2::types::Action],
+) -> Vec<(String, Option<i32>)> {
+    actions
         .iter()
         .flat_map(|a| match a.forward_config() {
             Some(f) if !f.target_groups().is_empty() => f

@@ -1,6 +1,8 @@
-//! The CodeDeploy service role: found by the name in the config's ARN, checked to trust
-//! `codedeploy.amazonaws.com` (an existing role is never changed), or created with that trust, the
-//! config's path, and the AWS managed policy `AWSCodeDeployRoleForECS` attached. Tagged as created by
+//! The role Blue/Green needs — CodeDeploy's service role (trusting `codedeploy.amazonaws.com`, with
+//! the AWS managed policy `AWSCodeDeployRoleForECS`) or, for ECS-native Blue/Green, the infrastructure
+//! role (trusting `ecs.amazonaws.com`, with `AmazonECSInfrastructureRolePolicyForLoadBalancers`): found
+//! by the name in the config's ARN and checked to trust its service (an existing role is never
+//! changed), or created with that trust, the config's path and the managed policy. Tagged as created by
 //! kirikae.
 
 use aws_sdk_iam::operation::get_role::GetRoleError;
@@ -12,8 +14,41 @@ use crate::connection::Clients;
 use crate::error::Error;
 use crate::preflight::group_inputs::{role_name, trusts};
 
-pub const CODEDEPLOY: &str = "codedeploy.amazonaws.com";
-pub const MANAGED_POLICY: &str = "AWSCodeDeployRoleForECS";
+/// Which role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    CodeDeploy,
+    EcsInfrastructure,
+}
+
+impl Kind {
+    /// The service principal that assumes it.
+    pub fn principal(self) -> &'static str {
+        match self {
+            Kind::CodeDeploy => "codedeploy.amazonaws.com",
+            Kind::EcsInfrastructure => "ecs.amazonaws.com",
+        }
+    }
+
+    /// The AWS managed policy it needs (both live at the policy path `/`).
+    pub fn managed_policy(self) -> &'static str {
+        match self {
+            Kind::CodeDeploy => "AWSCodeDeployRoleForECS",
+            Kind::EcsInfrastructure => "AmazonECSInfrastructureRolePolicyForLoadBalancers",
+        }
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Kind::CodeDeploy => {
+                "CodeDeploy's service role for ECS Blue/Green deployments (created by kirikae setup)"
+            }
+            Kind::EcsInfrastructure => {
+                "ECS's infrastructure role for load balancers in ECS-native Blue/Green (created by kirikae setup)"
+            }
+        }
+    }
+}
 
 /// The role as the config names it.
 #[derive(Debug, Clone)]
@@ -40,8 +75,12 @@ impl RoleRef {
         })
     }
 
-    pub fn policy_arn(&self) -> String {
-        format!("arn:{}:iam::aws:policy/{MANAGED_POLICY}", self.partition)
+    pub fn policy_arn(&self, kind: Kind) -> String {
+        format!(
+            "arn:{}:iam::aws:policy/{}",
+            self.partition,
+            kind.managed_policy()
+        )
     }
 }
 
@@ -55,7 +94,7 @@ pub enum State {
     Missing,
 }
 
-pub async fn state(aws: &Clients, role: &RoleRef) -> Result<State, Error> {
+pub async fn state(aws: &Clients, role: &RoleRef, kind: Kind) -> Result<State, Error> {
     match aws.iam.get_role().role_name(&role.name).send().await {
         Ok(o) => {
             let doc = o
@@ -65,7 +104,7 @@ pub async fn state(aws: &Clients, role: &RoleRef) -> Result<State, Error> {
             // IAM answers the trust policy URL-encoded.
             let decoded = percent_encoding::percent_decode_str(doc).decode_utf8_lossy();
             let policy: Value = serde_json::from_str(&decoded).unwrap_or(Value::Null);
-            Ok(if trusts(&policy, CODEDEPLOY) {
+            Ok(if trusts(&policy, kind.principal()) {
                 State::Trusted
             } else {
                 State::Untrusted
@@ -84,12 +123,12 @@ pub async fn state(aws: &Clients, role: &RoleRef) -> Result<State, Error> {
 }
 
 /// Creates the role and attaches the managed policy; returns the new role's ARN.
-pub async fn create(aws: &Clients, role: &RoleRef) -> Result<String, Error> {
+pub async fn create(aws: &Clients, role: &RoleRef, kind: Kind) -> Result<String, Error> {
     let trust = json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": CODEDEPLOY},
+            "Principal": {"Service": kind.principal()},
             "Action": "sts:AssumeRole"
         }]
     });
@@ -100,9 +139,7 @@ pub async fn create(aws: &Clients, role: &RoleRef) -> Result<String, Error> {
         .role_name(&role.name)
         .path(&role.path)
         .assume_role_policy_document(trust.to_string())
-        .description(
-            "CodeDeploy's service role for ECS Blue/Green deployments (created by kirikae setup)",
-        )
+        .description(kind.description())
         .tags(
             aws_sdk_iam::types::Tag::builder()
                 .key(key)
@@ -116,7 +153,7 @@ pub async fn create(aws: &Clients, role: &RoleRef) -> Result<String, Error> {
     aws.iam
         .attach_role_policy()
         .role_name(&role.name)
-        .policy_arn(role.policy_arn())
+        .policy_arn(role.policy_arn(kind))
         .send()
         .await
         .map_err(|e| failed("iam:AttachRolePolicy", e))?;
@@ -135,8 +172,12 @@ mod tests {
             ("ecsCodeDeployRole", "/")
         );
         assert_eq!(
-            r.policy_arn(),
+            r.policy_arn(Kind::CodeDeploy),
             "arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS"
+        );
+        assert_eq!(
+            r.policy_arn(Kind::EcsInfrastructure),
+            "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
         );
         let r = RoleRef::parse("arn:aws-cn:iam::123456789012:role/service-role/deployer").unwrap();
         assert_eq!(
@@ -144,7 +185,7 @@ mod tests {
             ("deployer", "/service-role/")
         );
         assert_eq!(
-            r.policy_arn(),
+            r.policy_arn(Kind::CodeDeploy),
             "arn:aws-cn:iam::aws:policy/AWSCodeDeployRoleForECS"
         );
         assert!(RoleRef::parse("arn:aws:iam::1:user/x").is_none());

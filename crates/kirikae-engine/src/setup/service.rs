@@ -1,14 +1,24 @@
-//! The service, read-only: setup never changes it, it says where it stands. A service that does not
-//! exist yet is created by `kirikae deploy`; a CODE_DEPLOY one is ready; one on the ECS rolling update
-//! gets the way to Blue/Green stated plainly: AWS lets `UpdateService` move a service from rolling to
-//! ECS-native Blue/Green, but not to CODE_DEPLOY, which needs a new service.
+//! The service, read-only: setup never changes it, it says where it stands against the config's
+//! controller. A service that does not exist yet is created by `kirikae deploy`; one on the ECS rolling
+//! update gets the way to Blue/Green stated plainly: AWS lets `UpdateService` move a service from
+//! rolling to ECS-native Blue/Green (what `kirikae deploy` does with an `ecs:` block), but not to
+//! CODE_DEPLOY, which needs a new service.
 
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 
 use crate::aws::failed;
 use crate::connection::Clients;
 use crate::error::{ConfigError, Error};
-use crate::plan::Plan;
+
+/// The service a config names.
+#[derive(Debug, Clone)]
+pub struct Named<'a> {
+    pub config_path: &'a std::path::Path,
+    pub cluster: &'a str,
+    pub service: &'a str,
+    /// Whether the config has an `ecs:` block (ECS-native Blue/Green) rather than `codedeploy:`.
+    pub native: bool,
+}
 
 /// Where the service stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +32,13 @@ pub enum Standing {
     Other(String),
 }
 
-pub async fn standing(plan: &Plan, aws: &Clients) -> Result<Standing, Error> {
+pub async fn standing(plan: &Named<'_>, aws: &Clients) -> Result<Standing, Error> {
     let out =
         match aws
             .ecs
             .describe_services()
-            .cluster(&plan.cluster)
-            .services(&plan.service)
+            .cluster(plan.cluster)
+            .services(plan.service)
             .send()
             .await
         {
@@ -40,7 +50,7 @@ pub async fn standing(plan: &Plan, aws: &Clients) -> Result<Standing, Error> {
                 ) =>
             {
                 return Err(ConfigError::in_file(
-                &plan.config_path,
+                plan.config_path,
                 format!("ECS cluster `{}` does not exist in {}", plan.cluster, aws.region),
             )
             .field("cluster")
@@ -73,49 +83,47 @@ pub async fn standing(plan: &Plan, aws: &Clients) -> Result<Standing, Error> {
     })
 }
 
-/// What to say about it: `(ready, text)`.
-pub fn statement(plan: &Plan, s: &Standing, production_group: &str) -> (bool, String) {
+/// What to say about it.
+pub fn statement(plan: &Named<'_>, s: &Standing, production_group: &str) -> String {
     let target = format!("{}/{}", plan.cluster, plan.service);
-    match s {
-        Standing::Missing => (
-            true,
-            format!(
-                "service {target} does not exist yet: `kirikae deploy` creates it with the CODE_DEPLOY controller behind {production_group}"
-            ),
+    let config = plan.config_path.display();
+    match (s, plan.native) {
+        (Standing::Missing, false) => format!(
+            "service {target} does not exist yet: `kirikae deploy` creates it with the CODE_DEPLOY controller behind {production_group}"
         ),
-        Standing::CodeDeploy => (
-            true,
-            format!("service {target} runs with the CODE_DEPLOY controller"),
+        (Standing::Missing, true) => format!(
+            "service {target} does not exist yet: `kirikae deploy` creates it with the ECS controller and the ecs: block's strategy behind {production_group}"
         ),
-        Standing::Ecs { strategy } if strategy == "ROLLING" => (
-            false,
-            format!(
-                "service {target} runs with the ECS rolling update. To CodeDeploy Blue/Green (what kirikae deploys): \
-                 a service's controller cannot change to CODE_DEPLOY, so it takes a new service — set `service:` in \
-                 {} to a new name, `kirikae deploy` creates it behind {production_group} next to {}, then delete the \
-                 old one (aws ecs delete-service --cluster {} --service {} --force). To ECS-native Blue/Green: AWS \
-                 allows it in place with UpdateService (deploymentConfiguration.strategy BLUE_GREEN), but setting \
-                 that up (the infrastructure role, the weighted production rule) is not implemented yet in kirikae",
-                plan.config_path.display(),
-                plan.service,
-                plan.cluster,
-                plan.service
-            ),
+        (Standing::CodeDeploy, false) => {
+            format!("service {target} runs with the CODE_DEPLOY controller")
+        }
+        (Standing::Ecs { strategy }, true) if strategy != "ROLLING" => {
+            format!("service {target} deploys with ECS-native Blue/Green (strategy {strategy})")
+        }
+        (Standing::Ecs { .. }, true) => format!(
+            "service {target} runs with the ECS rolling update: AWS allows the move to ECS-native Blue/Green in place, and `kirikae deploy` makes it (UpdateService with the ecs: block's strategy)"
         ),
-        Standing::Ecs { strategy } => (
-            false,
-            format!(
-                "service {target} deploys with ECS-native Blue/Green (strategy {strategy}); kirikae deploys through \
-                 CodeDeploy, which needs a new service with the CODE_DEPLOY controller: set `service:` to a new name \
-                 (setup for ECS-native is not implemented yet)"
-            ),
+        (Standing::Ecs { strategy }, false) if strategy == "ROLLING" => format!(
+            "service {target} runs with the ECS rolling update. To CodeDeploy Blue/Green: a service's controller \
+             cannot change to CODE_DEPLOY, so it takes a new service — set `service:` in {config} to a new name, \
+             `kirikae deploy` creates it behind {production_group} next to {}, then delete the old one (aws ecs \
+             delete-service --cluster {} --service {} --force). To ECS-native Blue/Green instead: AWS allows it \
+             in place with UpdateService — write an `ecs:` block instead of `codedeploy:` (kirikae setup then \
+             creates the infrastructure role and the weighted production rule, kirikae deploy moves the service)",
+            plan.service, plan.cluster, plan.service
         ),
-        Standing::Other(kind) => (
-            false,
-            format!(
-                "service {target} runs with the {kind} deployment controller; kirikae deploys a service with the \
-                 CODE_DEPLOY controller: set `service:` to a new name"
-            ),
+        (Standing::Ecs { strategy }, false) => format!(
+            "service {target} deploys with ECS-native Blue/Green (strategy {strategy}), but {config} has a `codedeploy:` \
+             block: CodeDeploy needs a service with the CODE_DEPLOY controller (a new name), or write an `ecs:` block \
+             (`kirikae init` writes one from the service)"
+        ),
+        (Standing::CodeDeploy, true) => format!(
+            "service {target} runs with the CODE_DEPLOY controller, but {config} has an `ecs:` block: `kirikae deploy` \
+             refuses the mismatch; AWS's migration guide moves such a service with UpdateService once CodeDeploy's \
+             deployments are off"
+        ),
+        (Standing::Other(kind), _) => format!(
+            "service {target} runs with the {kind} deployment controller, which another tool drives: set `service:` to a new name"
         ),
     }
 }

@@ -1,6 +1,7 @@
 //! `kirikae setup -c FILE [--dry-run] [--output json]`: prints the plan (what exists, what it creates,
 //! what it only says), then creates the missing pieces of the config's Blue/Green: the second target
-//! group, the test listener, the CodeDeploy service role. The config and definitions are validated and
+//! group, the test listener, the CodeDeploy service role — or, for an `ecs:` block, the infrastructure
+//! role and the production listener's weighted form. The config and definitions are validated and
 //! every problem is found with read-only calls before the first change. Exit 0 when done (or nothing
 //! to do, or --dry-run), 2 on a problem found before any change, 1 when a creating call failed (the
 //! message lists what was created).
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use kirikae_engine::Error;
 use kirikae_engine::config::Templater;
+use kirikae_engine::native;
 use kirikae_engine::plan::{self, DeployFlags};
 use kirikae_engine::setup;
 use serde_json::{Value, json};
@@ -42,20 +44,24 @@ pub struct Args {
 pub async fn run(args: Args) -> ExitCode {
     let json_out = args.output == Output::Json;
     let paint = Paint(color_enabled());
-    let plan = match plan::build(
-        &args.config,
-        &DeployFlags::default(),
-        &Templater::from_process_env(),
-    ) {
+    let (flags, templater) = (DeployFlags::default(), Templater::from_process_env());
+    // A config with an `ecs:` block is ECS-native Blue/Green; else it has a `codedeploy:` block.
+    let planned = match native::plan::build(&args.config, &flags, &templater) {
+        Ok(Some(plan)) => match args.aws.connection().connect(plan.region.as_deref()).await {
+            Ok(aws) => setup::plan_native(&plan, &aws).await.map(|s| (s, aws)),
+            Err(e) => Err(Error::Config(e)),
+        },
+        Ok(None) => match plan::build(&args.config, &flags, &templater) {
+            Ok(plan) => match args.aws.connection().connect(plan.region.as_deref()).await {
+                Ok(aws) => setup::plan(&plan, &aws).await.map(|s| (s, aws)),
+                Err(e) => Err(Error::Config(e)),
+            },
+            Err(e) => Err(Error::Config(e)),
+        },
+        Err(e) => Err(Error::Config(e)),
+    };
+    let (planned, aws) = match planned {
         Ok(p) => p,
-        Err(e) => return fail(json_out, &Error::Config(e)),
-    };
-    let aws = match args.aws.connection().connect(plan.region.as_deref()).await {
-        Ok(a) => a,
-        Err(e) => return fail(json_out, &Error::Config(e)),
-    };
-    let planned = match setup::plan(&plan, &aws).await {
-        Ok(s) => s,
         Err(e) => return fail(json_out, &e),
     };
     eprintln!(
@@ -65,6 +71,7 @@ pub async fn run(args: Args) -> ExitCode {
     for s in &planned.steps {
         let (mark, verb) = match s.action {
             "create" => (paint.green("+"), "create "),
+            "modify" => (paint.yellow("~"), "modify "),
             "exists" => (paint.dim("✓"), ""),
             _ => (paint.dim("·"), ""),
         };
