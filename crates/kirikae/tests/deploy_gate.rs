@@ -464,6 +464,23 @@ async fn a_gate_that_cannot_work_is_refused_before_any_change() {
         &[],
         &["CodeDeploy stops the deployment after ready.wait_minutes"],
     );
+    // kirikae verify makes the same checks, and says where a gate that can work checks green.
+    let project = gated(stack.project(), checks.clone());
+    let verified = project
+        .kirikae("verify")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae verify");
+    let said = String::from_utf8_lossy(&verified.stderr);
+    assert_eq!(verified.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the gate reaches the test listener at http://{}:8080",
+            stack.dns
+        )),
+        "{said}"
+    );
     // JSON output says the same.
     let run = gated(stack.project(), checks)
         .config("/codedeploy/test_listener", Value::Null)

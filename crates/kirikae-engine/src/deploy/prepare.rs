@@ -63,11 +63,23 @@ pub async fn verify(plan: &Plan, connection: &Connection) -> Verified {
         }
     };
     match preflight::check_noting(plan, &aws, &mut passed).await {
-        Ok(remote) => Verified {
-            passed,
-            warnings: remote.warnings,
-            failed: None,
-        },
+        Ok(remote) => {
+            // The gate's test listener, as a deploy finds it before any change.
+            let gate = crate::gate::url::resolve(plan, remote.test_listener.as_deref(), &aws).await;
+            let failed = match gate {
+                Ok(Some(url)) => {
+                    passed.push(format!("the gate reaches the test listener at {url}"));
+                    None
+                }
+                Ok(None) => None,
+                Err(e) => Some(e),
+            };
+            Verified {
+                passed,
+                warnings: remote.warnings,
+                failed,
+            }
+        }
         Err(e) => Verified {
             passed,
             warnings: Vec::new(),
