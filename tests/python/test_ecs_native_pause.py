@@ -68,6 +68,7 @@ def test_continue_with_rollback_sends_traffic_back_to_blue(sandbox):
     s["ecs"].continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="ROLLBACK")
     d = native.wait_status(s, arn, "ROLLBACK_SUCCESSFUL")
     assert "ContinueServiceDeployment" in d["statusReason"], d
+    assert not [h for h in d["lifecycleHookDetails"] if h["status"] in ("AWAITING_ACTION", "IN_PROGRESS")], d
     assert d["rollback"]["serviceRevisionArn"] == d["sourceServiceRevisions"][0]["arn"], d
     assert {native.served(s) for _ in range(10)} == {(200, "v1")}
     assert native.rule_weights(s) == {"blue": 100, "green": 0}

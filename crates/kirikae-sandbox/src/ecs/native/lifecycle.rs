@@ -175,11 +175,10 @@ fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
         d.status = Status::InProgress;
         d.started_at = Some(now);
     }
+    // Stop or Continue(ROLLBACK) asked for it: ROLLBACK_REQUESTED becomes ROLLBACK_IN_PROGRESS now.
     if d.status == Status::RollbackRequested && !d.rolling_back() {
-        d.run = Run {
-            step: Step::RollingBack,
-            phase: Phase::Act,
-        };
+        let reason = d.status_reason.clone().unwrap_or_default();
+        begin_rollback(d, reason, now);
     }
     if !d.rolling_back()
         && let Some(reason) = monitors(cx, at, d)
@@ -492,16 +491,6 @@ fn roll_back(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) -> Flow {
         d.finished_at = Some(cx.now);
         return Flow::Wait;
     };
-    if d.status == Status::RollbackRequested {
-        d.status = Status::RollbackInProgress;
-        if d.rollback.is_none() {
-            d.rollback = Some(RollbackInfo {
-                reason: d.status_reason.clone().unwrap_or_default(),
-                started_at: cx.now,
-                revision_arn: source.arn.clone(),
-            });
-        }
-    }
     if let Err(reason) = move_traffic(cx, d, 0.0, 0.0) {
         return Flow::Rollback(reason);
     }
