@@ -311,6 +311,33 @@ async fn an_approval_holds_in_ready_until_kirikae_promote_from_another_process()
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_waiting_for_approval_rolls_back_with_on_interrupt_rollback() {
+    let stack = Stack::new().await;
+    let gate = json!({"http": [{"path": "/", "requests": 2}], "approve": true});
+    gated(stack.project(), gate.clone())
+        .deploy(&[])
+        .assert_exit(0);
+    let project = gated(stack.project(), gate).image("v2");
+    let deploy = Background::start(
+        &project,
+        &["--on-interrupt", "rollback", "--output", "json"],
+    );
+    wait_for("the deploy to wait for approval", 60, || {
+        deploy.said("waiting for approval").then_some(())
+    });
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(deploy.child.id() as i32, libc::SIGTERM) };
+    let (code, out, stderr) = deploy.wait();
+    assert_eq!(code, 143, "{stderr}");
+    assert_eq!(out["result"], "interrupted", "{out:#}");
+    assert_eq!(out["gate"]["verdict"], "passed");
+    assert_eq!(out["gate"]["approval"]["state"], "not_given", "{out:#}");
+    assert_eq!(out["rollback"]["traffic_on_blue"], true, "{out:#}");
+    assert_eq!(stack.calls_of("codedeploy.ContinueDeployment"), 0);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
+
 /// `kirikae promote -c FILE --output json` of the project's deployment.
 fn promote(project: &Project) -> (i32, Value, String) {
     let out = project
