@@ -212,7 +212,8 @@ pub fn create(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     };
     match (controller, plan) {
         // The first service deployment of a Blue/Green-family service runs its lifecycle too, with
-        // nothing to shift traffic from.
+        // nothing to shift traffic from: its hooks run (the Terraform provider waits for "lifecycle
+        // hooks complete during creation", hashicorp/terraform-provider-aws#43434).
         (Controller::Ecs, Some(plan)) => {
             native::begin(&mut service, spec, plan, deployment_configuration, now);
         }
