@@ -43,6 +43,11 @@ pub struct Record {
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The task definition the service ran when this deployment was created: what `kirikae rollback`
+    /// deploys again once it has finished, even when no deployment of the group brought it (the
+    /// service was created with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 impl Record {

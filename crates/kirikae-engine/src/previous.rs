@@ -20,16 +20,17 @@ use crate::operate::Group;
 pub struct Previous {
     /// The task definition the service runs now.
     pub current: String,
-    /// The successful deployment that brought `current`, if the group's history has it.
-    pub undoes: Option<Entry>,
-    /// The successful deployment before it, of another task definition: what to deploy again.
-    pub target: Entry,
-    /// The target's task definition ARN.
+    /// The successful deployment that brought `current`.
+    pub undoes: Entry,
+    /// The task definition to deploy again.
     pub task_definition_arn: String,
+    /// How it is known: the earlier deployment that deployed it, or (None) the record the undone
+    /// deployment carries of what the service ran before it.
+    pub deployed_by: Option<Entry>,
 }
 
 impl Previous {
-    /// `family:revision` of the target.
+    /// `family` and `revision` of the target.
     pub fn revision(&self) -> Option<(String, i32)> {
         let short = crate::deploy::short_arn(&self.task_definition_arn);
         let (family, revision) = short.rsplit_once(':')?;
@@ -41,18 +42,22 @@ impl Previous {
 /// when the history does not tell.
 pub async fn find(aws: &Clients, group: &Group) -> Result<Previous, Error> {
     let current = running_task_definition(aws, group).await?;
-    let mut entries =
+    let entries =
         history::list(aws, &group.application, &group.deployment_group, usize::MAX).await?;
     let deployed: Vec<Deployed> = entries.iter().map(Deployed::of).collect();
     let (undoes, target) = choose(&current, &deployed, &group.deployment_group)?;
-    let undoes = undoes.map(|i| entries[i].clone());
-    let target = entries.swap_remove(target);
-    let task_definition_arn = target.task_definition_arn.clone().unwrap_or_default();
+    let (task_definition_arn, deployed_by) = match target {
+        Target::Deployment(i) => (
+            entries[i].task_definition_arn.clone().unwrap_or_default(),
+            Some(entries[i].clone()),
+        ),
+        Target::Recorded(arn) => (arn, None),
+    };
     Ok(Previous {
         current,
-        undoes,
-        target,
+        undoes: entries[undoes].clone(),
         task_definition_arn,
+        deployed_by,
     })
 }
 
@@ -61,6 +66,8 @@ struct Deployed<'a> {
     id: &'a str,
     succeeded: bool,
     task_definition_arn: Option<&'a str>,
+    /// What the service ran when kirikae created it (its audit record), if recorded.
+    replaces: Option<&'a str>,
 }
 
 impl<'a> Deployed<'a> {
@@ -69,17 +76,24 @@ impl<'a> Deployed<'a> {
             id: &e.deployment_id,
             succeeded: e.status == "Succeeded",
             task_definition_arn: e.task_definition_arn.as_deref(),
+            replaces: e.audit.as_ref().and_then(|a| a.replaces.as_deref()),
         }
     }
 }
 
-/// Over the group's deployments newest first: the index of the deployment that brought `current` and
-/// of the one to deploy again (pure, unit-tested).
-fn choose(
-    current: &str,
-    deployed: &[Deployed],
-    group: &str,
-) -> Result<(Option<usize>, usize), Error> {
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// The deployment at this index deployed it.
+    Deployment(usize),
+    /// A deployment recorded that the service ran it before.
+    Recorded(String),
+}
+
+/// Over the group's deployments newest first: the index of the successful deployment that brought
+/// `current`, and what ran before it — what that deployment recorded it replaced, or else the newest
+/// earlier successful deployment of another task definition (redeploys of `current` are passed over;
+/// failed and stopped deployments never served for good). Pure, unit-tested.
+fn choose(current: &str, deployed: &[Deployed], group: &str) -> Result<(usize, Target), Error> {
     let mut older = deployed
         .iter()
         .enumerate()
@@ -98,19 +112,32 @@ fn choose(
             ),
         });
     };
-    let (target, _) = older
-        .find(|(_, d)| d.task_definition_arn != Some(current))
-        .ok_or_else(|| Error::Conflict {
-            message: format!(
-                "deployment {} brought {} and no successful deployment of another task definition came before it in {group}: there is no earlier revision to roll back to",
-                undone.id,
-                crate::deploy::short_arn(current)
-            ),
-            hint: Some(
-                "kirikae deploy --revision N deploys a revision of your choice Blue/Green".into(),
-            ),
-        })?;
-    Ok((Some(undoes), target))
+    let recorded = |d: &Deployed| {
+        d.replaces
+            .filter(|r| *r != current)
+            .map(|r| Target::Recorded(r.to_string()))
+    };
+    if let Some(t) = recorded(undone) {
+        return Ok((undoes, t));
+    }
+    for (i, d) in older {
+        if d.task_definition_arn != Some(current) {
+            return Ok((undoes, Target::Deployment(i)));
+        }
+        if let Some(t) = recorded(d) {
+            return Ok((undoes, t));
+        }
+    }
+    Err(Error::Conflict {
+        message: format!(
+            "deployment {} brought {} and the group's history does not say what ran before it: there is no earlier revision to roll back to",
+            undone.id,
+            crate::deploy::short_arn(current)
+        ),
+        hint: Some(
+            "kirikae deploy --revision N deploys a revision of your choice Blue/Green".into(),
+        ),
+    })
 }
 
 async fn running_task_definition(aws: &Clients, group: &Group) -> Result<String, Error> {
@@ -144,31 +171,63 @@ mod tests {
         format!("arn:aws:ecs:us-east-1:123456789012:task-definition/web:{revision}")
     }
 
-    #[test]
-    fn the_target_is_the_last_success_of_another_revision_before_the_current_ones() {
-        let tds: Vec<String> = [5, 4, 4, 3, 2].into_iter().map(td).collect();
-        let statuses = ["Failed", "Succeeded", "Succeeded", "Stopped", "Succeeded"];
-        let ids = ["d-5", "d-4", "d-3", "d-2", "d-1"];
-        let deployed: Vec<Deployed> = (0..5)
-            .map(|i| Deployed {
-                id: ids[i],
-                succeeded: statuses[i] == "Succeeded",
-                task_definition_arn: Some(&tds[i]),
-            })
-            .collect();
-        // d-5 was rolled back (never served for good), d-4 brought what runs now, d-3 redeployed the
-        // same revision, d-2 was stopped: d-1's revision ran before.
-        assert_eq!(choose(&td(4), &deployed, "g").unwrap(), (Some(1), 4));
+    fn deployed<'a>(
+        id: &'a str,
+        status: &str,
+        td: &'a str,
+        replaces: Option<&'a str>,
+    ) -> Deployed<'a> {
+        Deployed {
+            id,
+            succeeded: status == "Succeeded",
+            task_definition_arn: Some(td),
+            replaces,
+        }
     }
 
     #[test]
-    fn without_an_earlier_success_there_is_nothing_to_roll_back_to() {
+    fn the_target_is_the_last_success_of_another_revision_before_the_current_ones() {
+        let tds: Vec<String> = [5, 4, 4, 3, 2].into_iter().map(td).collect();
+        let history = [
+            deployed("d-5", "Failed", &tds[0], None), // rolled back: never served for good
+            deployed("d-4", "Succeeded", &tds[1], None), // brought what runs now
+            deployed("d-3", "Succeeded", &tds[2], None), // redeployed the same revision
+            deployed("d-2", "Stopped", &tds[3], None),
+            deployed("d-1", "Succeeded", &tds[4], None),
+        ];
+        assert_eq!(
+            choose(&td(4), &history, "g").unwrap(),
+            (1, Target::Deployment(4))
+        );
+    }
+
+    #[test]
+    fn what_a_deployment_recorded_it_replaced_comes_first() {
+        let (four, one, four_again) = (td(4), td(1), td(4));
+        // d-2 brought revision 4 and recorded that the service ran revision 1 (created with it).
+        let history = [
+            deployed("d-2", "Succeeded", &four, Some(&one)),
+            deployed("d-1", "Succeeded", &four_again, None),
+        ];
+        assert_eq!(
+            choose(&four, &history, "g").unwrap(),
+            (0, Target::Recorded(one.clone()))
+        );
+        // A redeploy records the revision it replaced as itself: look further back.
+        let history = [
+            deployed("d-3", "Succeeded", &four, Some(&four_again)),
+            deployed("d-2", "Succeeded", &four, Some(&one)),
+        ];
+        assert_eq!(
+            choose(&four, &history, "g").unwrap(),
+            (0, Target::Recorded(one))
+        );
+    }
+
+    #[test]
+    fn without_anything_earlier_there_is_nothing_to_roll_back_to() {
         let four = td(4);
-        let only = [Deployed {
-            id: "d-1",
-            succeeded: true,
-            task_definition_arn: Some(&four),
-        }];
+        let only = [deployed("d-1", "Succeeded", &four, None)];
         let e = choose(&four, &only, "g").unwrap_err();
         assert!(e.to_string().contains("no earlier revision"), "{e}");
         let e = choose(&td(9), &only, "g").unwrap_err();

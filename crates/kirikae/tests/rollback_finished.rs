@@ -60,3 +60,42 @@ async fn rollback_after_success_deploys_the_previous_revision_blue_green() {
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
     assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_of_the_first_deployment_returns_to_what_the_service_was_created_with() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0); // CreateService with v1: no deployment in the group
+    stack
+        .project()
+        .deploy(&["--image", "web=kirikae/demo:v2"])
+        .assert_exit(0);
+    let project = stack.project();
+    let config = project.dir.join("kirikae.yml");
+    let out = project
+        .kirikae("rollback")
+        .args(["-c", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The deployment of v2 recorded what the service ran before it.
+    assert!(
+        stderr.contains("new Blue/Green deployment of web:1 (the service ran it when deployment"),
+        "{stderr}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+
+    // Rolling back again undoes the rollback: v2, which the first deployment brought.
+    let again = project
+        .kirikae("rollback")
+        .args(["-c", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}

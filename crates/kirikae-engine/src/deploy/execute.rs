@@ -45,7 +45,13 @@ impl Prepared {
         let run_id = uuid::Uuid::new_v4().to_string();
         // Who and from where, recorded in the deployment; then the deploy lock (crate::lock), which
         // may wait (--wait-for-active) and check again.
-        let audit = Record::gather(&self.aws).await;
+        let mut audit = Record::gather(&self.aws).await;
+        if let ServiceState::Active {
+            task_definition, ..
+        } = &self.remote.service
+        {
+            audit.replaces = task_definition.clone();
+        }
         let mut facts = self.facts(interrupt);
         let notifier = self.notifier.clone();
         let (this, lock) = match lock::take(self, &run_id, &audit, observer, interrupt).await {

@@ -509,23 +509,26 @@ async fn roll_back_finished(args: &RollbackArgs, run: Run) -> ExitCode {
             Some("deploy it with a config naming that family".into()),
         );
     }
-    let undone = previous
-        .undoes
-        .as_ref()
-        .map(|e| format!(" brought by deployment {}", e.deployment_id))
-        .unwrap_or_default();
+    let known_from = match &previous.deployed_by {
+        Some(d) => format!(
+            "deployment {} ({}, started by {}) deployed it",
+            d.deployment_id, d.status, d.who
+        ),
+        None => format!(
+            "the service ran it when deployment {} was created",
+            previous.undoes.deployment_id
+        ),
+    };
     eprintln!(
-        "no deployment is running in {}: the service runs {}{undone}; {} a new Blue/Green deployment of {target_family}:{revision}, which deployment {} ({}, started by {}) deployed before",
+        "no deployment is running in {}: the service runs {}, brought by deployment {}; {} a new Blue/Green deployment of {target_family}:{revision} ({known_from})",
         run.group.deployment_group,
         kirikae_engine::deploy::short_arn(&previous.current),
+        previous.undoes.deployment_id,
         if args.dry_run {
             "rolling back would create"
         } else {
             "rolling back with"
         },
-        previous.target.deployment_id,
-        previous.target.status,
-        previous.target.who,
     );
     let mut argv: Vec<String> = vec![
         "--config".into(),
