@@ -313,6 +313,18 @@ impl History {
             && let Some(i) = self.deployments.iter().position(|d| !d.in_progress())
         {
             self.deployments.remove(i);
+            // Revisions go with the last deployment that names them.
+            let named: std::collections::HashSet<&str> = self
+                .deployments
+                .iter()
+                .flat_map(|d| {
+                    std::iter::once(&d.target)
+                        .chain(&d.source)
+                        .chain(&d.leftovers)
+                        .map(|r| r.arn.as_str())
+                })
+                .collect();
+            self.revisions.retain(|r| named.contains(r.arn.as_str()));
         }
     }
 
@@ -349,5 +361,66 @@ impl History {
 
     pub fn revision_of_set(&self, set_id: &str) -> Option<&ServiceRevision> {
         self.revisions.iter().find(|r| r.set_id == set_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ecs::native::config::Plan;
+
+    fn deployment(n: usize) -> ServiceDeployment {
+        let rev = |k: usize| RevisionRef {
+            arn: format!("rev/{k}"),
+            set_id: format!("ecs-svc/{k}"),
+        };
+        ServiceDeployment {
+            arn: format!("dep/{n}"),
+            service_arn: "svc".into(),
+            created_at: n as f64,
+            started_at: None,
+            finished_at: None,
+            stopped_at: None,
+            updated_at: 0.0,
+            status: Status::Successful,
+            status_reason: None,
+            stage: None,
+            target: rev(n),
+            source: n.checked_sub(1).map(rev),
+            leftovers: Vec::new(),
+            configuration: Value::Null,
+            plan: Plan::rolling(&Value::Null),
+            green_tg: None,
+            blue_tg: None,
+            production_weight: 0.0,
+            test_weight: 0.0,
+            hooks: Vec::new(),
+            rollback: None,
+            failed_tasks: 0,
+            triggered_alarms: Vec::new(),
+            run: Default::default(),
+            rollback_set: None,
+        }
+    }
+
+    #[test]
+    fn history_is_bounded_and_keeps_the_revisions_its_deployments_name() {
+        let mut h = History::default();
+        for n in 0..KEPT + 10 {
+            h.revisions.push(ServiceRevision {
+                arn: format!("rev/{n}"),
+                set_id: format!("ecs-svc/{n}"),
+                created_at: 0.0,
+                spec: LaunchSpec::default(),
+                target_group: None,
+                production_rule: None,
+            });
+            h.push(deployment(n));
+        }
+        assert_eq!(h.deployments.len(), KEPT);
+        assert_eq!(h.deployments[0].arn, "dep/10");
+        // The oldest kept deployment's source (rev/9) is still described.
+        assert_eq!(h.revisions.first().map(|r| r.arn.as_str()), Some("rev/9"));
+        assert_eq!(h.revisions.len(), KEPT + 1);
     }
 }
