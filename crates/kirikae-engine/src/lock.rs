@@ -13,9 +13,10 @@
 //! When two see each other, the later (by `at`, then run id) removes its tag and the earlier waits for
 //! it to go; so one of them wins instead of both backing off.
 //!
-//! **Under the lock** the group is checked again for an active deployment (another run may have
-//! created one since this run's checks): then this run stops (exit 1, naming it and who started it) or,
-//! with `--wait-for-active`, releases the lock, waits for it to end, and starts over with fresh checks.
+//! **A running deployment** is looked for before the lock is written (so queueing behind one writes
+//! nothing) and again under the lock (another run may have created one since): then this run stops
+//! (exit 1, naming it and who started it) or, with `--wait-for-active`, releases the lock, waits for it
+//! to end, and starts over with fresh checks.
 //!
 //! **Release** is removing the tag, right after CreateDeployment (or the new service) — from then on
 //! CodeDeploy arbitrates — or at any earlier ending. **A holder that died** leaves its tag: it is
@@ -199,33 +200,20 @@ pub async fn take(
     let mut waited = false;
     let mut said = String::new();
     loop {
-        let blocked = match try_take(&prepared.aws, &cluster_arn, &prepared.plan, run_id, audit)
-            .await
-        {
+        let blocked = match attempt(&prepared, &cluster_arn, run_id, audit, observer).await {
             Err(e) => return Taken::Refused(e),
-            Ok(Attempt::Busy(holder)) => Blocked::Lock(holder),
-            Ok(Attempt::Held(lock)) => match active_deployment(&prepared.aws, &prepared.plan).await
-            {
-                Err(e) => {
-                    lock.release(observer).await;
-                    return Taken::Refused(e);
-                }
-                Ok(Some(active)) => {
-                    lock.release(observer).await;
-                    Blocked::Deployment(active)
-                }
-                Ok(None) if waited => {
-                    // What was checked before waiting may have changed: check again, under the lock.
-                    match crate::deploy::prepare_with(prepared.plan, prepared.aws.clone()).await {
-                        Ok(p) => return Taken::Held(Box::new(p), Some(lock)),
-                        Err(e) => {
-                            lock.release(observer).await;
-                            return Taken::Refused(e);
-                        }
+            Ok(Err(blocked)) => blocked,
+            Ok(Ok(lock)) if waited => {
+                // What was checked before waiting may have changed: check again, under the lock.
+                match crate::deploy::prepare_with(prepared.plan, prepared.aws.clone()).await {
+                    Ok(p) => return Taken::Held(Box::new(p), Some(lock)),
+                    Err(e) => {
+                        lock.release(observer).await;
+                        return Taken::Refused(e);
                     }
                 }
-                Ok(None) => return Taken::Held(Box::new(prepared), Some(lock)),
-            },
+            }
+            Ok(Ok(lock)) => return Taken::Held(Box::new(prepared), Some(lock)),
         };
         if !queue {
             return Taken::Refused(blocked.refusal(&prepared.plan, &cluster_arn));
@@ -252,6 +240,37 @@ pub async fn take(
                 said.trim_start_matches("waiting for "),
                 prepared.timeout().as_secs()
             ));
+        }
+    }
+}
+
+/// One attempt: a deployment already running is seen first (read-only, so queueing behind one writes
+/// nothing), then the lock, then the group again under the lock (a deployment may have been created
+/// between the two).
+async fn attempt(
+    prepared: &Prepared,
+    cluster_arn: &str,
+    run_id: &str,
+    audit: &Record,
+    observer: &dyn Observer,
+) -> Result<Result<Lock, Blocked>, Error> {
+    let (aws, plan) = (&prepared.aws, &prepared.plan);
+    if let Some(active) = active_deployment(aws, plan).await? {
+        return Ok(Err(Blocked::Deployment(active)));
+    }
+    let lock = match try_take(aws, cluster_arn, plan, run_id, audit).await? {
+        Attempt::Busy(holder) => return Ok(Err(Blocked::Lock(holder))),
+        Attempt::Held(lock) => lock,
+    };
+    match active_deployment(aws, plan).await {
+        Ok(None) => Ok(Ok(lock)),
+        Ok(Some(active)) => {
+            lock.release(observer).await;
+            Ok(Err(Blocked::Deployment(active)))
+        }
+        Err(e) => {
+            lock.release(observer).await;
+            Err(e)
         }
     }
 }

@@ -384,3 +384,80 @@ async fn wait_for_active_queues_behind_another_runs_lock_until_it_is_released() 
     assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered + 1);
     assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_for_active_ends_at_the_timeout_or_on_ctrl_c_with_nothing_changed() {
+    let stack = Stack::new().await;
+    let held = || {
+        stack.project().config(
+            "/codedeploy/ready",
+            json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+        )
+    };
+    held().deploy(&[]).assert_exit(0);
+    let first = held().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    first.assert_exit(0);
+    let first_id = first.json()["deployment_id"].as_str().unwrap().to_string();
+    let mutating = stack.mutating_calls();
+
+    let timed_out = held().deploy(&[
+        "--image",
+        "web=kirikae/demo:v3",
+        "--wait-for-active",
+        "--timeout",
+        "3s",
+        "--output",
+        "json",
+    ]);
+    timed_out.assert_exit(3);
+    let doc = timed_out.json();
+    assert_eq!(doc["result"], "timed_out", "{doc:#}");
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("deployment {first_id}"))
+            && message.contains("nothing was changed"),
+        "{message}"
+    );
+    assert_eq!(stack.mutating_calls(), mutating);
+
+    let queued = held();
+    let (child, stderr, reader) = spawn_reading_stderr(
+        &queued,
+        &[
+            "--image",
+            "web=kirikae/demo:v3",
+            "--wait-for-active",
+            "--output",
+            "json",
+        ],
+    );
+    wait_for("the queued deploy to say it waits", 60, || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains(&format!("waiting for deployment {first_id}"))
+            .then_some(())
+    });
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("wait for kirikae deploy");
+    reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr.lock().unwrap());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["result"], "interrupted", "{doc:#}");
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{doc:#}"
+    );
+    assert_eq!(stack.mutating_calls(), mutating);
+    assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
+}
