@@ -312,6 +312,37 @@ async fn an_approval_holds_in_ready_until_kirikae_promote_from_another_process()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_waiting_for_approval_leaves_it_in_ready_and_says_how_to_promote() {
+    let stack = Stack::new().await;
+    let gate = json!({"approve": true});
+    gated(stack.project(), gate.clone())
+        .deploy(&[])
+        .assert_exit(0);
+    let project = gated(stack.project(), gate).image("v2");
+    let deploy = Background::start(&project, &["--output", "json"]);
+    wait_for("the deploy to wait for approval", 60, || {
+        deploy.said("waiting for approval").then_some(())
+    });
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(deploy.child.id() as i32, libc::SIGINT) };
+    let (code, out, stderr) = deploy.wait();
+    assert_eq!(code, 130, "{stderr}");
+    assert_eq!(out["status"], "Ready", "{out:#}");
+    assert_eq!(out["gate"]["approval"]["state"], "not_given", "{out:#}");
+    let first = out["next_steps"][0].as_str().unwrap();
+    assert!(
+        first.starts_with("shift production traffic: kirikae promote -c "),
+        "{out:#}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    // As said: promote shifts it.
+    let (code, out, stderr) = promote(&project);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out["result"], "succeeded", "{out:#}");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_signal_while_waiting_for_approval_rolls_back_with_on_interrupt_rollback() {
     let stack = Stack::new().await;
     let gate = json!({"http": [{"path": "/", "requests": 2}], "approve": true});

@@ -182,6 +182,8 @@ pub struct Guarded {
     pub followed: Followed,
     pub gate: Option<GateReport>,
     pub policy: Option<Applied>,
+    /// With a gate: how someone promotes the deployment (`kirikae promote -c FILE`).
+    pub promote: Option<String>,
 }
 
 impl Guarded {
@@ -192,6 +194,15 @@ impl Guarded {
         }
         if let Some(applied) = &self.policy {
             policy::explain(outcome, applied, interrupt_code);
+        }
+        // Left waiting in Ready (kirikae stopped waiting): promote runs the gate's checks first.
+        if let Some(promote) = &self.promote
+            && outcome.status.as_deref() == Some("Ready")
+            && !outcome.next_steps.is_empty()
+        {
+            outcome
+                .next_steps
+                .insert(0, format!("shift production traffic: {promote}"));
         }
     }
 }
@@ -266,6 +277,7 @@ pub async fn follow(
         followed,
         gate,
         policy,
+        promote: guard.gate.map(|_| guard.promote.clone()),
     }
 }
 
@@ -294,69 +306,93 @@ async fn gated(
         // It ended, or the wait stopped, before Ready: the gate never ran.
         other => return (other, None),
     };
-    let observer = poller.observer();
-    let unfinished = |stop: Stop, last: DeploymentSnapshot| Followed::Unfinished {
-        stop,
-        id: id.to_string(),
-        last: Some(last),
-        rollback: None,
-    };
-    let checks = run_checks(gate, guard, id, observer);
-    let mut report = tokio::select! {
-        r = checks => r,
-        _ = poller.interrupt().raised() => {
-            let mut r = GateReport::new(guard.test_url.clone());
-            r.summary = "interrupted while the checks ran".into();
-            return (unfinished(Stop::Interrupted, ready), Some(r));
+    // Every way on from Ready ends with what was last seen; a wait stopped before its first poll has
+    // seen nothing new, and the deployment is as it was in Ready.
+    let (followed, report) = async {
+        let observer = poller.observer();
+        let unfinished = |stop: Stop, last: DeploymentSnapshot| Followed::Unfinished {
+            stop,
+            id: id.to_string(),
+            last: Some(last),
+            rollback: None,
+        };
+        let checks = run_checks(gate, guard, id, observer);
+        let mut report = tokio::select! {
+            r = checks => r,
+            _ = poller.interrupt().raised() => {
+                let mut r = GateReport::new(guard.test_url.clone());
+                r.summary = "interrupted while the checks ran".into();
+                return (unfinished(Stop::Interrupted, ready.clone()), Some(r));
+            }
+            _ = tokio::time::sleep_until(poller.deadline()) => {
+                let mut r = GateReport::new(guard.test_url.clone());
+                r.summary = "timed out while the checks ran".into();
+                return (unfinished(Stop::TimedOut, ready.clone()), Some(r));
+            }
+        };
+        let to_end = retarget(Until::End, target.rollback_expected);
+        if report.verdict == Verdict::Failed {
+            observer.on_event(&Event::GateDecided {
+                deployment_id: id.to_string(),
+                passed: false,
+                summary: report.summary.clone(),
+                action: format!(
+                    "stopping deployment {id} with rollback (StopDeployment): production traffic stays on blue"
+                ),
+            });
+            if let Err(e) = operate::stop(target.aws, id, true).await {
+                observer.on_event(&Event::Warning {
+                    message: format!("could not stop deployment {id}: {e}"),
+                });
+            }
+            let rolling_back = retarget(Until::End, true);
+            return (
+                deployment::follow(poller, &rolling_back, id).await,
+                Some(report),
+            );
         }
-        _ = tokio::time::sleep_until(poller.deadline()) => {
-            let mut r = GateReport::new(guard.test_url.clone());
-            r.summary = "timed out while the checks ran".into();
-            return (unfinished(Stop::TimedOut, ready), Some(r));
+        if !gate.approve {
+            observer.on_event(&Event::GateDecided {
+                deployment_id: id.to_string(),
+                passed: true,
+                summary: report.summary.clone(),
+                action: "shifting production traffic to green (ContinueDeployment READY_WAIT)".into(),
+            });
+            promote(target, id, observer, "").await;
+            return (deployment::follow(poller, &to_end, id).await, Some(report));
         }
-    };
-    let to_end = retarget(Until::End, target.rollback_expected);
-    if report.verdict == Verdict::Failed {
-        observer.on_event(&Event::GateDecided {
-            deployment_id: id.to_string(),
-            passed: false,
-            summary: report.summary.clone(),
-            action: format!(
-                "stopping deployment {id} with rollback (StopDeployment): production traffic stays on blue"
-            ),
-        });
-        if let Err(e) = operate::stop(target.aws, id, true).await {
-            observer.on_event(&Event::Warning {
-                message: format!("could not stop deployment {id}: {e}"),
+        if gate.has_checks() {
+            observer.on_event(&Event::GateDecided {
+                deployment_id: id.to_string(),
+                passed: true,
+                summary: report.summary.clone(),
+                action: "holding in Ready for approval".into(),
             });
         }
-        let rolling_back = retarget(Until::End, true);
-        return (
-            deployment::follow(poller, &rolling_back, id).await,
-            Some(report),
-        );
+        let (followed, approval) = approve(poller, &to_end, id, guard).await;
+        report.approval = Some(approval);
+        (followed, Some(report))
     }
-    if !gate.approve {
-        observer.on_event(&Event::GateDecided {
-            deployment_id: id.to_string(),
-            passed: true,
-            summary: report.summary.clone(),
-            action: "shifting production traffic to green (ContinueDeployment READY_WAIT)".into(),
-        });
-        promote(target, id, observer, "").await;
-        return (deployment::follow(poller, &to_end, id).await, Some(report));
+    .await;
+    (seen_in_ready(followed, &ready), report)
+}
+
+/// `followed`, with the Ready snapshot as what was last seen when the wait stopped before seeing more.
+fn seen_in_ready(followed: Followed, ready: &DeploymentSnapshot) -> Followed {
+    match followed {
+        Followed::Unfinished {
+            stop,
+            id,
+            last: None,
+            rollback,
+        } => Followed::Unfinished {
+            stop,
+            id,
+            last: Some(ready.clone()),
+            rollback,
+        },
+        other => other,
     }
-    if gate.has_checks() {
-        observer.on_event(&Event::GateDecided {
-            deployment_id: id.to_string(),
-            passed: true,
-            summary: report.summary.clone(),
-            action: "holding in Ready for approval".into(),
-        });
-    }
-    let (followed, approval) = approve(poller, &to_end, id, guard).await;
-    report.approval = Some(approval);
-    (followed, Some(report))
 }
 
 /// ContinueDeployment (READY_WAIT); a refusal is said (someone else may have continued or stopped it
