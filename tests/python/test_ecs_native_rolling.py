@@ -54,3 +54,21 @@ def test_the_circuit_breaker_and_stop_roll_a_rolling_update_back(sandbox):
     assert d3["rollback"]["serviceRevisionArn"] == d3["sourceServiceRevisions"][0]["arn"]
     wait_for("v1 only", lambda: {native.served(s) for _ in range(10)} == {(200, "v1")})
     assert native.service(s)["taskDefinition"].endswith("web:1")
+
+
+def test_a_deployment_alarm_rolls_a_rolling_update_back(sandbox):
+    cw = sandbox.client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+                        ComparisonOperator="GreaterThanOrEqualToThreshold")
+    s = rolling_service(sandbox)
+    native.serving(s)
+    s["ecs"].update_service(cluster="demo", service="web", deploymentConfiguration={
+        "alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}})
+    # v2 takes ten (AWS) minutes to listen: the update is still rolling out when the alarm fires.
+    arn = native.update(s, "v2", env=[("DEMO_START_DELAY", "600")])
+    cw.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="test")
+    d = native.wait_status(s, arn, "ROLLBACK_SUCCESSFUL", timeout=60)
+    assert d["alarms"]["triggeredAlarmNames"] == ["web-5xx"] and "web-5xx" in d["statusReason"], d
+    wait_for("v1 only", lambda: {native.served(s) for _ in range(10)} == {(200, "v1")})
+    assert native.service(s)["taskDefinition"].endswith("web:1")

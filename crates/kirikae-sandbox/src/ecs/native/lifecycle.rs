@@ -308,29 +308,38 @@ fn monitors(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) -> Option<Strin
         }
     }
     if !d.plan.alarms.is_empty() {
-        let names = d.plan.alarms.clone();
-        let input = serde_json::json!({ "AlarmNames": names });
-        if let Ok(out) = crate::cloudwatch::handle(cx, "DescribeAlarms", &input) {
-            let firing: Vec<String> = ["MetricAlarms", "CompositeAlarms"]
-                .iter()
-                .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
-                .filter(|a| a["StateValue"] == "ALARM")
-                .filter_map(|a| a["AlarmName"].as_str().map(str::to_string))
-                .collect();
-            for name in &firing {
-                if !d.triggered_alarms.contains(name) {
-                    d.triggered_alarms.push(name.clone());
-                }
+        let firing = firing_alarms(cx, &d.plan.alarms.clone());
+        for name in &firing {
+            if !d.triggered_alarms.contains(name) {
+                d.triggered_alarms.push(name.clone());
             }
-            if !firing.is_empty() && d.plan.alarm_rollback {
-                return Some(format!(
-                    "Service deployment rolled back because the following alarms were triggered: {}.",
-                    firing.join(", ")
-                ));
-            }
+        }
+        if !firing.is_empty() && d.plan.alarm_rollback {
+            return Some(alarm_reason(&firing));
         }
     }
     None
+}
+
+/// The alarms among `names` in ALARM now (CloudWatch's DescribeAlarms, as ECS calls it).
+pub(super) fn firing_alarms(cx: &mut Ctx, names: &[String]) -> Vec<String> {
+    let input = serde_json::json!({ "AlarmNames": names });
+    let Ok(out) = crate::cloudwatch::handle(cx, "DescribeAlarms", &input) else {
+        return Vec::new();
+    };
+    ["MetricAlarms", "CompositeAlarms"]
+        .iter()
+        .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["StateValue"] == "ALARM")
+        .filter_map(|a| a["AlarmName"].as_str().map(str::to_string))
+        .collect()
+}
+
+pub(super) fn alarm_reason(firing: &[String]) -> String {
+    format!(
+        "Service deployment rolled back because the following alarms were triggered: {}.",
+        firing.join(", ")
+    )
 }
 
 /// How many tasks each revision should run at this point: green from SCALE_UP on (until a rollback),

@@ -2,7 +2,8 @@
 //! circuit breaker); ECS also reports every rolling update as a service deployment (developer guide,
 //! "View service history using Amazon ECS service deployments"), which this records: IN_PROGRESS until
 //! the new deployment completes (SUCCESSFUL), or its rollback does (ROLLBACK_SUCCESSFUL).
-//! StopServiceDeployment(ROLLBACK) rolls back to the revision the update replaced.
+//! StopServiceDeployment(ROLLBACK), or a deployment alarm in ALARM with `rollback`, rolls back to the
+//! revision the update replaced.
 //!
 //! Not documented, so the sandbox's choice: a circuit breaker that trips without `rollback` leaves the
 //! service deployment STOPPED (the model's statuses have no FAILED); no lifecycle stage is reported.
@@ -11,7 +12,7 @@ use serde_json::Value;
 
 use super::config::Plan;
 use super::deployment::{RevisionRef, RollbackInfo, ServiceDeployment, Status};
-use super::lifecycle::Place;
+use super::lifecycle::{self, Place};
 use super::{new_deployment_arn, record_revision};
 use crate::ecs::services::Service;
 use crate::ecs::task_sets::{SetKind, SetStatus, TaskSet};
@@ -78,6 +79,19 @@ fn set_state(svc: &Service, id: &str) -> Option<&'static str> {
 /// Follow the scheduler's rollout of one rolling update.
 pub fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
     let now = cx.now;
+    // Deployment alarms, watched while the update rolls out.
+    let mut alarm_rollback = None;
+    if d.status == Status::InProgress && d.rollback_set.is_none() && !d.plan.alarms.is_empty() {
+        let firing = lifecycle::firing_alarms(cx, &d.plan.alarms.clone());
+        for name in &firing {
+            if !d.triggered_alarms.contains(name) {
+                d.triggered_alarms.push(name.clone());
+            }
+        }
+        if !firing.is_empty() && d.plan.alarm_rollback && d.source.is_some() {
+            alarm_rollback = Some(lifecycle::alarm_reason(&firing));
+        }
+    }
     let Some(svc) = cx
         .region
         .ecs
@@ -92,6 +106,10 @@ pub fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
         .iter()
         .find(|s| s.id == d.target.set_id)
         .map_or(d.failed_tasks, |s| s.failed_tasks);
+    if let Some(reason) = alarm_rollback {
+        d.status_reason = Some(reason);
+        return roll_back(svc, d, now);
+    }
     if d.status == Status::RollbackRequested {
         return roll_back(svc, d, now);
     }
