@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsError;
-use aws_sdk_codedeploy::types::{DeploymentInfo, RevisionLocation};
+use aws_sdk_codedeploy::types::{DeploymentCreator, DeploymentInfo, RevisionLocation};
 use serde::Serialize;
 
 use crate::audit::Record;
@@ -22,6 +22,8 @@ use crate::outcome::Image;
 
 /// Who started a deployment that carries no kirikae record.
 pub const NOT_KIRIKAE: &str = "unknown (not started by kirikae)";
+/// Who started a rollback deployment.
+pub const BY_CODEDEPLOY: &str = "CodeDeploy (automatic rollback)";
 
 /// One deployment of the group.
 #[derive(Debug, Clone, Serialize)]
@@ -134,8 +136,11 @@ async fn ids(aws: &Clients, application: &str, group: &str) -> Result<Vec<String
 
 /// What one deployment says of itself (the task definition and images are looked up after).
 fn entry(d: &DeploymentInfo, now: f64) -> Entry {
+    // A rollback deployment is CodeDeploy's own, even when it carries the description (and so the
+    // record) of the deployment it rolls back.
+    let by_codedeploy = d.creator() == Some(&DeploymentCreator::CodeDeployRollback);
     let description = d.description().unwrap_or_default();
-    let audit = Record::parse(description);
+    let audit = Record::parse(description).filter(|_| !by_codedeploy);
     let created_at = d.create_time().map(|t| t.as_secs_f64());
     let completed_at = d.complete_time().map(|t| t.as_secs_f64());
     let status = d
@@ -169,13 +174,17 @@ fn entry(d: &DeploymentInfo, now: f64) -> Entry {
         task_definition: None,
         images: Vec::new(),
         started_by_kirikae: audit.is_some(),
-        run_id: run_id(description),
-        who: audit
-            .as_ref()
-            .map_or_else(|| NOT_KIRIKAE.to_string(), Record::who),
-        from: audit
-            .as_ref()
-            .map_or_else(|| "unknown".to_string(), Record::from_where),
+        run_id: run_id(description).filter(|_| !by_codedeploy),
+        who: match &audit {
+            Some(a) => a.who(),
+            None if by_codedeploy => BY_CODEDEPLOY.to_string(),
+            None => NOT_KIRIKAE.to_string(),
+        },
+        from: match &audit {
+            Some(a) => a.from_where(),
+            None if by_codedeploy => "CodeDeploy".to_string(),
+            None => "unknown".to_string(),
+        },
         audit,
         rollback,
         error: d

@@ -235,3 +235,76 @@ async fn history_of_a_bad_config_is_refused_with_exit_2_before_any_call() {
     assert_eq!(doc["deployments"], serde_json::json!([]));
     assert_eq!(stack.mutating_calls(), mutating);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_shows_a_rollback_from_both_sides() {
+    let stack = Stack::new().await;
+    // Deployments wait in Ready until someone continues (or rolls back) them.
+    let held = || {
+        stack.project().config(
+            "/codedeploy/ready",
+            serde_json::json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+        )
+    };
+    held().deploy(&[]).assert_exit(0);
+    let started = held().deploy(&[
+        "--image",
+        "web=kirikae/demo:v2",
+        "--no-wait",
+        "--output",
+        "json",
+    ]);
+    started.assert_exit(0);
+    let id = started.json()["deployment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("the deployment to wait in Ready", 60, || {
+        let d = block_on(stack.codedeploy.get_deployment().deployment_id(&id).send()).ok()?;
+        (d.deployment_info()?.status()?.as_str() == "Ready").then_some(())
+    });
+    let project = held();
+    let rolled = project
+        .kirikae("rollback")
+        .arg("-c")
+        .arg(project.dir.join("kirikae.yml"))
+        .output()
+        .expect("run kirikae rollback");
+    assert_eq!(
+        rolled.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+
+    let ran = history(&held(), &["--output", "json"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let doc: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let list = doc["deployments"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{doc:#}");
+    let (rollback, original) = (&list[0], &list[1]);
+    assert_eq!(original["deployment_id"], id.as_str());
+    assert_eq!(original["status"], "Stopped");
+    assert_eq!(original["started_by_kirikae"], true);
+    let rollback_id = rollback["deployment_id"].as_str().unwrap();
+    assert_eq!(
+        original["rollback"]["rolled_back_by"], rollback_id,
+        "{doc:#}"
+    );
+    assert_eq!(rollback["rollback"]["rolls_back"], id.as_str(), "{doc:#}");
+    assert_eq!(rollback["creator"], "codeDeployRollback");
+    // CodeDeploy's own, even though it carries the description of the one it rolls back.
+    assert_eq!(rollback["who"], "CodeDeploy (automatic rollback)");
+    assert_eq!(rollback["started_by_kirikae"], false);
+    assert_eq!(rollback["audit"], Value::Null);
+    assert_eq!(original["images"][0]["image"], "kirikae/demo:v2");
+    let table = history(&held(), &[]);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("rolled back by {rollback_id}"))
+            && table.stdout.contains(&format!("rolls back {id}")),
+        "{}",
+        table.stdout
+    );
+}
