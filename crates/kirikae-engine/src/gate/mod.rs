@@ -395,6 +395,20 @@ fn seen_in_ready(followed: Followed, ready: &DeploymentSnapshot) -> Followed {
     }
 }
 
+/// Whether a deployment seen after Ready was continued: it succeeded, or it runs on past Ready, or the
+/// events that come after Ready (production traffic) started.
+fn promoted_from(s: &DeploymentSnapshot) -> bool {
+    use aws_sdk_codedeploy::types::LifecycleEventStatus as E;
+    s.status == DeploymentStatus::Succeeded
+        || (s.status != DeploymentStatus::Ready && !s.is_terminal())
+        || ["BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
+            .iter()
+            .any(|n| {
+                s.event(n)
+                    .is_some_and(|e| !matches!(e.status, E::Pending | E::Skipped))
+            })
+}
+
 /// ContinueDeployment (READY_WAIT); a refusal is said (someone else may have continued or stopped it
 /// meanwhile, which following shows).
 async fn promote(target: &Target<'_>, id: &str, observer: &dyn Observer, why: &str) {
@@ -437,15 +451,16 @@ async fn approve(
     match held {
         Some(followed) => {
             let promoted = "promoted: someone continued the deployment (kirikae promote, the console or the CLI)";
-            let (state, said) = match &followed {
-                Followed::Succeeded(_) | Followed::Reached(_) => ("promoted", promoted.to_string()),
-                // Stopped waiting after it left Ready, still running: someone continued it.
-                Followed::Unfinished { last: Some(s), .. }
-                    if s.status != DeploymentStatus::Ready && !s.is_terminal() =>
-                {
-                    ("promoted", promoted.to_string())
+            let last = match &followed {
+                Followed::Succeeded(s) | Followed::Reached(s) | Followed::NotRolledBack(s) => {
+                    Some(s)
                 }
-                Followed::Unfinished { stop, .. } => (
+                Followed::RolledBack { ended, .. } => Some(ended),
+                Followed::Unfinished { last, .. } => last.as_ref(),
+            };
+            let (state, said) = match (&followed, last) {
+                (_, Some(s)) if promoted_from(s) => ("promoted", promoted.to_string()),
+                (Followed::Unfinished { stop, .. }, _) => (
                     "not_given",
                     format!(
                         "not given: kirikae stopped waiting ({})",
