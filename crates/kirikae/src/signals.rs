@@ -1,7 +1,8 @@
 //! Signals that end a run: SIGINT (Ctrl-C), SIGTERM (what GitLab, Jenkins, Kubernetes and GitHub send
 //! to cancel a job) and SIGHUP (a closed terminal) all do the same. The first stops the waiting (the
 //! run reports and exits 128 + the signal's number: 130, 143, 129); a deployment already started goes
-//! on in AWS. A second exits at once, still writing the outputs.
+//! on in AWS — unless `--on-interrupt rollback`, when the run first stops it with rollback and follows
+//! the rollback (kirikae_engine::policy). A second exits at once, still writing the outputs.
 
 use std::sync::Arc;
 
