@@ -50,7 +50,11 @@ enum Command {
     Sandbox(cmd::sandbox::Args),
     /// The built-in demo app that image `kirikae/demo:<tag>` runs inside the sandbox.
     #[command(name = "__demo-app", hide = true)]
-    DemoApp,
+    DemoApp {
+        /// The container's command (Docker's CMD), e.g. `exit 1` for a one-off task.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,7 +84,7 @@ fn main() -> std::process::ExitCode {
             Command::Rollback(args) => cmd::operate::rollback(*args).await,
             Command::History(args) => cmd::history::run(*args).await,
             Command::Sandbox(args) => cmd::sandbox::run(args).await,
-            Command::DemoApp => cmd::demo_app::run().await,
+            Command::DemoApp { command } => cmd::demo_app::run(command).await,
         }
     })
 }

@@ -2,6 +2,10 @@
 //! and task id, `GET /health` answers 200. Faults to rehearse come from the container environment:
 //! `DEMO_HEALTH=fail` (health checks answer 500), `DEMO_START_DELAY=<s>` (listen only after that long),
 //! `DEMO_CRASH_AFTER=<s>` (exit 1 after that long). Delays are AWS seconds on the sandbox clock.
+//!
+//! With a command (a container's `command`, e.g. RunTask's override for a one-off task such as a
+//! database migration), it serves nothing and runs that command instead ([`run_command`]): `exit N`
+//! says so and exits with N, to rehearse a task that passes or fails.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -149,4 +153,29 @@ fn answer(req: &Request<Incoming>, body_root: Bytes, health_fails: bool) -> Resp
         hyper::header::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// What the demo image does with a command (Docker's CMD), as a one-off task: `exit N` prints what it
+/// does and exits with N. Any other command is unknown to the image and exits 127, as a shell does
+/// for a command it cannot find.
+pub fn run_command(command: &[String]) -> std::process::ExitCode {
+    match command {
+        [verb, code] if verb == "exit" => match code.parse::<u8>() {
+            Ok(code) => {
+                println!("kirikae/demo: exit {code}");
+                std::process::ExitCode::from(code)
+            }
+            Err(_) => {
+                eprintln!("kirikae/demo: exit needs a code from 0 to 255, not `{code}`");
+                std::process::ExitCode::from(2)
+            }
+        },
+        _ => {
+            eprintln!(
+                "kirikae/demo: unknown command `{}`: the demo image runs `exit N` (a one-off task that ends with code N)",
+                command.join(" ")
+            );
+            std::process::ExitCode::from(127)
+        }
+    }
 }

@@ -31,6 +31,24 @@ pub struct ImageCommands {
 pub struct Resolved {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// `argv` is `sh -c LINE`: a container command follows as `$0`-less positional arguments (`$@`).
+    pub shell: bool,
+}
+
+impl Resolved {
+    /// The argv with a container's command (Docker's CMD) appended as the entrypoint's arguments: the
+    /// demo app gets them as its own, a mapped image's line as `"$@"`. The command is never run by a
+    /// shell itself, so a RunTask override cannot start a program the operator did not map.
+    pub fn with_command(mut self, command: &[String]) -> Resolved {
+        if command.is_empty() {
+            return self;
+        }
+        if self.shell {
+            self.argv.push("sh".into()); // `$0` of `sh -c`
+        }
+        self.argv.extend(command.iter().cloned());
+        self
+    }
 }
 
 impl ImageCommands {
@@ -43,6 +61,7 @@ impl ImageCommands {
             return Some(Resolved {
                 argv: self.demo_app.clone(),
                 env: vec![("KIRIKAE_DEMO_TAG".into(), tag.into())],
+                shell: false,
             });
         }
         let untagged = image
@@ -58,6 +77,7 @@ impl ImageCommands {
         Some(Resolved {
             argv: vec!["/bin/sh".into(), "-c".into(), line.clone()],
             env: Vec::new(),
+            shell: true,
         })
     }
 }
@@ -76,6 +96,8 @@ pub struct ContainerSpec {
     /// First container port, handed to the process as `PORT`.
     pub port: Option<u16>,
     pub environment: Vec<(String, String)>,
+    /// The container's command override (arguments of the image's entrypoint); empty: none.
+    pub command: Vec<String>,
 }
 
 /// Something a process did on its own.
@@ -129,10 +151,12 @@ impl Runtime {
         let Resolved {
             argv,
             env: extra_env,
+            ..
         } = self
             .commands
             .resolve(&spec.image)
-            .ok_or_else(|| StartError::UnknownImage(spec.image.clone()))?;
+            .ok_or_else(|| StartError::UnknownImage(spec.image.clone()))?
+            .with_command(&spec.command);
         let (environment, dropped) = env::build(&spec.environment);
         self.dropped
             .report(&spec.task_definition_arn, &spec.container_name, &dropped);
@@ -279,5 +303,26 @@ mod tests {
         let mapped = c.resolve("example/web:1.4").unwrap();
         assert_eq!(mapped.argv[2], "python3 -m http.server $PORT");
         assert!(c.resolve("nginx:latest").is_none());
+    }
+
+    #[test]
+    fn a_command_is_the_entrypoints_arguments_never_a_shell_line() {
+        let c = ImageCommands {
+            demo_app: vec!["/bin/kirikae".into(), "__demo-app".into()],
+            images: [("example/app".to_string(), "./app \"$@\"".to_string())].into(),
+        };
+        let cmd = vec!["exit".to_string(), "3; rm -rf x".to_string()];
+        let demo = c.resolve("kirikae/demo:v2").unwrap().with_command(&cmd);
+        assert_eq!(
+            demo.argv,
+            ["/bin/kirikae", "__demo-app", "exit", "3; rm -rf x"]
+        );
+        let mapped = c.resolve("example/app:1").unwrap().with_command(&cmd);
+        assert_eq!(
+            mapped.argv,
+            ["/bin/sh", "-c", "./app \"$@\"", "sh", "exit", "3; rm -rf x"]
+        );
+        let none = c.resolve("example/app:1").unwrap().with_command(&[]);
+        assert_eq!(none.argv.len(), 3);
     }
 }

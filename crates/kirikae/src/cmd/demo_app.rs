@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use crate::exit::Status;
 
-pub async fn run() -> ExitCode {
+/// `command`: the container's command (RunTask's override); empty: serve as the demo app.
+pub async fn run(command: Vec<String>) -> ExitCode {
+    if !command.is_empty() {
+        return kirikae_sandbox::runtime::demo_app::run_command(&command);
+    }
     match kirikae_sandbox::runtime::demo_app::run().await {
         Ok(code) => code,
         Err(e) => {

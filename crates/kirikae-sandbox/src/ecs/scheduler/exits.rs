@@ -1,5 +1,6 @@
 //! A container process exited on its own. If it was essential and the task was meant to run, the task
-//! stops (EssentialContainerExited, exit code in the reason) and its service starts a replacement.
+//! stops (EssentialContainerExited) and its service starts a replacement. As on ECS, the exit code is
+//! the container's `exitCode`, and the task's `stoppedReason` is ECS's fixed sentence.
 
 use super::{Env, lifecycle, notices};
 use crate::ecs::arns::{self, Resource};
@@ -38,10 +39,7 @@ pub fn on_container_exit(cx: &mut Ctx, task_arn: &str, container: &str, exit_cod
     if task.desired_stopped || !essential {
         return;
     }
-    let reason = match exit_code {
-        Some(code) => format!("Essential container in task exited (exit code {code})"),
-        None => "Essential container in task exited".to_string(),
-    };
+    let reason = "Essential container in task exited".to_string();
     let mut env = Env::new(cx.shared, elbv2, key, cx.now);
     // The process is gone: nothing to drain, the task stops at once (its targets are deregistered).
     lifecycle::begin_stop(task, &mut env, reason, "EssentialContainerExited", false);

@@ -43,6 +43,7 @@ fn start(task: &mut Task, env: &mut Env) {
             ip: task.eni.ip,
             port: c.port,
             environment: c.environment.clone(),
+            command: c.command.clone(),
         };
         match env.shared.runtime.start(spec) {
             Ok(()) => c.exited = false,

@@ -26,7 +26,8 @@ pub struct Launch<'a> {
     pub started_by: Option<String>,
     pub service: Option<String>,
     pub set_id: Option<String>,
-    /// RunTask's `overrides` (container environment overrides are applied).
+    /// RunTask's `overrides` (container environment and command overrides are applied; the container
+    /// names were checked by [`super::api::run`]).
     pub overrides: Option<&'a Value>,
     pub tags: Vec<Tag>,
 }
@@ -65,6 +66,22 @@ pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Result
             })
             .collect()
     };
+    let command_override = |name: &str| -> Vec<String> {
+        l.overrides
+            .and_then(|o| o["containerOverrides"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|c| c["name"] == name)
+            .filter_map(|c| c["command"].as_array())
+            .next_back()
+            .map(|words| {
+                words
+                    .iter()
+                    .filter_map(|w| w.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let containers: Vec<ContainerState> = l
         .td
         .containers
@@ -88,6 +105,7 @@ pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Result
                 essential: c.is_essential(),
                 port: c.first_port(),
                 environment,
+                command: command_override(&c.name),
                 cpu: c.cpu,
                 memory: c.memory,
                 last_status: "PENDING",

@@ -66,6 +66,9 @@ pub struct ContainerState {
     pub essential: bool,
     pub port: Option<u16>,
     pub environment: Vec<(String, String)>,
+    /// RunTask's `containerOverrides[].command` (Docker's CMD: the arguments the image's entrypoint
+    /// runs with); empty: the image's own.
+    pub command: Vec<String>,
     pub cpu: Option<i64>,
     pub memory: Option<i64>,
     /// `PENDING`, `RUNNING` or `STOPPED`.

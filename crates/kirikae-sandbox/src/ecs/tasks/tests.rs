@@ -167,3 +167,47 @@ fn desired_count_is_capped() {
         .unwrap_err();
     assert_eq!(err.code, "InvalidParameterException");
 }
+
+#[test]
+fn run_task_refuses_an_override_for_a_container_the_task_definition_lacks() {
+    let mut f = Fixture::new();
+    let err = f
+        .call(
+            "RunTask",
+            json!({"cluster": "demo", "taskDefinition": "web", "launchType": "FARGATE",
+                   "networkConfiguration": network(),
+                   "overrides": {"containerOverrides": [{"name": "migrate", "command": ["exit", "0"]}]}}),
+        )
+        .unwrap_err();
+    assert_eq!(err.code, "InvalidParameterException");
+    assert_eq!(
+        err.message,
+        "Override for container named migrate is not a container in the TaskDefinition."
+    );
+    assert_eq!(f.shared.addrs.live_tasks(), 0, "nothing was started");
+}
+
+#[test]
+fn run_task_keeps_the_command_override_and_echoes_the_overrides() {
+    let mut f = Fixture::new();
+    let overrides = json!({"containerOverrides": [{"name": "web", "command": ["exit", "3"],
+                           "environment": [{"name": "MODE", "value": "migrate"}]}]});
+    let out = f.ok(
+        "RunTask",
+        json!({"cluster": "demo", "taskDefinition": "web", "launchType": "FARGATE",
+               "networkConfiguration": network(), "startedBy": "kirikae", "group": "migrations",
+               "overrides": overrides}),
+    );
+    let t = &out["tasks"][0];
+    assert_eq!(t["overrides"], overrides);
+    assert_eq!(t["startedBy"], "kirikae");
+    assert_eq!(t["group"], "migrations");
+    let id = t["taskArn"].as_str().unwrap().rsplit('/').next().unwrap();
+    let task = f.cx().region.ecs.clusters.active("demo").unwrap().tasks[id].clone();
+    assert_eq!(task.containers[0].command, ["exit", "3"]);
+    assert!(
+        task.containers[0]
+            .environment
+            .contains(&("MODE".to_string(), "migrate".to_string()))
+    );
+}
