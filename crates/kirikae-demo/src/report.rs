@@ -565,6 +565,7 @@ mod tests {
             failure: None,
             diagnosis: None,
             gate: None,
+            before_switch: None,
             application: "AppEcs-demo-web".into(),
             application_created: false,
             deployment_group: "DgpEcs-demo-web".into(),

@@ -14,8 +14,9 @@
 //!    (`--dry-run`), or it executes: application, task definition, service or [`group`] (deployment
 //!    group diff and update), [`appspec`], deployment; [`watch`] follows what was created to its end
 //!    (one poller, explicit state machines), reporting [`progress`] events; [`notify`] posts to Slack / a
-//!    webhook; [`gate`] checks green through the test listener at Ready (and holds for approval)
-//!    before production moves, [`policy`] rolls back on a signal or time-out when asked;
+//!    webhook; [`before_switch`] runs a one-off task (the migration) with the new task definition
+//!    before the deployment is created; [`gate`] checks green through the test listener at Ready
+//!    (and holds for approval) before production moves, [`policy`] rolls back on a signal or time-out when asked;
 //!    [`outcome`] is the result, built by [`deploy::ending`]. [`fleet`] runs several configs;
 //!    [`interrupt`] is how a signal stops the waiting.
 //!
@@ -26,6 +27,7 @@
 pub mod appspec;
 pub mod audit;
 pub mod aws;
+pub mod before_switch;
 pub mod config;
 pub mod connection;
 pub mod definitions;

@@ -191,6 +191,9 @@ fn finish_fields(o: &Outcome) -> Vec<(String, String)> {
     if let (Some(id), Some(url)) = (&o.deployment_id, &o.console_url) {
         f.push(("Deployment".into(), format!("<{url}|{id}>")));
     }
+    if let Some(t) = &o.before_switch {
+        f.push(("Before switch".into(), t.said()));
+    }
     if let Some(g) = &o.gate {
         let mut said = g.summary.clone();
         if let Some(a) = &g.approval {

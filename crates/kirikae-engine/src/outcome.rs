@@ -152,6 +152,8 @@ pub struct Outcome {
     pub diagnosis: Option<crate::deploy::Diagnosis>,
     /// What the gate before production traffic did (config `gate:`), when there is one.
     pub gate: Option<crate::gate::GateReport>,
+    /// What the `before_switch:` task (the migration) did, when the config has one and it ran.
+    pub before_switch: Option<crate::before_switch::TaskReport>,
     pub timeline: Vec<TimelineEntry>,
     pub started_at: f64,
     pub finished_at: f64,

@@ -143,6 +143,9 @@ pub struct Plan {
     pub notifications: Notifications,
     /// `gate:`: checks through the test listener (and an approval) before production traffic moves.
     pub gate: Option<config::gate::Gate>,
+    /// `before_switch:`: a one-off task with the new task definition that must exit 0 before the
+    /// deployment (or a new service) is created.
+    pub before_switch: Option<config::before_switch::BeforeSwitch>,
 }
 
 impl Plan {
@@ -251,6 +254,9 @@ fn from_loaded(
     check_wait(&path, &flags.wait, cd)?;
     check_notifications(&path, &cfg.notifications)?;
     check_gate(&path, cfg.gate.as_ref(), cd, &flags.wait)?;
+    if let Some(b) = &cfg.before_switch {
+        config::before_switch::check(&path, b, &td, &sd)?;
+    }
 
     let application = cd
         .application
@@ -277,6 +283,7 @@ fn from_loaded(
         sync_desired_count: cfg.sync_desired_count,
         notifications: cfg.notifications.clone(),
         gate: cfg.gate.clone(),
+        before_switch: cfg.before_switch.clone(),
     })
 }
 

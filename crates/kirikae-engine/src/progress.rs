@@ -99,6 +99,19 @@ pub enum Event {
         summary: String,
         action: String,
     },
+    /// The `before_switch:` task was started (RunTask), before the deployment exists.
+    BeforeSwitchStarted {
+        task_arn: String,
+        container: String,
+        command: Vec<String>,
+    },
+    /// The `before_switch:` task's `lastStatus` changed.
+    BeforeSwitchStatus {
+        task_arn: String,
+        last_status: String,
+    },
+    /// The `before_switch:` task stopped, or kirikae stopped waiting for it (`still_running`).
+    BeforeSwitchEnded(crate::before_switch::TaskReport),
     /// Held in Ready until someone promotes it (`promote`: how), or kirikae does at `auto_promote_at`
     /// (epoch seconds).
     AwaitingApproval {

@@ -26,8 +26,11 @@
 //!   webhook: {url: '{{ env "DEPLOY_WEBHOOK_URL" "" }}'}
 //! gate:                                  # optional: checks through the test listener before production
 //!   http: [{path: /health, requests: 20}]   # moves, and/or a command, and/or approve: true (see [`gate`])
+//! before_switch:                         # optional: a one-off task with the new task definition (the
+//!   command: [./manage.py, migrate]      #   migration), exit 0 before anything switches ([`before_switch`])
 //! ```
 
+pub mod before_switch;
 pub mod gate;
 pub mod template;
 
@@ -61,6 +64,8 @@ pub struct ConfigFile {
     pub notifications: Notifications,
     /// What green must pass before production traffic moves (see [`gate`]).
     pub gate: Option<gate::Gate>,
+    /// A one-off task with the new task definition before anything switches (see [`before_switch`]).
+    pub before_switch: Option<before_switch::BeforeSwitch>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +309,7 @@ const TOP_KEYS: &[&str] = &[
     "sync_desired_count",
     "notifications",
     "gate",
+    "before_switch",
 ];
 const CODEDEPLOY_KEYS: &[&str] = &[
     "application",

@@ -22,6 +22,8 @@ pub struct Changes {
     pub registered: bool,
     pub service_created: bool,
     pub service_changes: Vec<Change>,
+    /// The `before_switch:` task, once RunTask started it (it ran in AWS, whatever came next).
+    pub before_switch: Option<crate::before_switch::TaskReport>,
 }
 
 impl Default for Changes {
@@ -34,6 +36,7 @@ impl Default for Changes {
             registered: false,
             service_created: false,
             service_changes: Vec::new(),
+            before_switch: None,
         }
     }
 }
@@ -58,6 +61,9 @@ impl Changes {
                 "registered task definition {}",
                 super::short_arn(arn)
             ));
+        }
+        if let Some(t) = &self.before_switch {
+            said.push(format!("ran {}", t.said()));
         }
         if self.service_created {
             said.push(format!("created service {cluster}/{service}"));
@@ -144,7 +150,13 @@ impl Facts {
             rollback: None,
             diagnosis: None,
             gate: None,
-            timeline: last.map(outcome::timeline).unwrap_or_default(),
+            before_switch: c.before_switch.clone(),
+            timeline: c
+                .before_switch
+                .iter()
+                .map(before_switch_entry)
+                .chain(last.map(outcome::timeline).unwrap_or_default())
+                .collect(),
             started_at: self.started_at,
             finished_at,
             duration_seconds: finished_at - self.started_at,
@@ -173,6 +185,15 @@ impl Facts {
             Res::TimedOut | Res::LostContact | Res::Interrupted | Res::Reached | Res::Started
         ) {
             return Vec::new();
+        }
+        if deployment_id.is_none()
+            && let Some(t) = self
+                .changes
+                .before_switch
+                .as_ref()
+                .filter(|t| t.still_running)
+        {
+            return t.next_steps();
         }
         let Some(id) = deployment_id else {
             return vec![format!(
@@ -232,6 +253,24 @@ impl Facts {
             None => format!("creating service {}; not waiting", self.name()),
         };
         self.outcome(Res::Started, message, deployment_id, None)
+    }
+}
+
+/// The `before_switch:` task as the timeline's first entry, before the deployment's lifecycle events.
+fn before_switch_entry(t: &crate::before_switch::TaskReport) -> outcome::TimelineEntry {
+    outcome::TimelineEntry {
+        event: "BeforeSwitch".into(),
+        status: if t.still_running {
+            "InProgress"
+        } else if t.passed {
+            "Succeeded"
+        } else {
+            "Failed"
+        }
+        .into(),
+        start: Some(t.started_at),
+        end: t.finished_at,
+        duration_seconds: Some(t.duration_seconds),
     }
 }
 

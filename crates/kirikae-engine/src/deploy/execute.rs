@@ -164,6 +164,14 @@ impl Prepared {
             ));
         }
         if self.remote.service == ServiceState::Missing {
+            // The migration applies to a new service too: its tasks must find the schema they expect.
+            if let Some((result, message)) = crate::before_switch::before_creating(
+                self, &td_arn, run_id, changes, observer, interrupt,
+            )
+            .await?
+            {
+                return Ok(Created::Nothing(result, message));
+            }
             self.create_service(&td_arn, run_id, changes, observer)
                 .await?;
             self.ensure_group(changes, observer).await?;
@@ -185,6 +193,15 @@ impl Prepared {
                 Res::Interrupted,
                 "interrupted before the deployment was created".into(),
             ));
+        }
+        // After "nothing to deploy" (no migration for a revision already running), right before the
+        // switch is created.
+        if let Some((result, message)) = crate::before_switch::before_creating(
+            self, &td_arn, run_id, changes, observer, interrupt,
+        )
+        .await?
+        {
+            return Ok(Created::Nothing(result, message));
         }
         let id = self
             .create_deployment(&td_arn, run_id, audit, observer)

@@ -354,6 +354,31 @@ impl Renderer {
                 self.line(&label, &format!("  {action}"));
                 row.waiting = None;
             }
+            Event::BeforeSwitchStarted {
+                task_arn,
+                container,
+                command,
+            } => self.line(
+                &label,
+                &format!(
+                    "before_switch: started task {} (container {container}, `{}`) with the new task definition; the deployment waits for it to exit 0",
+                    task_arn.rsplit('/').next().unwrap_or(task_arn),
+                    command.join(" ")
+                ),
+            ),
+            Event::BeforeSwitchStatus { last_status, .. } => {
+                self.line(&label, &format!("before_switch: task is {last_status}"))
+            }
+            Event::BeforeSwitchEnded(r) => {
+                let mark = if r.passed {
+                    paint.green("✓")
+                } else if r.still_running {
+                    paint.yellow("!")
+                } else {
+                    paint.red("✗")
+                };
+                self.line(&label, &format!("{mark} {}", r.said()));
+            }
             Event::AwaitingApproval {
                 promote,
                 auto_promote_at,

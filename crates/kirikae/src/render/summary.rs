@@ -44,6 +44,9 @@ pub fn summary(o: &Outcome) -> String {
         "{mark} {} ({:.1} s)\n",
         o.message, o.duration_seconds
     ));
+    if let Some(t) = &o.before_switch {
+        out.push_str(&format!("  {} {}\n", paint.dim("before_switch:"), t.said()));
+    }
     if let Some(g) = &o.gate {
         out.push_str(&format!("  {} {}\n", paint.dim("gate:"), g.summary));
         if let Some(a) = &g.approval {

@@ -209,6 +209,7 @@ fn start(
                 set_id: Some(set.id.clone()),
                 overrides: None,
                 tags: task_tags.clone(),
+                client_token: None,
             },
         );
         match placed {

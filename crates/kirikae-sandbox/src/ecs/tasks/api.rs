@@ -140,6 +140,25 @@ pub fn run(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
     spec::check(&spec, td, elbv2, Purpose::RunTask)?;
     check_overrides(input.get("overrides"), td)?;
     let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
+    // ECS's documented idempotency (ECS_Idempotency.html): a retry with the token of a call that
+    // succeeded answers that call's tasks and starts none (a retry with other parameters is not
+    // compared: what AWS answers then is not documented for RunTask).
+    let token = text("clientToken").filter(|t| !t.is_empty());
+    if let Some(token) = &token {
+        let mut earlier: Vec<_> = cluster
+            .tasks
+            .values()
+            .filter(|t| t.client_token.as_ref() == Some(token))
+            .collect();
+        if !earlier.is_empty() {
+            earlier.sort_by(|a, b| a.created_at.total_cmp(&b.created_at).then(a.id.cmp(&b.id)));
+            let tasks: Vec<Value> = earlier
+                .iter()
+                .map(|t| t.to_json(&key.region, true))
+                .collect();
+            return Ok(json!({ "tasks": tasks, "failures": [] }));
+        }
+    }
     let mut out = Vec::new();
     let mut failures = Vec::new();
     for _ in 0..count {
@@ -158,6 +177,7 @@ pub fn run(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
                 set_id: None,
                 overrides: input.get("overrides").filter(|v| !v.is_null()),
                 tags: task_tags.clone(),
+                client_token: token.clone(),
             },
         );
         match placed {

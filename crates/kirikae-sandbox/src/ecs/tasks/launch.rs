@@ -30,6 +30,7 @@ pub struct Launch<'a> {
     /// names were checked by [`super::api::run`]).
     pub overrides: Option<&'a Value>,
     pub tags: Vec<Tag>,
+    pub client_token: Option<String>,
 }
 
 /// Why ECS could not place a task, worded as ECS words it (RunTask's `failures[].reason`, the service
@@ -208,6 +209,7 @@ pub fn new_task(key: &RegionKey, shared: &Shared, now: f64, l: Launch) -> Result
         version: 1,
         tags: l.tags,
         overrides,
+        client_token: l.client_token,
         id,
     })
 }

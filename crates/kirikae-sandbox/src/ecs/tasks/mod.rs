@@ -123,6 +123,8 @@ pub struct Task {
     pub version: i64,
     pub tags: Vec<Tag>,
     pub overrides: Value,
+    /// RunTask's `clientToken`: a retry with the same token gets these tasks instead of new ones.
+    pub client_token: Option<String>,
 }
 
 impl Task {

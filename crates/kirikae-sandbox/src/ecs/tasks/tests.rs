@@ -211,3 +211,14 @@ fn run_task_keeps_the_command_override_and_echoes_the_overrides() {
             .contains(&("MODE".to_string(), "migrate".to_string()))
     );
 }
+
+#[test]
+fn run_task_retried_with_its_client_token_starts_nothing_more() {
+    let mut f = Fixture::new();
+    let call = json!({"cluster": "demo", "taskDefinition": "web", "launchType": "FARGATE",
+                      "networkConfiguration": network(), "clientToken": "run-1"});
+    let first = f.ok("RunTask", call.clone());
+    let again = f.ok("RunTask", call);
+    assert_eq!(again["tasks"][0]["taskArn"], first["tasks"][0]["taskArn"]);
+    assert_eq!(f.shared.addrs.live_tasks(), 1);
+}
