@@ -136,11 +136,9 @@ async fn ids(aws: &Clients, application: &str, group: &str) -> Result<Vec<String
 
 /// What one deployment says of itself (the task definition and images are looked up after).
 fn entry(d: &DeploymentInfo, now: f64) -> Entry {
-    // A rollback deployment is CodeDeploy's own, even when it carries the description (and so the
-    // record) of the deployment it rolls back.
-    let by_codedeploy = d.creator() == Some(&DeploymentCreator::CodeDeployRollback);
+    let by_codedeploy = is_rollback(d);
     let description = d.description().unwrap_or_default();
-    let audit = Record::parse(description).filter(|_| !by_codedeploy);
+    let started_by = StartedBy::of(d);
     let created_at = d.create_time().map(|t| t.as_secs_f64());
     let completed_at = d.complete_time().map(|t| t.as_secs_f64());
     let status = d
@@ -173,25 +171,49 @@ fn entry(d: &DeploymentInfo, now: f64) -> Entry {
         task_definition_arn: None,
         task_definition: None,
         images: Vec::new(),
-        started_by_kirikae: audit.is_some(),
+        started_by_kirikae: started_by.audit.is_some(),
         run_id: run_id(description).filter(|_| !by_codedeploy),
-        who: match &audit {
-            Some(a) => a.who(),
-            None if by_codedeploy => BY_CODEDEPLOY.to_string(),
-            None => NOT_KIRIKAE.to_string(),
-        },
-        from: match &audit {
-            Some(a) => a.from_where(),
-            None if by_codedeploy => "CodeDeploy".to_string(),
-            None => "unknown".to_string(),
-        },
-        audit,
+        who: started_by.who,
+        from: started_by.from,
+        audit: started_by.audit,
         rollback,
         error: d
             .error_information()
             .and_then(|e| e.message())
             .map(str::to_string),
     }
+}
+
+/// Who started a deployment and from where, as its record says.
+#[derive(Debug, Clone)]
+pub struct StartedBy {
+    /// kirikae's record, when kirikae started it.
+    pub audit: Option<Record>,
+    /// Said for a person: the caller, [`BY_CODEDEPLOY`] or [`NOT_KIRIKAE`].
+    pub who: String,
+    pub from: String,
+}
+
+impl StartedBy {
+    pub fn of(d: &DeploymentInfo) -> StartedBy {
+        // A rollback deployment is CodeDeploy's own, even when it carries the description (and so
+        // the record) of the deployment it rolls back.
+        let audit = d
+            .description()
+            .and_then(Record::parse)
+            .filter(|_| !is_rollback(d));
+        let (who, from) = match &audit {
+            Some(a) => (a.who(), a.from_where()),
+            None if is_rollback(d) => (BY_CODEDEPLOY.to_string(), "CodeDeploy".to_string()),
+            None => (NOT_KIRIKAE.to_string(), "unknown".to_string()),
+        };
+        StartedBy { audit, who, from }
+    }
+}
+
+/// A deployment CodeDeploy created to roll another back.
+pub fn is_rollback(d: &DeploymentInfo) -> bool {
+    d.creator() == Some(&DeploymentCreator::CodeDeployRollback)
 }
 
 /// The run id of `[kirikae run <id>]` in a description.

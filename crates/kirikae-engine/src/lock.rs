@@ -35,6 +35,7 @@ use crate::aws::failed;
 use crate::connection::Clients;
 use crate::deploy::Prepared;
 use crate::error::Error;
+use crate::history::StartedBy;
 use crate::interrupt::Interrupt;
 use crate::operate::active_statuses;
 use crate::plan::{GroupDrift, Plan};
@@ -337,22 +338,16 @@ impl Blocked {
 pub struct Active {
     pub id: String,
     pub status: String,
-    pub audit: Option<Record>,
+    pub started_by: StartedBy,
 }
 
 impl Active {
-    fn who(&self) -> String {
-        self.audit
-            .as_ref()
-            .map(Record::who)
-            .unwrap_or_else(|| crate::history::NOT_KIRIKAE.to_string())
+    fn who(&self) -> &str {
+        &self.started_by.who
     }
 
-    fn from_where(&self) -> String {
-        self.audit
-            .as_ref()
-            .map(Record::from_where)
-            .unwrap_or_else(|| "unknown".into())
+    fn from_where(&self) -> &str {
+        &self.started_by.from
     }
 }
 
@@ -548,7 +543,14 @@ pub async fn active_deployment(aws: &Clients, plan: &Plan) -> Result<Option<Acti
             .and_then(|d| d.status())
             .map_or("InProgress", DeploymentStatus::as_str)
             .to_string(),
-        audit: info.and_then(|d| d.description()).and_then(Record::parse),
+        started_by: match info {
+            Some(d) => StartedBy::of(d),
+            None => StartedBy {
+                audit: None,
+                who: crate::history::NOT_KIRIKAE.to_string(),
+                from: "unknown".into(),
+            },
+        },
         id,
     }))
 }

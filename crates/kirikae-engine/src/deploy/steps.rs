@@ -536,9 +536,12 @@ pub(super) fn description(images: &str, run_id: &str, audit: &Record) -> String 
     format!("{head} {marker} {}", audit.marker())
 }
 
+/// Whether `d` is the deployment run `run_id` created (a rollback CodeDeploy made of it may carry
+/// the same description, and is not).
 fn carries_run_id(d: &DeploymentInfo, run_id: &str) -> bool {
-    d.description()
-        .is_some_and(|text| text.contains(&run_marker(run_id)))
+    !crate::history::is_rollback(d)
+        && d.description()
+            .is_some_and(|text| text.contains(&run_marker(run_id)))
 }
 
 #[cfg(test)]
