@@ -16,13 +16,9 @@
 //! TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT run again with blue at 100 %, green is scaled in;
 //! ROLLBACK_SUCCESSFUL when its tasks are gone (ROLLBACK_FAILED if a hook fails on the way).
 
-use super::config::{HookTarget, TimeoutAction};
-use super::deployment::{
-    HookRun, HookStatus, RevisionRef, RollbackInfo, ServiceDeployment, Status,
-};
-use super::hooks;
-use super::traffic;
-use crate::ecs::scheduler::{circuit_breaker_threshold, is_healthy, timing};
+use super::deployment::{HookStatus, RevisionRef, RollbackInfo, ServiceDeployment, Status};
+use super::{hook_runs, monitors, traffic};
+use crate::ecs::scheduler::{is_healthy, timing};
 use crate::ecs::services::Service;
 use crate::ecs::task_sets::SetStatus;
 use crate::world::Ctx;
@@ -113,7 +109,7 @@ pub struct Place<'a> {
     pub service: &'a str,
 }
 
-fn service<'a>(cx: &'a mut Ctx, at: &Place) -> Option<&'a mut Service> {
+pub(super) fn service<'a>(cx: &'a mut Ctx, at: &Place) -> Option<&'a mut Service> {
     cx.region
         .ecs
         .clusters
@@ -181,14 +177,19 @@ fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
         begin_rollback(d, reason, now);
     }
     if !d.rolling_back()
-        && let Some(reason) = monitors(cx, at, d)
+        && d.run.step != Step::CleanUp
+        && let Some(reason) = monitors::rollback_reason(cx, at, d)
     {
         return begin_rollback(d, reason, now);
     }
     sync_desired(cx, at, d);
     let flow = match d.run.phase.clone() {
         Phase::Act => act(cx, at, d),
-        Phase::Hooks(runs) => drive_hooks(cx, at, d, &runs),
+        Phase::Hooks(runs) => match hook_runs::drive(cx, at, d, &runs) {
+            hook_runs::Outcome::Waiting => Flow::Wait,
+            hook_runs::Outcome::Done => Flow::Done,
+            hook_runs::Outcome::Failed(reason) => Flow::Rollback(reason),
+        },
         Phase::Hold { until } if now >= until => Flow::Done,
         Phase::Hold { .. } => Flow::Wait,
     };
@@ -200,16 +201,21 @@ fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
             d.finished_at = Some(now);
         }
         Flow::Rollback(reason) => begin_rollback(d, reason, now),
-        Flow::Done => finish_phase(cx, at, d),
+        Flow::Done => finish_phase(cx, d),
     }
 }
 
 /// Act → Hooks → (Hold) → next step.
-fn finish_phase(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
+fn finish_phase(cx: &mut Ctx, d: &mut ServiceDeployment) {
     let now = cx.now;
     match d.run.phase.clone() {
         Phase::Act => {
-            let runs = start_hooks(cx, d);
+            // A rollback runs the Lambda hooks of both traffic-shift stages again.
+            let (stages, lambda_only) = match d.run.step {
+                Step::RollingBack => (vec!["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"], true),
+                step => (step.stage().into_iter().collect(), false),
+            };
+            let runs = hook_runs::start(cx, d, &stages, lambda_only);
             d.run.phase = Phase::Hooks(runs);
         }
         Phase::Hooks(_) => {
@@ -222,13 +228,13 @@ fn finish_phase(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
                     return;
                 }
             }
-            next_step(cx, at, d);
+            next_step(cx, d);
         }
-        Phase::Hold { .. } => next_step(cx, at, d),
+        Phase::Hold { .. } => next_step(cx, d),
     }
 }
 
-fn next_step(cx: &mut Ctx, _at: &Place, d: &mut ServiceDeployment) {
+fn next_step(cx: &mut Ctx, d: &mut ServiceDeployment) {
     let last = d.plan.steps.len().saturating_sub(1);
     let next = match d.run.step {
         Step::Start if !d.leftovers.is_empty() => Step::Reconcile,
@@ -288,58 +294,6 @@ fn begin_rollback(d: &mut ServiceDeployment, reason: String, now: f64) {
         step: Step::RollingBack,
         phase: Phase::Act,
     };
-}
-
-/// Rollback triggers watched until the bake ends: CloudWatch alarms and the circuit breaker.
-fn monitors(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) -> Option<String> {
-    if matches!(d.run.step, Step::CleanUp) {
-        return None;
-    }
-    if let Some(rollback) = d.plan.circuit_breaker {
-        let failed = service(cx, at)
-            .and_then(|s| s.sets.iter().find(|s| s.id == d.target.set_id))
-            .map_or(0, |s| s.failed_tasks);
-        d.failed_tasks = failed;
-        let threshold = service(cx, at).map_or(3, |s| circuit_breaker_threshold(s.desired_count));
-        if failed >= threshold && rollback {
-            return Some(format!(
-                "Service deployment rolled back because the circuit breaker threshold was exceeded: {failed} tasks failed to start or failed their health checks."
-            ));
-        }
-    }
-    if !d.plan.alarms.is_empty() {
-        let firing = firing_alarms(cx, &d.plan.alarms.clone());
-        for name in &firing {
-            if !d.triggered_alarms.contains(name) {
-                d.triggered_alarms.push(name.clone());
-            }
-        }
-        if !firing.is_empty() && d.plan.alarm_rollback {
-            return Some(alarm_reason(&firing));
-        }
-    }
-    None
-}
-
-/// The alarms among `names` in ALARM now (CloudWatch's DescribeAlarms, as ECS calls it).
-pub(super) fn firing_alarms(cx: &mut Ctx, names: &[String]) -> Vec<String> {
-    let input = serde_json::json!({ "AlarmNames": names });
-    let Ok(out) = crate::cloudwatch::handle(cx, "DescribeAlarms", &input) else {
-        return Vec::new();
-    };
-    ["MetricAlarms", "CompositeAlarms"]
-        .iter()
-        .flat_map(|k| out[*k].as_array().cloned().unwrap_or_default())
-        .filter(|a| a["StateValue"] == "ALARM")
-        .filter_map(|a| a["AlarmName"].as_str().map(str::to_string))
-        .collect()
-}
-
-pub(super) fn alarm_reason(firing: &[String]) -> String {
-    format!(
-        "Service deployment rolled back because the following alarms were triggered: {}.",
-        firing.join(", ")
-    )
 }
 
 /// How many tasks each revision should run at this point: green from SCALE_UP on (until a rollback),
@@ -523,108 +477,4 @@ fn roll_back(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) -> Flow {
         svc.spec = spec;
     }
     Flow::Done
-}
-
-/// Create the runs of the hooks at the current stage (for a rollback: the Lambda hooks of both
-/// traffic-shift stages) and return their indices.
-fn start_hooks(cx: &mut Ctx, d: &mut ServiceDeployment) -> Vec<usize> {
-    let stages: Vec<&'static str> = match d.run.step {
-        Step::RollingBack => vec!["TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"],
-        s => s.stage().into_iter().collect(),
-    };
-    let mut runs = Vec::new();
-    for stage in stages {
-        let hooks: Vec<(usize, super::config::Hook)> = d
-            .plan
-            .hooks_at(stage)
-            .map(|(i, h)| (i, h.clone()))
-            .collect();
-        for (i, hook) in hooks {
-            let expires_at = timing::after(cx.shared, cx.now, hook.timeout_minutes * 60.0);
-            let (status, target_arn) = match &hook.target {
-                HookTarget::Pause => (HookStatus::AwaitingAction, None),
-                HookTarget::Lambda(arn) => (HookStatus::InProgress, Some(arn.clone())),
-            };
-            if d.run.step == Step::RollingBack && target_arn.is_none() {
-                continue;
-            }
-            d.hooks.push(HookRun {
-                hook_id: hooks::new_hook_id(target_arn.is_none()),
-                hook: i,
-                stage,
-                target_arn,
-                status,
-                expires_at,
-                timeout_action: hook.timeout_action,
-                invoking: false,
-                next_invoke_at: cx.now,
-                // Details a function returned go on to its next call in this deployment.
-                details: d
-                    .hooks
-                    .iter()
-                    .rev()
-                    .find(|r| r.hook == i)
-                    .map_or_else(|| hook.details.clone(), |r| r.details.clone()),
-                failure: None,
-            });
-            runs.push(d.hooks.len() - 1);
-        }
-    }
-    runs
-}
-
-/// Invoke Lambda hooks that are due, time out the ones past their expiry; done when all succeeded.
-fn drive_hooks(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment, runs: &[usize]) -> Flow {
-    let now = cx.now;
-    for &i in runs {
-        let h = &mut d.hooks[i];
-        let waiting = matches!(
-            h.status,
-            HookStatus::AwaitingAction | HookStatus::InProgress
-        );
-        if waiting && now >= h.expires_at {
-            h.status = HookStatus::TimedOut;
-            h.invoking = false;
-            if h.timeout_action == TimeoutAction::Rollback {
-                let what = h.target_arn.as_deref().unwrap_or("PAUSE");
-                h.failure = Some(format!(
-                    "the {} hook {what} timed out and its timeout action is ROLLBACK",
-                    h.stage
-                ));
-            }
-        }
-    }
-    for &i in runs {
-        let h = &d.hooks[i];
-        if h.status == HookStatus::InProgress && !h.invoking && now >= h.next_invoke_at {
-            let event = hooks::event(d, h);
-            let target = h.target_arn.clone().unwrap_or_default();
-            let hook_id = h.hook_id.clone();
-            match hooks::invoke(cx, at, &d.arn, &hook_id, &target, event) {
-                Ok(()) => d.hooks[i].invoking = true,
-                Err(why) => {
-                    d.hooks[i].status = HookStatus::Failed;
-                    d.hooks[i].failure = Some(why);
-                }
-            }
-        }
-    }
-    let failed = runs.iter().map(|&i| &d.hooks[i]).find(|h| {
-        h.status == HookStatus::Failed
-            || (h.status == HookStatus::TimedOut && h.timeout_action == TimeoutAction::Rollback)
-    });
-    if let Some(h) = failed {
-        let why = h.failure.clone().unwrap_or_default();
-        tracing::info!(deployment = %d.arn, "hook failed: {why}");
-        return Flow::Rollback(format!(
-            "Service deployment rolled back because of hook execution failure(s) detected: {why}."
-        ));
-    }
-    let done = runs.iter().all(|&i| {
-        matches!(
-            d.hooks[i].status,
-            HookStatus::Succeeded | HookStatus::TimedOut
-        )
-    });
-    if done { Flow::Done } else { Flow::Wait }
 }

@@ -6,15 +6,18 @@
 //!
 //! Module map: [`config`] (the settings, checked as AWS checks them → a `Plan`), [`deployment`]
 //! (service deployments and revisions, and their JSON), [`lifecycle`] (the stage machine, rollback),
+//! [`hook_runs`] (a stage's hooks until they are done), [`monitors`] (alarms, circuit breaker),
 //! [`traffic`] (listener rule weights, through ELBv2's operations), [`hooks`] (Lambda hooks' event and
-//! response contract), [`api`] (List/DescribeServiceDeployments, DescribeServiceRevisions,
-//! Stop/ContinueServiceDeployment).
+//! response contract), [`rolling`] (rolling updates as service deployments), [`api`]
+//! (List/DescribeServiceDeployments, DescribeServiceRevisions, Stop/ContinueServiceDeployment).
 
 pub mod api;
 pub mod config;
 pub mod deployment;
+mod hook_runs;
 mod hooks;
 pub mod lifecycle;
+mod monitors;
 pub mod rolling;
 mod traffic;
 

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::config::Plan;
 use super::deployment::{RevisionRef, RollbackInfo, ServiceDeployment, Status};
-use super::lifecycle::{self, Place};
+use super::lifecycle::Place;
+use super::monitors;
 use super::{new_deployment_arn, record_revision};
 use crate::ecs::services::Service;
 use crate::ecs::task_sets::{SetKind, SetStatus, TaskSet};
@@ -82,14 +83,14 @@ pub fn step(cx: &mut Ctx, at: &Place, d: &mut ServiceDeployment) {
     // Deployment alarms, watched while the update rolls out.
     let mut alarm_rollback = None;
     if d.status == Status::InProgress && d.rollback_set.is_none() && !d.plan.alarms.is_empty() {
-        let firing = lifecycle::firing_alarms(cx, &d.plan.alarms.clone());
+        let firing = monitors::firing_alarms(cx, &d.plan.alarms.clone());
         for name in &firing {
             if !d.triggered_alarms.contains(name) {
                 d.triggered_alarms.push(name.clone());
             }
         }
         if !firing.is_empty() && d.plan.alarm_rollback && d.source.is_some() {
-            alarm_rollback = Some(lifecycle::alarm_reason(&firing));
+            alarm_rollback = Some(monitors::alarm_reason(&firing));
         }
     }
     let Some(svc) = cx
