@@ -231,8 +231,14 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         &service.deployment_configuration,
         given("deploymentConfiguration"),
     );
+    let new_deployment = controller == Controller::Ecs && (force || new_spec != current_spec);
+    // The deployment settings are checked when they change or a deployment starts with them; a
+    // desired count alone is not refused over a role deleted since (AWS's behaviour there is unknown).
+    let changes_settings = given("deploymentConfiguration").is_some()
+        || given("loadBalancers").is_some()
+        || new_deployment;
     let plan = match controller {
-        Controller::Ecs => native::config::check(
+        Controller::Ecs if changes_settings => native::config::check(
             &deployment_configuration,
             &new_spec.load_balancers,
             &region.elbv2,
@@ -240,7 +246,6 @@ pub fn update(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError> {
         )?,
         _ => None,
     };
-    let new_deployment = controller == Controller::Ecs && (force || new_spec != current_spec);
     if new_deployment && new_spec != current_spec {
         let td_arn = new_spec.task_definition.clone().unwrap_or_default();
         let td = region
