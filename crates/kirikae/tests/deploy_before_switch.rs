@@ -1,0 +1,205 @@
+//! A task before the switch (config `before_switch:`), through the binary against the sandbox: the
+//! migration runs as a one-off ECS task with the new task definition (RunTask, the container's command
+//! overridden) and must exit 0 before the deployment is created. A failing one ends the run with
+//! nothing switched (exit 1, no CreateDeployment, production still on blue) and says what ran and how
+//! it ended; a config naming a container the task definition lacks is refused before any change.
+//!
+//! The sandbox's `kirikae/demo` image runs the command `exit N` as a one-off task ending with code N.
+
+mod deploy_support;
+
+use deploy_support::{Project, Stack, block_on, step_outputs};
+use serde_json::{Value, json};
+
+fn migration(p: Project, code: u8) -> Project {
+    p.config(
+        "/before_switch",
+        json!({"command": ["exit", code.to_string()], "environment": {"MIGRATION": "2026-12-add-index"}}),
+    )
+}
+
+/// The before_switch tasks kirikae ran in the cluster, as ECS describes them.
+fn before_switch_tasks(stack: &Stack) -> Vec<aws_sdk_ecs::types::Task> {
+    let listed = block_on(
+        stack
+            .ecs
+            .list_tasks()
+            .cluster("demo")
+            .started_by("kirikae")
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .send(),
+    )
+    .expect("list tasks");
+    if listed.task_arns().is_empty() {
+        return Vec::new();
+    }
+    block_on(
+        stack
+            .ecs
+            .describe_tasks()
+            .cluster("demo")
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send(),
+    )
+    .expect("describe tasks")
+    .tasks()
+    .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passing_migration_runs_with_the_new_task_definition_then_the_deployment_switches() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+
+    let project = migration(stack.project(), 0).image("v2");
+    let outputs = project.path("outputs.txt");
+    let project = project.env("GITHUB_OUTPUT", outputs.to_str().unwrap());
+    let run = project.deploy(&["--output", "json"]);
+    run.assert_exit(0).assert_says(&[
+        "before_switch: started task",
+        "(container web, `exit 0`) with the new task definition",
+        "exited 0 (EssentialContainerExited: Essential container in task exited)",
+    ]);
+    let out = run.json();
+    let task = &out["before_switch"];
+    assert_eq!(task["passed"], true, "{out:#}");
+    assert_eq!(task["exit_code"], 0);
+    assert_eq!(task["last_status"], "STOPPED");
+    assert_eq!(task["stop_code"], "EssentialContainerExited");
+    assert_eq!(task["container"], "web");
+    assert_eq!(task["command"], json!(["exit", "0"]));
+    assert!(task["duration_seconds"].as_f64().unwrap() >= 0.0);
+    // It ran before the deployment: first in the timeline, which then has the lifecycle events.
+    assert_eq!(out["timeline"][0]["event"], "BeforeSwitch");
+    assert_eq!(out["timeline"][0]["status"], "Succeeded");
+    assert!(
+        out["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "AllowTraffic"),
+        "{out:#}"
+    );
+    assert_eq!(out["result"], "succeeded");
+    assert!(out["deployment_id"].is_string());
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+    assert_eq!(stack.calls_of("codedeploy.CreateDeployment"), 1);
+    assert_eq!(step_outputs(&outputs)["exit-code"], "0");
+
+    // ECS ran it with the NEW task definition, the override and the service's network settings.
+    let tasks = before_switch_tasks(&stack);
+    assert_eq!(tasks.len(), 1);
+    let t = &tasks[0];
+    assert_eq!(t.task_definition_arn(), out["task_definition_arn"].as_str());
+    assert_eq!(t.group(), Some("kirikae:before-switch"));
+    assert_eq!(t.containers()[0].exit_code(), Some(0));
+    let over = &t.overrides().unwrap().container_overrides()[0];
+    assert_eq!(over.name(), Some("web"));
+    assert_eq!(over.command(), ["exit", "0"]);
+    assert_eq!(over.environment()[0].name(), Some("MIGRATION"));
+    assert!(t.attachments().iter().any(|a| {
+        a.details()
+            .iter()
+            .any(|d| d.name() == Some("subnetId") && d.value() == Some("subnet-a"))
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_creates_no_deployment_and_production_stays_on_blue() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let deployments_before = stack.calls_of("codedeploy.CreateDeployment");
+
+    let project = migration(stack.project(), 3).image("v2");
+    let outputs = project.path("outputs.txt");
+    let project = project.env("GITHUB_OUTPUT", outputs.to_str().unwrap());
+    let run = project.deploy(&["--output", "json"]);
+    run.assert_exit(1).assert_says(&[
+        "(container web, `exit 3`) exited 3 (EssentialContainerExited: Essential container in task exited)",
+        "no deployment was created: demo/web still runs web:1",
+    ]);
+    let out = run.json();
+    assert_eq!(out["result"], "failed", "{out:#}");
+    assert_eq!(out["exit_code"], 1);
+    assert!(out["deployment_id"].is_null());
+    let task = &out["before_switch"];
+    assert_eq!(task["passed"], false);
+    assert_eq!(task["exit_code"], 3);
+    assert_eq!(task["stop_code"], "EssentialContainerExited");
+    assert_eq!(task["stopped_reason"], "Essential container in task exited");
+    assert_eq!(out["timeline"][0]["event"], "BeforeSwitch");
+    assert_eq!(out["timeline"][0]["status"], "Failed");
+    let message = out["message"].as_str().unwrap();
+    assert!(message.contains("exited 3"), "{message}");
+    assert!(message.contains("no deployment was created"), "{message}");
+    let steps = step_outputs(&outputs);
+    assert_eq!(steps["exit-code"], "1");
+    assert_eq!(steps["result"], "failed");
+    assert_eq!(steps["deployment-id"], "");
+
+    assert_eq!(
+        stack.calls_of("codedeploy.CreateDeployment"),
+        deployments_before,
+        "no deployment may be created"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    // The migration ran with the new revision, which nothing else runs.
+    let tasks = before_switch_tasks(&stack);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        tasks[0].task_definition_arn(),
+        out["task_definition_arn"].as_str()
+    );
+    assert_eq!(tasks[0].containers()[0].exit_code(), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_service_is_created_only_after_its_migration_passes() {
+    let stack = Stack::new().await;
+    let run = migration(stack.project(), 1).deploy(&["--output", "json"]);
+    run.assert_exit(1)
+        .assert_says(&["exited 1", "service demo/web was not created"]);
+    assert_eq!(stack.calls_of("ecs.CreateService"), 0);
+    let out = run.json();
+    assert_eq!(out["service_created"], false);
+    assert_eq!(out["before_switch"]["exit_code"], 1);
+
+    let run = migration(stack.project(), 0).deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    assert_eq!(run.json()["before_switch"]["exit_code"], 0);
+    assert_eq!(stack.calls_of("ecs.CreateService"), 1);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_the_task_definition_lacks_is_refused_before_any_change() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let before = stack.mutating_calls();
+    let run = stack
+        .project()
+        .image("v2")
+        .config(
+            "/before_switch",
+            json!({"container": "wbe", "command": ["./migrate", "up"]}),
+        )
+        .deploy(&["--output", "json"]);
+    run.assert_exit(2).assert_says(&[
+        "before_switch.container",
+        "task definition family web has no container `wbe` (it has: web)",
+        "did you mean `web`?",
+    ]);
+    let out: Value = run.json();
+    assert_eq!(out["exit_code"], 2);
+    assert_eq!(stack.mutating_calls(), before, "nothing may change");
+
+    // So is a migration without a command.
+    let run = stack
+        .project()
+        .config("/before_switch", json!({"command": []}))
+        .deploy(&[]);
+    run.assert_exit(2)
+        .assert_says(&["before_switch.command", "must name the command to run"]);
+    assert_eq!(stack.mutating_calls(), before, "nothing may change");
+}
