@@ -42,6 +42,7 @@ pub mod init;
 pub mod interrupt;
 pub mod lock;
 pub mod memo;
+pub mod migrate;
 pub mod native;
 pub mod notify;
 pub mod operate;

@@ -36,6 +36,9 @@ enum Command {
     /// Create what the config's Blue/Green still lacks (second target group, test listener, CodeDeploy
     /// role), after printing the plan; nothing that exists is changed.
     Setup(Box<cmd::setup::Args>),
+    /// Move a CodeDeploy Blue/Green service to ECS-native Blue/Green in place (listeners weighted 1/0,
+    /// UpdateService to the ECS controller), after printing the plan; rewrites kirikae.yml with --write.
+    Migrate(Box<cmd::migrate::Args>),
     /// Follow the group's running deployment (or --deployment-id) to its end, as deploy would have.
     Watch(Box<cmd::operate::WatchArgs>),
     /// Shift production traffic of a deployment waiting in Ready (ContinueDeployment), then follow it.
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
             Command::Diff(args) => cmd::diff::run(*args).await,
             Command::Init(args) => cmd::init::run(*args).await,
             Command::Setup(args) => cmd::setup::run(*args).await,
+            Command::Migrate(args) => cmd::migrate::run(*args).await,
             Command::Watch(args) => cmd::operate::watch(*args).await,
             Command::Promote(args) => cmd::operate::promote(*args).await,
             Command::Stop(args) => cmd::operate::stop(*args).await,

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod deploy_native;
 pub mod diff;
 pub mod init;
+pub mod migrate;
 pub mod history;
 pub mod operate;
 pub mod operate_native;

@@ -1,0 +1,346 @@
+//! `kirikae migrate` through the binary against the sandbox: a CodeDeploy Blue/Green service (deployed by
+//! kirikae, production on its second group) moves to ECS-native Blue/Green under load with no failed
+//! request; the config is rewritten with an `ecs:` block (comments kept), the CodeDeploy application and
+//! group deleted with --delete-codedeploy; then `kirikae deploy` of a new image takes the native path
+//! and ends with production on it. `--dry-run`, a second run and every refusal (a CodeDeploy deployment
+//! going on, a missing infrastructure role) make zero mutating calls.
+
+mod deploy_support;
+
+use std::net::ToSocketAddrs;
+use std::process::{Command, Output};
+
+use deploy_support::{Project, Stack};
+use kirikae_demo::load::{self, Settings};
+use kirikae_demo::stack::Address;
+use serde_json::{Value, json};
+
+/// The team's kirikae.yml, as a person writes it: YAML with comments.
+const CONFIG: &str = "# The web service (kept by kirikae migrate).
+cluster: demo
+service: web
+task_definition: task-definition.json
+service_definition: service-definition.json
+codedeploy:
+  # CodeDeploy's settings: replaced by the ecs: block.
+  service_role: arn:aws:iam::000000000000:role/ecsCodeDeployRole
+  target_groups: [web-blue, web-green]
+  production_listener: {load_balancer: web-alb, port: 80}
+  test_listener: {load_balancer: web-alb, port: 8080}
+  termination_wait_minutes: 1
+
+# Kept too.
+sync_desired_count: false
+";
+
+fn project(stack: &Stack) -> Project {
+    stack.project().raw("kirikae.yml", CONFIG)
+}
+
+/// `kirikae ARGS` against the sandbox in the project's directory, without writing its files again (a
+/// migration rewrote kirikae.yml).
+fn kirikae(stack: &Stack, project: &Project, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .args(args)
+        .current_dir(&project.dir)
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_OUTPUT")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run kirikae")
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}\n--- stderr\n{}\n--- stdout\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn doc(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn controller(stack: &Stack) -> String {
+    let out = stack
+        .ecs
+        .describe_services()
+        .cluster("demo")
+        .services("web")
+        .send()
+        .await
+        .expect("DescribeServices");
+    out.services()[0]
+        .deployment_controller()
+        .map(|c| c.r#type().as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// A CODE_DEPLOY service deployed twice by kirikae: production on web-green.
+async fn codedeploy_service() -> (Stack, Project) {
+    let stack = Stack::new().await;
+    let p = project(&stack);
+    p.deploy(&[]).assert_exit(0);
+    project(&stack).image("v2").deploy(&[]).assert_exit(0);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+    // CodeDeploy deleted the original task set; its tasks drain before it is gone.
+    deploy_support::wait_for("the original task set to be gone", 120, || {
+        let out = deploy_support::block_on(
+            stack
+                .ecs
+                .describe_services()
+                .cluster("demo")
+                .services("web")
+                .send(),
+        )
+        .ok()?;
+        (out.services()[0].task_sets().len() == 1).then_some(())
+    });
+    (stack, p)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_codedeploy_service_moves_to_ecs_blue_green_under_load_then_deploys_natively() {
+    let (stack, p) = codedeploy_service().await;
+    let config = p.dir.join("kirikae.yml");
+    let config = config.to_str().unwrap();
+
+    // The plan, changing nothing.
+    let before = stack.mutating_calls();
+    let out = kirikae(
+        &stack,
+        &p,
+        &["migrate", "-c", config, "--dry-run", "--output", "json"],
+    );
+    assert_exit(&out, 0, "migrate --dry-run");
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a dry run changed something"
+    );
+    let plan = doc(&out);
+    assert_eq!(plan["result"], "dry_run", "{plan:#}");
+    let modified: Vec<&str> = plan["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "modify")
+        .map(|s| s["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        modified,
+        [
+            "production listener web-alb:80",
+            "test listener web-alb:8080",
+            "service demo/web"
+        ],
+        "{plan:#}"
+    );
+    assert!(
+        plan["config_text"]
+            .as_str()
+            .unwrap()
+            .contains("ecs:\n  strategy: BLUE_GREEN"),
+        "{plan:#}"
+    );
+    assert_eq!(std::fs::read_to_string(config).unwrap(), CONFIG);
+
+    // The move, under load through the production listener.
+    let host = format!("{}:80", stack.dns);
+    let address = Address {
+        socket: host.to_socket_addrs().unwrap().next().unwrap(),
+        url: format!("http://{host}/"),
+        host,
+    };
+    let running = load::start(
+        &address,
+        Settings {
+            rate: 40.0,
+            connections: 4,
+        },
+        kirikae_demo::Origin::now(),
+    )
+    .await;
+    let out = tokio::task::block_in_place(|| {
+        kirikae(
+            &stack,
+            &p,
+            &[
+                "migrate",
+                "-c",
+                config,
+                "--write",
+                "--delete-codedeploy",
+                "--output",
+                "json",
+            ],
+        )
+    });
+    let samples = running.stop().await;
+    assert_exit(&out, 0, "migrate --write --delete-codedeploy");
+    let failed: Vec<_> = samples.iter().filter(|s| s.error.is_some()).collect();
+    assert!(samples.len() > 20, "{} requests", samples.len());
+    assert!(failed.is_empty(), "failed requests: {failed:?}");
+    assert!(
+        samples.iter().all(|s| s.version.as_deref() == Some("v2")),
+        "the move changed the version served"
+    );
+    let moved = doc(&out);
+    assert_eq!(moved["result"], "succeeded", "{moved:#}");
+    assert_eq!(moved["config_written"], true);
+    assert!(
+        moved["deployment_id"]
+            .as_str()
+            .is_some_and(|d| d.contains(":service-deployment/demo/web/")),
+        "{moved:#}"
+    );
+    assert_eq!(
+        moved["codedeploy_deleted"],
+        json!([
+            "CodeDeploy deployment group DgpEcs-demo-web",
+            "CodeDeploy application AppEcs-demo-web"
+        ])
+    );
+    assert_eq!(controller(&stack).await, "ECS");
+    let apps = stack.codedeploy.list_applications().send().await.unwrap();
+    assert!(apps.applications().is_empty(), "{apps:?}");
+
+    // The file: the ecs: block instead of codedeploy:, every other line as it was.
+    let written = std::fs::read_to_string(config).unwrap();
+    assert!(!written.contains("codedeploy:"), "{written}");
+    assert!(written.starts_with("# The web service (kept by kirikae migrate).\ncluster: demo\n"));
+    assert!(
+        written.ends_with("\n\n# Kept too.\nsync_desired_count: false\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("ecs:\n  strategy: BLUE_GREEN\n  bake_time_minutes: 1\n  target_groups: [web-blue, web-green]\n  production_listener: {load_balancer: web-alb, port: 80}\n  test_listener: {load_balancer: web-alb, port: 8080}\n  infrastructure_role: arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers\n"),
+        "{written}"
+    );
+
+    // A second run: nothing to migrate, nothing changed; so for the old file (the service has moved).
+    let before = stack.mutating_calls();
+    let out = kirikae(&stack, &p, &["migrate", "-c", config]);
+    assert_exit(&out, 0, "a second migrate");
+    assert!(
+        stderr(&out).contains("nothing to migrate"),
+        "{}",
+        stderr(&out)
+    );
+    let old = p.dir.join("old.yml");
+    std::fs::write(&old, CONFIG).unwrap();
+    let out = kirikae(
+        &stack,
+        &p,
+        &["migrate", "-c", old.to_str().unwrap(), "--output", "json"],
+    );
+    assert_exit(&out, 0, "migrate of the old file");
+    assert_eq!(doc(&out)["result"], "nothing_to_migrate");
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a second migrate changed something"
+    );
+
+    // The service deploys on the native path now, from the rewritten file.
+    let out = kirikae(
+        &stack,
+        &p,
+        &[
+            "deploy",
+            "-c",
+            config,
+            "--image",
+            "web=kirikae/demo:v3",
+            "--output",
+            "json",
+        ],
+    );
+    assert_exit(&out, 0, "deploy after the migration");
+    let deployed = doc(&out);
+    assert_eq!(deployed["result"], "succeeded", "{deployed:#}");
+    assert!(
+        deployed["deployment_id"]
+            .as_str()
+            .is_some_and(|d| d.contains(":service-deployment/")),
+        "{deployed:#}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v3"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_codedeploy_deployment_or_a_missing_role_is_refused_before_any_change() {
+    let stack = Stack::new().await;
+    let p = project(&stack);
+    p.deploy(&[]).assert_exit(0);
+    let config = p.dir.join("kirikae.yml");
+    let config = config.to_str().unwrap();
+
+    // The infrastructure role ECS would manage the listeners with does not exist.
+    let before = stack.mutating_calls();
+    let out = kirikae(
+        &stack,
+        &p,
+        &[
+            "migrate",
+            "-c",
+            config,
+            "--infrastructure-role",
+            "arn:aws:iam::000000000000:role/no-such-role",
+        ],
+    );
+    assert_exit(&out, 2, "migrate with a missing role");
+    assert!(
+        stderr(&out).contains("IAM role `no-such-role` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    // A deployment waiting in Ready for someone to continue it.
+    project(&stack)
+        .image("v2")
+        .raw(
+            "kirikae.yml",
+            &CONFIG.replace(
+                "  termination_wait_minutes: 1\n",
+                "  termination_wait_minutes: 1\n  ready: {action: STOP_DEPLOYMENT, wait_minutes: 1440}\n",
+            ),
+        )
+        .deploy(&["--no-wait"])
+        .assert_exit(0);
+    let before = stack.mutating_calls();
+    let out = kirikae(&stack, &p, &["migrate", "-c", config, "--output", "json"]);
+    assert_exit(&out, 2, "migrate while CodeDeploy deploys");
+    let refused = doc(&out);
+    assert_eq!(refused["exit_code"], 2);
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is going on in AppEcs-demo-web/DgpEcs-demo-web"),
+        "{refused:#}"
+    );
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a refusal changed something"
+    );
+    assert_eq!(controller(&stack).await, "CODE_DEPLOY");
+}
