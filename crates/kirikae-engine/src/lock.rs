@@ -47,6 +47,8 @@ const PREFIX: &str = "kirikae:lock/";
 /// ECS tag limits (model: TagKey 1..128, TagValue 0..256, both `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`).
 const KEY_MAX: usize = 128;
 const VALUE_MAX: usize = 256;
+/// ECS: "maximum number of tags per resource: 50" (TagResource reference).
+const MAX_TAGS: usize = 50;
 /// How long the earlier of two contenders waits for the later one to withdraw.
 const CONTENTION_WAIT: Duration = Duration::from_secs(5);
 
@@ -216,7 +218,8 @@ pub async fn take(
             }
             Ok(Ok(lock)) => return Taken::Held(Box::new(prepared), Some(lock)),
         };
-        if !queue {
+        // A full cluster is congestion, not another deploy of this service: always waited out.
+        if !queue && !matches!(blocked, Blocked::Crowded) {
             return Taken::Refused(blocked.refusal(&prepared.plan, &cluster_arn));
         }
         let message = blocked.waiting(&prepared.plan);
@@ -229,7 +232,7 @@ pub async fn take(
         waited = true;
         let pause = match &blocked {
             Blocked::Deployment(_) => poll.max(Duration::from_secs(2)),
-            Blocked::Lock(_) => poll,
+            Blocked::Lock(_) | Blocked::Crowded => poll,
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
@@ -261,6 +264,7 @@ async fn attempt(
     }
     let lock = match try_take(aws, cluster_arn, plan, run_id, audit).await? {
         Attempt::Busy(holder) => return Ok(Err(Blocked::Lock(holder))),
+        Attempt::Crowded => return Ok(Err(Blocked::Crowded)),
         Attempt::Held(lock) => lock,
     };
     match active_deployment(aws, plan).await {
@@ -292,6 +296,8 @@ fn changes_nothing(p: &Prepared) -> bool {
 enum Blocked {
     Lock(Holder),
     Deployment(Active),
+    /// No room for the lock tag on the cluster (other services' deploys hold theirs).
+    Crowded,
 }
 
 impl Blocked {
@@ -311,6 +317,14 @@ impl Blocked {
                 )),
             },
             Blocked::Deployment(a) => active_refusal(plan, a),
+            // Waited out rather than refused (see `take`); said all the same.
+            Blocked::Crowded => Error::Conflict {
+                message: format!(
+                    "cluster {} has the {MAX_TAGS} tags ECS allows: no room for the deploy lock",
+                    plan.cluster
+                ),
+                hint: Some("remove a tag from the cluster, or deploy fewer services at once (--concurrency)".into()),
+            },
         }
     }
 
@@ -328,6 +342,10 @@ impl Blocked {
                 a.status,
                 a.who(),
                 a.from_where()
+            ),
+            Blocked::Crowded => format!(
+                "waiting for room on cluster {} for the deploy lock: it has the {MAX_TAGS} tags ECS allows (other services' deploys hold locks there)",
+                plan.cluster
             ),
         }
     }
@@ -354,6 +372,8 @@ impl Active {
 enum Attempt {
     Held(Lock),
     Busy(Holder),
+    /// The cluster has as many tags as ECS allows: no room for the lock until one goes.
+    Crowded,
 }
 
 /// One compare-after-write round.
@@ -366,9 +386,12 @@ async fn try_take(
 ) -> Result<Attempt, Error> {
     let service = plan.service.as_str();
     // Check before writing, so a held lock is not contended at all.
-    let (live, expired) = locks(aws, cluster_arn, service, run_id).await?;
+    let (live, expired, count) = locks(aws, cluster_arn, service, run_id).await?;
     if let Some(h) = earliest(live) {
         return Ok(Attempt::Busy(h));
+    }
+    if count - expired.len() >= MAX_TAGS {
+        return Ok(Attempt::Crowded);
     }
     for h in expired {
         // A holder that died: its tag is no longer honoured; tidy it away (best effort).
@@ -399,7 +422,7 @@ async fn try_take(
     let started = tokio::time::Instant::now();
     loop {
         let others = match locks(aws, cluster_arn, service, run_id).await {
-            Ok((live, _)) => live,
+            Ok((live, _, _)) => live,
             Err(e) => {
                 let _ = untag(aws, cluster_arn, &lock.key).await;
                 return Err(e);
@@ -430,7 +453,7 @@ async fn locks(
     cluster_arn: &str,
     service: &str,
     run_id: &str,
-) -> Result<(Vec<Holder>, Vec<Holder>), Error> {
+) -> Result<(Vec<Holder>, Vec<Holder>, usize), Error> {
     let out = aws
         .ecs
         .list_tags_for_resource()
@@ -446,7 +469,7 @@ async fn locks(
         .filter(|t| t.key() != Some(mine.as_str()))
         .filter_map(|t| parse(service, t.key()?, t.value().unwrap_or_default()))
         .partition(|h| h.live(now));
-    Ok((live, expired))
+    Ok((live, expired, out.tags().len()))
 }
 
 async fn untag(aws: &Clients, cluster_arn: &str, key: &str) -> Result<(), Error> {

@@ -461,3 +461,62 @@ async fn waiting_for_active_ends_at_the_timeout_or_on_ctrl_c_with_nothing_change
     assert_eq!(stack.mutating_calls(), mutating);
     assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_without_room_for_the_lock_tag_is_waited_out() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let arn = cluster_arn(&stack);
+    // ECS allows 50 tags per resource: the team's own take them all.
+    let tags: Vec<_> = (0..50)
+        .map(|i| {
+            aws_sdk_ecs::types::Tag::builder()
+                .key(format!("team-{i}"))
+                .value("x")
+                .build()
+        })
+        .collect();
+    block_on(
+        stack
+            .ecs
+            .tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(tags))
+            .send(),
+    )
+    .unwrap();
+    let registered = stack.calls_of("ecs.RegisterTaskDefinition");
+    let project = stack.project();
+    let (child, stderr, reader) = spawn_reading_stderr(
+        &project,
+        &[
+            "--image",
+            "web=kirikae/demo:v2",
+            "--no-wait",
+            "--output",
+            "json",
+        ],
+    );
+    wait_for("the deploy to say it waits for room", 60, || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains("waiting for room on cluster demo for the deploy lock")
+            .then_some(())
+    });
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered);
+    block_on(
+        stack
+            .ecs
+            .untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("team-0")
+            .send(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().expect("wait for kirikae deploy");
+    reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr.lock().unwrap());
+    assert_eq!(stack.calls_of("ecs.RegisterTaskDefinition"), registered + 1);
+    assert!(lock_tags(&stack).is_empty(), "{:?}", lock_tags(&stack));
+}
