@@ -175,7 +175,7 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
     };
     if rolling {
         notes.push(format!(
-            "{cluster}/{service} runs with the ECS rolling update controller, and a service's controller cannot change to CODE_DEPLOY: set `service:` in {CONFIG_FILE} to a new name and `kirikae deploy` creates that service with the CODE_DEPLOY controller behind {} next to {service} (then delete {service}); `kirikae setup` says the same",
+            "{cluster}/{service} runs with the ECS rolling update controller, and a service's controller cannot change to CODE_DEPLOY: set `service:` in {CONFIG_FILE} to a new name and `kirikae deploy` creates that service with the CODE_DEPLOY controller behind {} next to {service} (then delete {service}); or move {service} in place to ECS-native Blue/Green, which AWS allows: an `ecs:` block instead of `codedeploy:` (`kirikae setup` creates what it needs, `kirikae deploy` updates the service)",
             text.target_groups[0]
         ));
     }
@@ -529,4 +529,38 @@ pub fn check_written(dir: &Path) -> Result<(), ConfigError> {
         return Ok(());
     }
     plan::build(&path, &flags, &templater).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hooks_come_from_the_appspec_by_event() {
+        let doc = json!({"version": 0.0, "Resources": [],
+            "Hooks": [{"AfterAllowTestTraffic": "CodeDeployHook_check"}, {"BeforeInstall": "prepare"}]});
+        let h = hooks_of(&doc);
+        assert_eq!(
+            h.after_allow_test_traffic.as_deref(),
+            Some("CodeDeployHook_check")
+        );
+        assert_eq!(h.before_install.as_deref(), Some("prepare"));
+        assert_eq!(h.after_install, None);
+    }
+
+    #[test]
+    fn where_the_account_and_region_are_written_out() {
+        let td = json!({"executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+            "containerDefinitions": [{"name": "web", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1",
+                "logConfiguration": {"options": {"awslogs-region": "eu-west-1"}}}]});
+        assert_eq!(
+            mentions(&td, "123456789012", "eu-west-1"),
+            vec![
+                "containerDefinitions[0].image",
+                "containerDefinitions[0].logConfiguration.options.awslogs-region",
+                "executionRoleArn"
+            ]
+        );
+    }
 }
