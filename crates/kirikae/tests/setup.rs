@@ -461,3 +461,56 @@ async fn setup_for_ecs_native_moves_a_rolling_service_to_blue_green_under_load_w
     assert_eq!(samples.first().unwrap().version.as_deref(), Some("v1"));
     assert_eq!(samples.last().unwrap().version.as_deref(), Some("v2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_call_says_what_was_created_and_the_next_run_creates_the_rest() {
+    let stack = one_group_stack().await;
+    let p = project(&stack);
+    let config = p.path("kirikae.yml");
+    stack.sandbox.fault(json!({
+        "action": "error", "service": "elbv2", "operation": "CreateListener",
+        "code": "TooManyListeners", "message": "You've reached the limit on the number of listeners per load balancer",
+        "count": 1
+    }));
+    let out = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&out, 1, "kirikae setup with CreateListener failing");
+    let doc = json(&out);
+    assert_eq!(doc["result"], "failed");
+    assert_eq!(doc["exit_code"], 1);
+    assert_eq!(doc["error"]["code"], "TooManyListeners");
+    let created: Vec<&str> = doc["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(created.len(), 2, "{doc:#}");
+    assert!(
+        created[0].starts_with("target group web-green ("),
+        "{created:?}"
+    );
+    assert!(
+        created[1].starts_with(&format!("IAM role {ROLE} (")),
+        "{created:?}"
+    );
+    assert!(
+        stderr(&out).contains("created before the failure: target group web-green"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("run setup again"), "{}", stderr(&out));
+
+    let again = run(&p, "setup", &config, &["--output", "json"]);
+    assert_exit(&again, 0, "kirikae setup after the failure");
+    let doc = json(&again);
+    assert_eq!(doc["result"], "created");
+    let created = doc["created"].as_array().unwrap();
+    assert_eq!(created.len(), 1, "{doc:#}");
+    assert!(
+        created[0]
+            .as_str()
+            .unwrap()
+            .starts_with("test listener on port 8080"),
+        "{doc:#}"
+    );
+}
