@@ -300,6 +300,48 @@ async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup()
         before,
         "init and setup --dry-run changed something"
     );
+
+    // A service behind no load balancer cannot be deployed Blue/Green: exit 2, nothing written.
+    stack
+        .ecs
+        .create_service()
+        .cluster("demo")
+        .service_name("worker")
+        .task_definition(td.task_definition().unwrap().task_definition_arn().unwrap())
+        .desired_count(0)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .subnets("subnet-a")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create a service without a load balancer");
+    let before = stack.mutating_calls();
+    let worker_dir = scratch("worker");
+    let worker = init(&runner, "worker", &worker_dir, &[]);
+    assert_exit(
+        &worker,
+        2,
+        "kirikae init of a service without a load balancer",
+    );
+    assert!(
+        stderr(&worker).contains("service worker has no load balancer"),
+        "{}",
+        stderr(&worker)
+    );
+    assert!(!worker_dir.exists());
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "init of a service without a load balancer changed something"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
