@@ -33,8 +33,9 @@ enum Command {
     Diff(Box<cmd::diff::Args>),
     /// Write kirikae.yml and the task and service definitions from a service that runs (read-only).
     Init(Box<cmd::init::Args>),
-    /// Create what the config's Blue/Green still lacks (second target group, test listener, CodeDeploy
-    /// role), after printing the plan; nothing that exists is changed.
+    /// Create what the config's Blue/Green still lacks (second target group, test listener, CodeDeploy or
+    /// ECS infrastructure role; for ECS-native, the production listener's weighted 1/0 form), after
+    /// printing the plan.
     Setup(Box<cmd::setup::Args>),
     /// Move a CodeDeploy Blue/Green service to ECS-native Blue/Green in place (listeners weighted 1/0,
     /// UpdateService to the ECS controller), after printing the plan; rewrites kirikae.yml with --write.
