@@ -24,7 +24,7 @@ use crate::group::GroupSettings;
 use crate::plan::{Plan, TaskDefinitionChoice};
 
 pub mod group_inputs;
-mod same_content;
+pub(crate) mod same_content;
 
 /// What AWS already has, as far as this deploy is concerned.
 #[derive(Debug, Clone, Serialize)]
