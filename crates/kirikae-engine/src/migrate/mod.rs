@@ -440,7 +440,9 @@ async fn plan_moves(
             let effect = if name == "production listener" {
                 format!("production traffic still all goes to {serving_name}")
             } else {
-                format!("test traffic goes to {serving_name} until a deployment shifts it to green")
+                format!(
+                    "test traffic goes to {serving_name} until the next deployment's test traffic shift"
+                )
             };
             steps.push(step(
                 format!("{name} {r}"),
