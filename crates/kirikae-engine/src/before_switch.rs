@@ -70,7 +70,7 @@ impl TaskReport {
             self.command.join(" ")
         );
         let how = match (self.still_running, self.exit_code) {
-            (true, _) => format!("is still {} in ECS", self.last_status),
+            (true, _) => format!("had not stopped (ECS last showed it {})", self.last_status),
             (false, Some(code)) => format!("exited {code}"),
             (false, None) => "stopped without an exit code".into(),
         };
@@ -423,7 +423,12 @@ mod tests {
             still_running: true,
             ..report()
         };
-        assert!(r.said().contains("is still RUNNING in ECS"), "{}", r.said());
+        assert!(
+            r.said()
+                .contains("had not stopped (ECS last showed it RUNNING) after 3.2 s"),
+            "{}",
+            r.said()
+        );
         let steps = r.next_steps();
         assert!(steps[0].contains("aws ecs describe-tasks --cluster demo --tasks arn:"));
         assert!(steps[1].contains("aws ecs stop-task --cluster demo --task arn:"));

@@ -8,7 +8,7 @@
 
 mod deploy_support;
 
-use deploy_support::{Project, Stack, block_on, step_outputs};
+use deploy_support::{Project, Stack, block_on, step_outputs, wait_for};
 use serde_json::{Value, json};
 
 fn migration(p: Project, code: u8) -> Project {
@@ -202,4 +202,86 @@ async fn a_container_the_task_definition_lacks_is_refused_before_any_change() {
     run.assert_exit(2)
         .assert_says(&["before_switch.command", "must name the command to run"]);
     assert_eq!(stack.mutating_calls(), before, "nothing may change");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_stops_the_waiting_never_the_migration_and_says_how_to_see_and_stop_it() {
+    // A migration that takes long: a second container, mapped to a local command that sleeps.
+    let stack =
+        Stack::with_sandbox("60", &["--image-command", "example/migrate=exec sleep 600"]).await;
+    let project = stack
+        .project()
+        .task(
+            "/containerDefinitions",
+            json!([
+                {"name": "web", "image": "kirikae/demo:v1", "essential": true,
+                 "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]},
+                {"name": "migrate", "image": "example/migrate:1", "essential": false}
+            ]),
+        )
+        .config(
+            "/before_switch",
+            json!({"container": "migrate", "command": ["up"]}),
+        );
+    let running = project.spawn(&["--output", "json"]);
+    let task_arn = wait_for("the migration to run", 60, || {
+        let listed = block_on(
+            stack
+                .ecs
+                .list_tasks()
+                .cluster("demo")
+                .started_by("kirikae")
+                .send(),
+        )
+        .ok()?;
+        let arn = listed.task_arns().first()?.clone();
+        let described = block_on(
+            stack
+                .ecs
+                .describe_tasks()
+                .cluster("demo")
+                .tasks(&arn)
+                .send(),
+        )
+        .ok()?;
+        (described.tasks()[0].last_status() == Some("RUNNING")).then_some(arn)
+    });
+    running.interrupt();
+    let run = running.wait();
+    run.assert_exit(130).assert_says(&[
+        "(container migrate, `up`) had not stopped (ECS last showed it",
+        "it keeps running in ECS; service demo/web was not created",
+        &format!("aws ecs stop-task --cluster demo --task {task_arn}"),
+    ]);
+    let out = run.json();
+    assert_eq!(out["result"], "interrupted", "{out:#}");
+    assert_eq!(out["before_switch"]["still_running"], true);
+    assert_eq!(out["timeline"][0]["status"], "InProgress");
+    let steps: Vec<&str> = out["next_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains(&format!(
+            "aws ecs describe-tasks --cluster demo --tasks {task_arn}"
+        ))),
+        "{steps:?}"
+    );
+    assert_eq!(stack.calls_of("ecs.CreateService"), 0);
+    // kirikae left it running.
+    let t = block_on(
+        stack
+            .ecs
+            .describe_tasks()
+            .cluster("demo")
+            .tasks(&task_arn)
+            .send(),
+    )
+    .expect("describe the migration")
+    .tasks()[0]
+        .clone();
+    assert_eq!(t.last_status(), Some("RUNNING"));
+    assert_eq!(t.desired_status(), Some("RUNNING"));
 }
