@@ -3,7 +3,8 @@
 //! request; the config is rewritten with an `ecs:` block (comments kept), the CodeDeploy application and
 //! group deleted with --delete-codedeploy; then `kirikae deploy` of a new image takes the native path
 //! and ends with production on it. `--dry-run`, a second run and every refusal (a CodeDeploy deployment
-//! going on, a missing infrastructure role) make zero mutating calls.
+//! going on, a missing infrastructure role, AppSpec hooks) make zero mutating calls; the step outputs
+//! agree with the JSON document.
 
 mod deploy_support;
 
@@ -40,8 +41,18 @@ fn project(stack: &Stack) -> Project {
 /// `kirikae ARGS` against the sandbox in the project's directory, without writing its files again (a
 /// migration rewrote kirikae.yml).
 fn kirikae(stack: &Stack, project: &Project, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kirikae"))
-        .args(args)
+    kirikae_with(stack, project, args, None)
+}
+
+/// [`kirikae`], with `$GITHUB_OUTPUT` set to `outputs` when given.
+fn kirikae_with(
+    stack: &Stack,
+    project: &Project,
+    args: &[&str],
+    outputs: Option<&std::path::Path>,
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kirikae"));
+    cmd.args(args)
         .current_dir(&project.dir)
         .env_remove("AWS_PROFILE")
         .env_remove("GITHUB_OUTPUT")
@@ -50,9 +61,11 @@ fn kirikae(stack: &Stack, project: &Project, args: &[&str]) -> Output {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run kirikae")
+        .env("NO_COLOR", "1");
+    if let Some(path) = outputs {
+        cmd.env("GITHUB_OUTPUT", path);
+    }
+    cmd.output().expect("run kirikae")
 }
 
 #[track_caller]
@@ -179,8 +192,9 @@ async fn a_codedeploy_service_moves_to_ecs_blue_green_under_load_then_deploys_na
         kirikae_demo::Origin::now(),
     )
     .await;
+    let outputs = p.dir.join("github-output");
     let out = tokio::task::block_in_place(|| {
-        kirikae(
+        kirikae_with(
             &stack,
             &p,
             &[
@@ -192,6 +206,7 @@ async fn a_codedeploy_service_moves_to_ecs_blue_green_under_load_then_deploys_na
                 "--output",
                 "json",
             ],
+            Some(&outputs),
         )
     });
     let samples = running.stop().await;
@@ -218,6 +233,14 @@ async fn a_codedeploy_service_moves_to_ecs_blue_green_under_load_then_deploys_na
             "CodeDeploy deployment group DgpEcs-demo-web",
             "CodeDeploy application AppEcs-demo-web"
         ])
+    );
+    // The step outputs say what the document says.
+    let steps = deploy_support::step_outputs(&outputs);
+    assert_eq!(steps["result"], "succeeded");
+    assert_eq!(steps["exit-code"], "0");
+    assert_eq!(
+        Some(steps["deployment-id"].as_str()),
+        moved["deployment_id"].as_str()
     );
     assert_eq!(controller(&stack).await, "ECS");
     let apps = stack.codedeploy.list_applications().send().await.unwrap();
@@ -310,6 +333,25 @@ async fn a_running_codedeploy_deployment_or_a_missing_role_is_refused_before_any
     assert_exit(&out, 2, "migrate with a missing role");
     assert!(
         stderr(&out).contains("IAM role `no-such-role` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    // AppSpec hooks cannot move as they are: ECS invokes hooks with another contract.
+    let hooked = p.dir.join("hooked.yml");
+    std::fs::write(
+        &hooked,
+        CONFIG.replace(
+            "  termination_wait_minutes: 1\n",
+            "  termination_wait_minutes: 1\n  hooks: {AfterAllowTestTraffic: CodeDeployHook_smoke}\n",
+        ),
+    )
+    .unwrap();
+    let out = kirikae(&stack, &p, &["migrate", "-c", hooked.to_str().unwrap()]);
+    assert_exit(&out, 2, "migrate with AppSpec hooks");
+    assert!(
+        stderr(&out).contains("AfterAllowTestTraffic → POST_TEST_TRAFFIC_SHIFT"),
         "{}",
         stderr(&out)
     );
