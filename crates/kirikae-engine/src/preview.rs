@@ -33,6 +33,9 @@ pub struct Preview {
     pub warnings: Vec<String>,
     /// The gate a deployment would pass at Ready (config `gate:`).
     pub gate: Option<GatePreview>,
+    /// The task a deployment (or a new service) would wait for (config `before_switch:`), its container
+    /// resolved.
+    pub before_switch: Option<crate::config::before_switch::BeforeSwitch>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -193,6 +196,12 @@ impl Preview {
                 command: g.command.clone(),
                 approve: g.approve,
             }),
+            before_switch: plan.before_switch.as_ref().map(|b| {
+                crate::config::before_switch::BeforeSwitch {
+                    container: Some(b.container_name(&plan.service_definition).to_string()),
+                    ..b.clone()
+                }
+            }),
         }
     }
 }
@@ -282,6 +291,19 @@ impl fmt::Display for Preview {
                 write!(f, " (timeout {})", humanize(t.as_secs()))?;
             }
             writeln!(f)?;
+        }
+        if let Some(b) = self.before_switch.as_ref().filter(|_| s.action != "none") {
+            writeln!(
+                f,
+                "  before switch     would run `{}` in container {} with the new task definition (RunTask) and create the {} only once it exits 0",
+                b.command_said(),
+                b.container.as_deref().unwrap_or_default(),
+                if s.action == "create" {
+                    "service"
+                } else {
+                    "deployment"
+                }
+            )?;
         }
         if let Some(g) = self.gate.as_ref().filter(|_| s.action == "deploy") {
             let mut what = g.checks.clone();

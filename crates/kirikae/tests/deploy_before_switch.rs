@@ -53,6 +53,15 @@ async fn a_passing_migration_runs_with_the_new_task_definition_then_the_deployme
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 
     let project = migration(stack.project(), 0).image("v2");
+    // A dry run says what would run first, and runs nothing.
+    let before = stack.mutating_calls();
+    let dry = project.deploy(&["--dry-run", "--output", "json"]);
+    dry.assert_exit(0).assert_says(&[
+        "before switch     would run `exit 0` in container web with the new task definition (RunTask) and create the deployment only once it exits 0",
+    ]);
+    assert_eq!(dry.json()["before_switch"]["container"], "web");
+    assert_eq!(stack.mutating_calls(), before);
+    assert_eq!(stack.calls_of("ecs.RunTask"), 0);
     let outputs = project.path("outputs.txt");
     let project = project.env("GITHUB_OUTPUT", outputs.to_str().unwrap());
     let run = project.deploy(&["--output", "json"]);
