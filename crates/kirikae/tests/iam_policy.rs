@@ -87,8 +87,10 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
     // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update, a
     // desired-count change and an ambiguous CreateDeployment; a new service that fails to start.
     stack.project().deploy(&[]).assert_exit(0);
+    // With a task before the switch (RunTask, then DescribeTasks until it exits 0).
     stack
         .project()
+        .config("/before_switch", json!({"command": ["exit", "0"]}))
         .deploy(&["--image", "web=kirikae/demo:v2"])
         .assert_exit(0);
     // A CreateDeployment whose answer is lost: kirikae finds its own deployment by its run id.
