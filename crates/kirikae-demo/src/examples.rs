@@ -9,11 +9,17 @@ use kirikae_engine::config::Templater;
 use kirikae_engine::error::ConfigError;
 
 pub const CONFIG: &str = "kirikae.yml";
+/// The same service on ECS-native Blue/Green (`kirikae demo --controller ecs`).
+pub const CONFIG_ECS: &str = "kirikae-ecs.yml";
 pub const STACK: &str = "demo-stack.json";
 
 /// `examples/`, as built into this binary.
 const FILES: &[(&str, &str)] = &[
     (CONFIG, include_str!("../../../examples/kirikae.yml")),
+    (
+        CONFIG_ECS,
+        include_str!("../../../examples/kirikae-ecs.yml"),
+    ),
     (
         "task-definition.json",
         include_str!("../../../examples/task-definition.json"),
@@ -54,7 +60,13 @@ pub struct Vars<'a> {
 
 /// A templater that knows only `vars`; every other variable takes the file's default.
 pub fn templater(vars: &Vars) -> Templater {
+    templater_with_strategy(vars, "BLUE_GREEN")
+}
+
+/// [`templater`], with `KIRIKAE_ECS_STRATEGY` (the `ecs:` block's strategy) too.
+pub fn templater_with_strategy(vars: &Vars, strategy: &str) -> Templater {
     let map = [
+        ("KIRIKAE_ECS_STRATEGY", strategy.to_string()),
         ("DEMO_VERSION", vars.version.to_string()),
         (
             "DEMO_HEALTH",
@@ -92,6 +104,18 @@ pub fn deployment_config(name: &str) -> String {
     }
 }
 
+/// The ECS strategy for a `--deployment-config` short name: all-at-once is BLUE_GREEN, canary and
+/// linear are CANARY and LINEAR (AWS's defaults: 5% then the rest after 10 minutes; 10% every 6
+/// minutes); anything else is taken as a strategy name.
+pub fn ecs_strategy(name: &str) -> String {
+    match name.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        "allatonce" | "codedeploydefault.ecsallatonce" | "bluegreen" => "BLUE_GREEN".into(),
+        "canary" | "codedeploydefault.ecscanary10percent5minutes" => "CANARY".into(),
+        "linear" | "codedeploydefault.ecslinear10percentevery1minutes" => "LINEAR".into(),
+        _ => name.to_ascii_uppercase(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +147,29 @@ mod tests {
             );
             assert_eq!(plan.codedeploy.production_listener.to_string(), "demo:8000");
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_ecs_example_makes_a_valid_native_plan() {
+        let dir =
+            std::env::temp_dir().join(format!("kirikae-demo-examples-ecs-{}", std::process::id()));
+        let examples = write(&dir).unwrap();
+        let vars = Vars {
+            version: "v2",
+            healthy: true,
+            deployment_config: "canary",
+            prod_port: 8000,
+        };
+        let plan = kirikae_engine::native::plan::build(
+            &examples.join(CONFIG_ECS),
+            &DeployFlags::default(),
+            &templater_with_strategy(&vars, &ecs_strategy("canary")),
+        )
+        .unwrap()
+        .expect("an ecs: block");
+        assert_eq!(plan.ecs.strategy.as_str(), "CANARY");
+        assert_eq!(plan.ecs.production_listener.to_string(), "demo:8000");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

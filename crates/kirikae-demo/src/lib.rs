@@ -14,6 +14,7 @@ pub mod chart;
 pub mod examples;
 pub mod listener;
 pub mod load;
+mod native;
 pub mod report;
 pub mod stack;
 pub mod svg;
@@ -61,6 +62,9 @@ pub struct Options {
     /// `--gate`: green waits in Ready and is checked through the test listener before production moves
     /// ([`with_gate`]).
     pub gate: bool,
+    /// `--controller ecs`: the service has the ECS deployment controller and ECS runs the Blue/Green
+    /// deployment itself ([`native`]; `examples/kirikae-ecs.yml`).
+    pub ecs: bool,
     pub load: load::Settings,
 }
 
@@ -142,6 +146,9 @@ pub async fn run(
     narrator: &dyn Narrator,
     cancel: Interrupt,
 ) -> Result<Report, DemoError> {
+    if options.ecs {
+        return native::run(options, narrator, cancel).await;
+    }
     // 1. Everything local first: files, templates, both plans.
     let dir = match &options.examples {
         Some(dir) => dir.clone(),

@@ -235,12 +235,18 @@ impl Report {
     /// A successful Blue/Green deploy: every request answered, one switch, nothing stale.
     fn switch_checks(&self, first: Option<&str>) -> Vec<Check> {
         let status = self.v2.status.clone().unwrap_or_else(|| "none".into());
+        // CodeDeploy's word for it, or ECS's (a service deployment, `--controller ecs`).
+        let succeeded = if is_native(&self.v2) {
+            "SUCCESSFUL"
+        } else {
+            "Succeeded"
+        };
         vec![
             Check::new(
                 "deployment",
-                "Succeeded",
+                succeeded,
                 &status,
-                self.v2.result == outcome::Result::Succeeded && status == "Succeeded",
+                self.v2.result == outcome::Result::Succeeded && status == succeeded,
             ),
             self.failed_check(),
             Check::new(
@@ -394,6 +400,13 @@ fn switch(i: &Inputs, name_of: &dyn Fn(&str) -> String) -> Option<Switch> {
     })
 }
 
+/// Whether the deploy was an ECS service deployment (ECS-native Blue/Green) rather than CodeDeploy's.
+fn is_native(o: &Outcome) -> bool {
+    o.deployment_id
+        .as_deref()
+        .is_some_and(|id| id.contains(":service-deployment/"))
+}
+
 /// The v2 deployment's lifecycle events; then the termination wait after a success (blue kept, without
 /// traffic, until the deployment ends) or the rollback deployment after a failure, named in parentheses
 /// as they are no lifecycle events of AWS's.
@@ -412,6 +425,8 @@ fn timeline(v2: &Outcome, origin: Origin) -> Vec<Mark> {
     let end = Some(origin.since(v2.finished_at));
     let last_end = marks.iter().filter_map(|m| m.end).reduce(f64::max);
     let after = match (&v2.result, &v2.rollback) {
+        // ECS's own stages include the bake and the clean-up: no pseudo-event after them.
+        (outcome::Result::Succeeded, _) if is_native(v2) => None,
         (outcome::Result::Succeeded, _) => Some((TERMINATION_WAIT.to_string(), "Succeeded")),
         (outcome::Result::RolledBack, Some(r)) => Some((
             "(rollback)".to_string(),
@@ -617,6 +632,7 @@ mod tests {
             deployment_config: "CodeDeployDefault.ECSAllAtOnce".into(),
             fail: false,
             gate: false,
+            ecs: false,
             load: super::super::load::Settings {
                 rate: 10.0,
                 connections: 1,

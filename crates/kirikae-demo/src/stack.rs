@@ -305,3 +305,51 @@ pub async fn listener_address(aws: &Clients, listener_arn: &str) -> Result<Addre
         host,
     })
 }
+
+/// For ECS-native Blue/Green: each listener's default rule forwards to both target groups, weight 1 on
+/// the one it forwarded to and 0 on the other — how AWS's guide sets a service up for ECS to move the
+/// weights (`kirikae demo --controller ecs`).
+pub async fn forward_to_both(aws: &Clients, provisioned: &Provisioned) -> Result<(), Error> {
+    use kirikae_engine::sdk::elbv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
+    };
+    let groups = aws
+        .elbv2
+        .describe_target_groups()
+        .set_names(Some(provisioned.target_groups.clone()))
+        .send()
+        .await
+        .map_err(|e| failed("elasticloadbalancing:DescribeTargetGroups", e))?;
+    let arn_of = |name: &str| {
+        groups
+            .target_groups()
+            .iter()
+            .find(|t| t.target_group_name() == Some(name))
+            .and_then(|t| t.target_group_arn())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut config = ForwardActionConfig::builder();
+    for (i, name) in provisioned.target_groups.iter().enumerate() {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .target_group_arn(arn_of(name))
+                .weight(if i == 0 { 1 } else { 0 })
+                .build(),
+        );
+    }
+    let action = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(config.build())
+        .build();
+    for (_, listener) in &provisioned.listeners {
+        aws.elbv2
+            .modify_listener()
+            .listener_arn(listener)
+            .default_actions(action.clone())
+            .send()
+            .await
+            .map_err(|e| failed("elasticloadbalancing:ModifyListener", e))?;
+    }
+    Ok(())
+}

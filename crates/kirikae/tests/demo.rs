@@ -252,3 +252,26 @@ fn demo_on_a_running_sandbox_with_a_canary_twice() {
         eprintln!("demo (canary, {round} run) took {:?}", run.elapsed);
     }
 }
+
+#[test]
+fn demo_on_the_ecs_controller_switches_under_load_without_a_failed_or_stale_request() {
+    let run = demo("ecs", &["--controller", "ecs", "--time-scale", "120"]);
+    run.assert_exit(0);
+    let r = &run.report;
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["result"], "succeeded");
+    // ECS ran it: a service deployment, not a CodeDeploy deployment.
+    assert_eq!(r["v2"]["status"], "SUCCESSFUL", "{:#}", r["v2"]);
+    assert!(
+        r["v2"]["deployment_id"]
+            .as_str()
+            .is_some_and(|id| id.contains(":service-deployment/demo/web/")),
+        "{:#}",
+        r["v2"]
+    );
+    assert_eq!(r["requests"]["failed"], 0, "{:#}", r["requests"]);
+    assert_eq!(r["stale_after_switch"], 0);
+    assert!(r["requests"]["by_version"]["v1"].as_u64().unwrap() > 0);
+    assert_eq!(r["last_version"], "v2");
+    assert_eq!(run.check("deployment")["ok"], true, "{r:#}");
+}

@@ -344,3 +344,21 @@ async fn wait_until_a_stage_or_a_pause_then_promote_and_rollback() {
     assert_eq!(out["result"], "rolled_back", "{out:#}");
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_codedeploy_block_against_an_ecs_service_is_refused_with_nothing_changed() {
+    let stack = native_stack(&[]).await;
+    native(&stack).deploy(&[]).assert_exit(0);
+    let before = stack.mutating_calls();
+    stack
+        .project()
+        .image("v2")
+        .deploy(&[])
+        .assert_exit(2)
+        .assert_says(&[
+            "exists with the ECS deployment controller",
+            "Blue/Green through CodeDeploy needs CODE_DEPLOY",
+            "with an `ecs:` block",
+        ]);
+    assert_eq!(stack.mutating_calls(), before);
+}

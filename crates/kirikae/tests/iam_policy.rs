@@ -82,6 +82,10 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         .status()
         .expect("python3");
     assert!(created.success());
+    // A service for the ECS-native path: its own load balancer whose listeners forward to both groups
+    // (1/0), as ECS requires (the test's own calls, made before counting).
+    stack.add_load_balancer("nat").await;
+    forward_to_both(&stack, "nat").await;
     let before = calls(&stack);
 
     // Every path of a deploy: create everything; a Blue/Green deployment; a deployment group update, a
@@ -151,6 +155,37 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
             .ok()?;
             (!ids.deployments().is_empty()).then_some(())
         });
+        assert_eq!(
+            operate(&stack, &project, command),
+            code,
+            "kirikae {command}"
+        );
+    }
+
+    // The ECS-native path (an `ecs:` block): a new service, a deploy held at a pause and promoted
+    // (ContinueServiceDeployment), another rolled back (StopServiceDeployment).
+    let native = || {
+        stack
+        .project_for("nat")
+        .config("/codedeploy", Value::Null)
+        .config(
+            "/ecs",
+            json!({
+                "bake_time_minutes": 0,
+                "target_groups": ["nat-blue", "nat-green"],
+                "production_listener": {"load_balancer": "nat-alb", "port": 80},
+                "test_listener": {"load_balancer": "nat-alb", "port": 8080},
+                "infrastructure_role": "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers"
+            }),
+        )
+    };
+    native().deploy(&[]).assert_exit(0);
+    for (image, command, code) in [("v2", "promote", 0), ("v3", "rollback", 1)] {
+        let project = native().image(image).config(
+            "/ecs/hooks",
+            json!([{"stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "pause": true}]),
+        );
+        project.deploy(&["--wait-until", "paused"]).assert_exit(0);
         assert_eq!(
             operate(&stack, &project, command),
             code,
@@ -302,4 +337,60 @@ async fn the_setup_policy_allows_every_call_of_setup_and_nothing_more() {
         unused.is_empty(),
         "the setup policy allows {unused:?}, which setup never calls"
     );
+}
+
+/// Points both listeners of `{name}-alb` at both of its groups, weights 1/0.
+async fn forward_to_both(stack: &Stack, name: &str) {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
+    };
+    let groups = stack
+        .elb
+        .describe_target_groups()
+        .names(format!("{name}-blue"))
+        .names(format!("{name}-green"))
+        .send()
+        .await
+        .expect("the pair");
+    let mut config = ForwardActionConfig::builder();
+    for (tg, weight) in groups.target_groups().iter().zip([1, 0]) {
+        config = config.target_groups(
+            TargetGroupTuple::builder()
+                .set_target_group_arn(tg.target_group_arn().map(str::to_string))
+                .weight(weight)
+                .build(),
+        );
+    }
+    let action = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(config.build())
+        .build();
+    let lb = stack
+        .elb
+        .describe_load_balancers()
+        .names(format!("{name}-alb"))
+        .send()
+        .await
+        .expect("the load balancer");
+    let listeners = stack
+        .elb
+        .describe_listeners()
+        .set_load_balancer_arn(
+            lb.load_balancers()[0]
+                .load_balancer_arn()
+                .map(str::to_string),
+        )
+        .send()
+        .await
+        .expect("its listeners");
+    for l in listeners.listeners() {
+        stack
+            .elb
+            .modify_listener()
+            .set_listener_arn(l.listener_arn().map(str::to_string))
+            .default_actions(action.clone())
+            .send()
+            .await
+            .expect("forward to both groups");
+    }
 }

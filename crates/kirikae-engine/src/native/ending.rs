@@ -8,6 +8,7 @@ use aws_sdk_ecs::types::ServiceDeploymentStatus;
 
 use crate::deploy::ending::{Facts, stop_said};
 use crate::outcome::{Outcome, Result as Res, RollbackOutcome, TimelineEntry};
+use crate::progress::now_epoch;
 use crate::watch::native::{Followed, Snapshot};
 
 /// The ECS console page of a service's deployments.
@@ -63,18 +64,37 @@ fn with_deployment(mut out: Outcome, f: &Facts, arn: &str, last: Option<&Snapsho
     out.console_url = Some(console_url(&f.region, &f.cluster, &f.service));
     out.status = last.map(|s| s.status.as_str().to_string());
     if let Some(s) = last {
-        out.timeline = vec![TimelineEntry {
-            event: s.stage.clone().unwrap_or_else(|| "PENDING".into()),
-            status: s.status.as_str().to_string(),
-            start: s.created_at,
-            end: s.finished_at,
-            duration_seconds: match (s.created_at, s.finished_at) {
-                (Some(a), Some(b)) => Some(b - a),
-                _ => None,
-            },
-        }];
+        out.timeline = timeline(s);
     }
     out
+}
+
+/// The stages seen, each from when it was first seen to when the next one was (the last one to the
+/// deployment's end, when it ended).
+fn timeline(s: &Snapshot) -> Vec<TimelineEntry> {
+    let seen = &s.stages_seen;
+    seen.iter()
+        .enumerate()
+        .map(|(i, (stage, start))| {
+            let last = i + 1 == seen.len();
+            let end = match seen.get(i + 1) {
+                Some((_, next)) => Some(*next),
+                None if s.is_terminal() => s.finished_at.or(Some(now_epoch())),
+                None => None,
+            };
+            TimelineEntry {
+                event: stage.clone(),
+                status: if last {
+                    s.status.as_str().to_string()
+                } else {
+                    "PASSED".into()
+                },
+                start: Some(*start),
+                end,
+                duration_seconds: end.map(|e| (e - start).max(0.0)),
+            }
+        })
+        .collect()
 }
 
 /// The outcome of following service deployment `arn`. `wait`: the `--wait-until` stage or `paused`.
@@ -187,6 +207,7 @@ mod tests {
             triggered_alarms: Vec::new(),
             created_at: Some(10.0),
             finished_at: Some(70.0),
+            stages_seen: vec![("BAKE_TIME".into(), 20.0), ("CLEAN_UP".into(), 60.0)],
         }
     }
 
@@ -202,6 +223,10 @@ mod tests {
             assert_eq!(out.exit_code, 1);
             assert!(out.message.contains("a failed hook"), "{}", out.message);
             assert_eq!(out.deployment_id.as_deref(), Some("arn:d"));
+            let stages: Vec<_> = out.timeline.iter().map(|e| e.event.as_str()).collect();
+            assert_eq!(stages, ["BAKE_TIME", "CLEAN_UP"]);
+            assert_eq!(out.timeline[0].duration_seconds, Some(40.0));
+            assert_eq!(out.timeline[1].end, Some(70.0));
         }
     }
 

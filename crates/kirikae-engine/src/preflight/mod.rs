@@ -693,7 +693,11 @@ async fn service(plan: &Plan, aws: &Clients) -> Result<ServiceState, Error> {
             format!("service `{}` exists with the {controller} deployment controller; Blue/Green through CodeDeploy needs CODE_DEPLOY", plan.service),
         )
         .field("service")
-        .hint("the controller cannot be changed in place: deploy under a new service name, or recreate the service")
+        .hint(if controller == "ECS" {
+            "its Blue/Green deployments are ECS's own: replace the config's `codedeploy:` block with an `ecs:` block (README: ECS-native Blue/Green)"
+        } else {
+            "the controller cannot be changed in place: deploy under a new service name, or recreate the service"
+        })
         .into());
     }
     Ok(ServiceState::Active {

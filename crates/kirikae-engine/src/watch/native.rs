@@ -84,6 +84,9 @@ pub struct Snapshot {
     /// Epoch seconds (AWS's clock).
     pub created_at: Option<f64>,
     pub finished_at: Option<f64>,
+    /// The stages kirikae saw, in order, with when it first saw each (epoch seconds, local clock): a
+    /// stage shorter than a poll may be missing.
+    pub stages_seen: Vec<(String, f64)>,
 }
 
 impl Snapshot {
@@ -213,6 +216,7 @@ fn snapshot(d: &aws_sdk_ecs::types::ServiceDeployment) -> Snapshot {
             .unwrap_or_default(),
         created_at: d.created_at().map(|t| t.as_secs_f64()),
         finished_at: d.finished_at().map(|t| t.as_secs_f64()),
+        stages_seen: Vec::new(),
     }
 }
 
@@ -256,11 +260,21 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
                 }
             })
             .await;
-        let snap = match got {
+        let mut snap = match got {
             Ok(Some(s)) => s,
             Ok(None) => unreachable!("mapped to a transient failure above"),
             Err(stop) => return Followed::Unfinished { stop, last },
         };
+        snap.stages_seen = last
+            .as_ref()
+            .map(|l| l.stages_seen.clone())
+            .unwrap_or_default();
+        if let Some(stage) = &snap.stage
+            && snap.stages_seen.last().map(|(s, _)| s) != Some(stage)
+        {
+            snap.stages_seen
+                .push((stage.clone(), crate::progress::now_epoch()));
+        }
         let line = snap.said();
         if line != said {
             poller.say(&Event::Step {
@@ -299,6 +313,7 @@ mod tests {
             triggered_alarms: Vec::new(),
             created_at: None,
             finished_at: None,
+            stages_seen: Vec::new(),
         }
     }
 

@@ -33,6 +33,11 @@ pub struct Args {
     /// report checks that production answered nothing from v2 before the gate passed.
     #[arg(long, conflicts_with = "fail")]
     gate: bool,
+    /// Who runs the Blue/Green deployment: `codedeploy` (the service's controller is CODE_DEPLOY;
+    /// examples/kirikae.yml) or `ecs` (ECS-native Blue/Green, controller ECS; examples/kirikae-ecs.yml,
+    /// where --deployment-config all-at-once / canary / linear pick BLUE_GREEN / CANARY / LINEAR).
+    #[arg(long, value_enum, default_value_t = Controller::Codedeploy, conflicts_with_all = ["fail", "gate"])]
+    controller: Controller,
     /// AWS seconds per real second in the sandbox this starts. Default: 60 (an AWS minute per second);
     /// 600 with --fail, since CodeDeploy gives green an hour to become healthy.
     #[arg(long, value_parser = positive_f64, conflicts_with = "endpoint_url")]
@@ -56,6 +61,13 @@ pub struct Args {
     /// `text` (the report on stderr) or `json` (the report as one JSON document on stdout).
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
+}
+
+/// `--controller`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Controller {
+    Codedeploy,
+    Ecs,
 }
 
 pub async fn run(args: Args) -> ExitCode {
@@ -102,6 +114,7 @@ pub async fn run(args: Args) -> ExitCode {
         deployment_config: examples::deployment_config(&args.deployment_config),
         fail: args.fail,
         gate: args.gate,
+        ecs: args.controller == Controller::Ecs,
         load: load::Settings {
             rate: args.rate,
             connections: args.connections as usize,

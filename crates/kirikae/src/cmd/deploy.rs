@@ -63,7 +63,9 @@ pub struct Args {
     /// wait for it to end (saying what it waits for), then deploy, instead of stopping with exit 1.
     #[arg(long)]
     wait_for_active: bool,
-    /// Return successfully once this lifecycle event has succeeded (e.g. AfterAllowTestTraffic).
+    /// Return successfully once this lifecycle event has succeeded (e.g. AfterAllowTestTraffic); for an
+    /// `ecs:` service, once its service deployment is in this stage or past it (e.g. BAKE_TIME), or
+    /// `paused` (a pause hook awaits action).
     #[arg(long, value_name = "EVENT")]
     wait_until: Option<String>,
     /// Stop waiting after this long (e.g. 30m); the deployment goes on in AWS (exit 3). Default: the

@@ -1,0 +1,161 @@
+//! `kirikae demo --controller ecs`: the same demo on ECS-native Blue/Green — the service has the ECS
+//! deployment controller, v2 is an UpdateService whose service deployment ECS runs itself (the
+//! production rule's weights move), followed by the engine's native path exactly as `kirikae deploy -c
+//! examples/kirikae-ecs.yml` runs it.
+
+use kirikae_engine::connection::Clients;
+use kirikae_engine::error::Error;
+use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::native::{self, NativePlan};
+use kirikae_engine::outcome::Outcome;
+use kirikae_engine::plan::{DeployFlags, WaitOptions};
+
+use super::{
+    DemoError, Deploy, LEAD, LOAD_PROGRESS_EVERY, Narrator, Options, Origin, POLL_INTERVAL, Report,
+    TAIL, examples, listener, load, pause, report, stack,
+};
+
+/// The listener of a listener rule ARN (`…:listener-rule/app/LB/ID/LISTENER/RULE` → `…:listener/app/LB/ID/LISTENER`).
+fn listener_of(rule_arn: &str) -> String {
+    let arn = rule_arn.replacen(":listener-rule/", ":listener/", 1);
+    match arn.rsplit_once('/') {
+        Some((listener, _)) => listener.to_string(),
+        None => arn,
+    }
+}
+
+pub(super) async fn run(
+    options: &Options,
+    narrator: &dyn Narrator,
+    cancel: Interrupt,
+) -> Result<Report, DemoError> {
+    let dir = match &options.examples {
+        Some(dir) => dir.clone(),
+        None => examples::write(&options.work_dir).map_err(Error::Config)?,
+    };
+    let prod_port = examples::production_port();
+    let vars = |deploy: Deploy| examples::Vars {
+        version: deploy.version(),
+        healthy: true,
+        deployment_config: &options.deployment_config,
+        prod_port,
+    };
+    let stack_file = stack::load(
+        &dir.join(examples::STACK),
+        &examples::templater(&vars(Deploy::V1)),
+    )
+    .map_err(Error::Config)?;
+    let config = dir.join(examples::CONFIG_ECS);
+    let plan_of = |deploy: Deploy| -> Result<NativePlan, Error> {
+        let flags = DeployFlags {
+            wait: WaitOptions {
+                poll_interval: POLL_INTERVAL,
+                ..WaitOptions::default()
+            },
+            ..DeployFlags::default()
+        };
+        let templater = examples::templater_with_strategy(
+            &vars(deploy),
+            &examples::ecs_strategy(&options.deployment_config),
+        );
+        native::plan::build(&config, &flags, &templater)?.ok_or_else(|| Error::Conflict {
+            message: format!("{} has no `ecs:` block", config.display()),
+            hint: None,
+        })
+    };
+    let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
+
+    let aws = super::clients(&options.endpoint_url).await;
+    let provisioned = stack::provision(&aws, &stack_file).await?;
+    stack::forward_to_both(&aws, &provisioned).await?;
+    narrator.step(&format!(
+        "provisioned {}: {provisioned}; the listeners forward to both groups (1/0) for ECS to move the weights",
+        dir.join(examples::STACK).display()
+    ));
+    narrator.step(&format!(
+        "deploying v1 with kirikae deploy -c {} (ECS controller)",
+        config.display()
+    ));
+    let v1 = deploy_one(plan_v1, &aws, Deploy::V1, narrator, &cancel).await?;
+    if !v1.result.is_success() {
+        return Err(DemoError::V1(Box::new(v1)));
+    }
+
+    let prepared = native::prepare_with(plan_v2, aws.clone()).await?;
+    let prod_listener = listener_of(&prepared.remote.production_rule);
+    let target_groups = prepared.remote.target_groups.clone();
+    let address = stack::listener_address(&aws, &prod_listener).await?;
+    let origin = Origin::now();
+    let watch = listener::watch(aws.elbv2.clone(), prod_listener, origin);
+    let load = load::start(&address, options.load, origin).await;
+    narrator.step(&format!(
+        "load: {} requests/s over {} connections to {} (the production listener)",
+        options.load.rate, options.load.connections, address.url
+    ));
+    pause(LEAD, &cancel).await;
+    narrator.step(&format!(
+        "deploying v2 ECS-native Blue/Green ({}) while the load runs",
+        prepared.plan.ecs.strategy.as_str()
+    ));
+    let execution = async {
+        Ok(prepared
+            .execute(narrator.observer(Deploy::V2), &cancel)
+            .await)
+    };
+    tokio::pin!(execution);
+    let mut ticks = tokio::time::interval(LOAD_PROGRESS_EVERY);
+    let v2 = loop {
+        tokio::select! {
+            result = &mut execution => break result,
+            _ = ticks.tick() => narrator.load_progress(&load.counts()),
+        }
+    };
+    narrator.load_progress(&load.counts());
+    narrator.finished(Deploy::V2, &v2);
+    if v2.is_ok() {
+        pause(TAIL, &cancel).await;
+    }
+    let load_ended = origin.elapsed();
+    let samples = load.stop().await;
+    let observations = watch.stop().await;
+    let v2 = v2?;
+    Ok(Report::build(report::Inputs {
+        options,
+        origin,
+        url: &address.url,
+        load_seconds: load_ended,
+        samples: &samples,
+        observations: &observations,
+        target_groups: &target_groups,
+        v1,
+        v2,
+    }))
+}
+
+async fn deploy_one(
+    plan: NativePlan,
+    aws: &Clients,
+    deploy: Deploy,
+    narrator: &dyn Narrator,
+    cancel: &Interrupt,
+) -> Result<Outcome, Error> {
+    let result = match native::prepare_with(plan, aws.clone()).await {
+        Ok(prepared) => Ok(prepared.execute(narrator.observer(deploy), cancel).await),
+        Err(e) => Err(e),
+    };
+    narrator.finished(deploy, &result);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_listener_of_a_rule() {
+        assert_eq!(
+            super::listener_of(
+                "arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/demo/abc/def/ghi"
+            ),
+            "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/demo/abc/def"
+        );
+    }
+}
