@@ -294,3 +294,39 @@ async fn an_interrupt_stops_the_waiting_never_the_migration_and_says_how_to_see_
     assert_eq!(t.last_status(), Some("RUNNING"));
     assert_eq!(t.desired_status(), Some("RUNNING"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_that_cannot_start_says_why_and_switches_nothing() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let deployments_before = stack.calls_of("codedeploy.CreateDeployment");
+    // Its image is one the sandbox cannot run: ECS fails the task before any container exits.
+    let run = stack
+        .project()
+        .task(
+            "/containerDefinitions",
+            json!([
+                {"name": "web", "image": "kirikae/demo:v2", "essential": true,
+                 "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]},
+                {"name": "migrate", "image": "example/unknown:1", "essential": false}
+            ]),
+        )
+        .config(
+            "/before_switch",
+            json!({"container": "migrate", "command": ["up"]}),
+        )
+        .deploy(&["--output", "json"]);
+    run.assert_exit(1).assert_says(&[
+        "(container migrate, `up`) stopped without an exit code (TaskFailedToStart: CannotPullContainerError",
+        "no deployment was created: demo/web still runs web:1",
+    ]);
+    let out = run.json();
+    assert_eq!(out["result"], "failed", "{out:#}");
+    assert_eq!(out["before_switch"]["stop_code"], "TaskFailedToStart");
+    assert!(out["before_switch"]["exit_code"].is_null());
+    assert_eq!(
+        stack.calls_of("codedeploy.CreateDeployment"),
+        deployments_before
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
