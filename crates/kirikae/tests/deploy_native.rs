@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
 };
-use deploy_support::{BLUE, GREEN, LB, Project, Stack, http_get};
+use deploy_support::{BLUE, GREEN, LB, Project, Stack, http_get, wait_for};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers";
@@ -360,5 +360,92 @@ async fn a_codedeploy_block_against_an_ecs_service_is_refused_with_nothing_chang
             "Blue/Green through CodeDeploy needs CODE_DEPLOY",
             "with an `ecs:` block",
         ]);
+    assert_eq!(stack.mutating_calls(), before);
+}
+
+/// The service deployment of `stack`'s service awaiting action at a pause, if one is.
+fn paused_deployment(stack: &Stack) -> Option<String> {
+    let out = deploy_support::block_on(
+        stack
+            .ecs
+            .list_service_deployments()
+            .cluster("demo")
+            .service("web")
+            .send(),
+    )
+    .ok()?;
+    let arn = out
+        .service_deployments()
+        .first()?
+        .service_deployment_arn()?;
+    let d = deploy_support::block_on(
+        stack
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send(),
+    )
+    .ok()?;
+    let awaiting = d.service_deployments()[0]
+        .lifecycle_hook_details()
+        .iter()
+        .any(|h| h.status().map(|s| s.as_str()) == Some("AWAITING_ACTION"));
+    awaiting.then(|| arn.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupt_or_a_time_out_leaves_the_service_deployment_running_and_says_how_to_go_on() {
+    let stack = native_stack(&[]).await;
+    native(&stack).deploy(&[]).assert_exit(0);
+    let paused = native(&stack).image("v2").config(
+        "/ecs/hooks",
+        json!([{"stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "pause": true, "timeout_minutes": 60}]),
+    );
+    let running = paused.spawn(&["--output", "json"]);
+    let arn = wait_for("the deployment to pause", 60, || paused_deployment(&stack));
+    running.interrupt();
+    let run = running.wait();
+    run.assert_exit(130);
+    let out = run.json();
+    assert_eq!(out["result"], "interrupted", "{out:#}");
+    assert_eq!(out["deployment_id"], arn.as_str());
+    let steps = out["next_steps"].to_string();
+    assert!(
+        steps.contains("kirikae watch") && steps.contains("--stop-type ROLLBACK"),
+        "{out:#}"
+    );
+    assert_eq!(deployment_status(&stack, &arn).await, "IN_PROGRESS");
+
+    // kirikae watch re-attaches; its --timeout passes while the pause holds: exit 3, still running.
+    let watch = paused
+        .kirikae("watch")
+        .arg("-c")
+        .arg(paused.path("kirikae.yml"))
+        .args(["--timeout", "2s", "--output", "json"])
+        .output()
+        .expect("run kirikae watch");
+    let out: Value = serde_json::from_slice(&watch.stdout).unwrap();
+    assert_eq!(watch.status.code(), Some(3), "{out:#}");
+    assert_eq!(out["result"], "timed_out", "{out:#}");
+    assert!(
+        out["message"].as_str().unwrap().contains("awaits action"),
+        "{out:#}"
+    );
+    assert_eq!(deployment_status(&stack, &arn).await, "IN_PROGRESS");
+
+    // kirikae stop has no meaning on ECS: refused, nothing changed.
+    let before = stack.mutating_calls();
+    let stop = paused
+        .kirikae("stop")
+        .arg("-c")
+        .arg(paused.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae stop");
+    assert_eq!(stop.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&stop.stderr).contains("only valid stopType is ROLLBACK"),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
     assert_eq!(stack.mutating_calls(), before);
 }
