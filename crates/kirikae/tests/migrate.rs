@@ -3,8 +3,8 @@
 //! request; the config is rewritten with an `ecs:` block (comments kept), the CodeDeploy application and
 //! group deleted with --delete-codedeploy; then `kirikae deploy` of a new image takes the native path
 //! and ends with production on it. `--dry-run`, a second run and every refusal (a CodeDeploy deployment
-//! going on, a missing infrastructure role, AppSpec hooks) make zero mutating calls; the step outputs
-//! agree with the JSON document.
+//! going on, a missing or untrusting infrastructure role, AppSpec hooks, a second listener rule to the
+//! pair) make zero mutating calls; the step outputs agree with the JSON document.
 
 mod deploy_support;
 
@@ -310,7 +310,8 @@ async fn a_codedeploy_service_moves_to_ecs_blue_green_under_load_then_deploys_na
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_running_codedeploy_deployment_or_a_missing_role_is_refused_before_any_change() {
+async fn a_role_ecs_cannot_use_appspec_hooks_or_a_running_codedeploy_deployment_are_refused_before_any_change()
+ {
     let stack = Stack::new().await;
     let p = project(&stack);
     p.deploy(&[]).assert_exit(0);
@@ -333,6 +334,26 @@ async fn a_running_codedeploy_deployment_or_a_missing_role_is_refused_before_any
     assert_exit(&out, 2, "migrate with a missing role");
     assert!(
         stderr(&out).contains("IAM role `no-such-role` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    // A role that does not trust ecs.amazonaws.com (CodeDeploy's).
+    let out = kirikae(
+        &stack,
+        &p,
+        &[
+            "migrate",
+            "-c",
+            config,
+            "--infrastructure-role",
+            "arn:aws:iam::000000000000:role/ecsCodeDeployRole",
+        ],
+    );
+    assert_exit(&out, 2, "migrate with a role ECS may not assume");
+    assert!(
+        stderr(&out).contains("does not trust ecs.amazonaws.com"),
         "{}",
         stderr(&out)
     );
@@ -385,4 +406,46 @@ async fn a_running_codedeploy_deployment_or_a_missing_role_is_refused_before_any
         "a refusal changed something"
     );
     assert_eq!(controller(&stack).await, "CODE_DEPLOY");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_rule_besides_the_default_forwarding_to_the_pair_is_refused() {
+    use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, RuleCondition};
+    let stack = Stack::new().await;
+    let p = project(&stack);
+    p.deploy(&[]).assert_exit(0);
+    stack
+        .elb
+        .create_rule()
+        .listener_arn(&stack.prod_listener)
+        .priority(10)
+        .conditions(
+            RuleCondition::builder()
+                .field("path-pattern")
+                .values("/admin/*")
+                .build(),
+        )
+        .actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&stack.target_groups[0])
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a second rule");
+    let before = stack.mutating_calls();
+    let config = p.dir.join("kirikae.yml");
+    let out = kirikae(&stack, &p, &["migrate", "-c", config.to_str().unwrap()]);
+    assert_exit(&out, 2, "migrate with a second rule to the pair");
+    assert!(
+        stderr(&out).contains("forwarding to the pair besides its default action"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stack.mutating_calls(),
+        before,
+        "a refusal changed something"
+    );
 }
