@@ -275,6 +275,48 @@ pub(crate) async fn before_creating(
     })
 }
 
+/// With `--revision` / `--skip-task-definition` the task runs with a revision already in AWS, not the
+/// file's: its container must exist there too (ECS refuses the override otherwise), checked before any
+/// change with one read. Nothing to check without `before_switch:` or when the file's is registered.
+pub async fn check_revision(
+    plan: &crate::plan::Plan,
+    remote: &crate::preflight::Remote,
+    aws: &crate::connection::Clients,
+) -> Result<(), Error> {
+    let (Some(b), Some(arn)) = (&plan.before_switch, &remote.existing_task_definition) else {
+        return Ok(());
+    };
+    let out = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeTaskDefinition", e))?;
+    let names: Vec<&str> = out
+        .task_definition()
+        .map(|t| t.container_definitions())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.name())
+        .collect();
+    let container = b.container_name(&plan.service_definition);
+    if names.contains(&container) {
+        return Ok(());
+    }
+    Err(crate::error::ConfigError::in_file(
+        &plan.config_path,
+        format!(
+            "task definition {} has no container `{container}` to run the task in (it has: {})",
+            crate::deploy::short_arn(arn),
+            names.join(", ")
+        ),
+    )
+    .field("before_switch.container")
+    .hint("name one of its containers, or deploy a revision that has it")
+    .into())
+}
+
 /// RunTask, with the service's launch settings and the container's overrides; the task's ARN.
 async fn start(
     aws: &crate::connection::Clients,

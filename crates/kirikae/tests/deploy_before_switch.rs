@@ -330,3 +330,31 @@ async fn a_migration_that_cannot_start_says_why_and_switches_nothing() {
     );
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_revision_the_container_is_checked_in_that_revision_before_any_change() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let before = stack.mutating_calls();
+    // The file's task definition has the container; revision 1, which --revision deploys, does not.
+    let run = stack
+        .project()
+        .task(
+            "/containerDefinitions",
+            json!([
+                {"name": "web", "image": "kirikae/demo:v1", "essential": true,
+                 "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]},
+                {"name": "migrate", "image": "kirikae/demo:v1", "essential": false}
+            ]),
+        )
+        .config(
+            "/before_switch",
+            json!({"container": "migrate", "command": ["exit", "0"]}),
+        )
+        .deploy(&["--revision", "1", "--force"]);
+    run.assert_exit(2).assert_says(&[
+        "before_switch.container",
+        "task definition web:1 has no container `migrate` to run the task in (it has: web)",
+    ]);
+    assert_eq!(stack.mutating_calls(), before, "nothing may change");
+}

@@ -92,6 +92,7 @@ pub async fn verify(plan: &Plan, connection: &Connection) -> Verified {
 /// sandbox credentials, so it can never reach a real account).
 pub async fn prepare_with(plan: Plan, aws: Clients) -> Result<Prepared, Error> {
     let remote = preflight::check(&plan, &aws).await?;
+    crate::before_switch::check_revision(&plan, &remote, &aws).await?;
     let desired_group = preflight::desired_group(&plan, &remote);
     let group_changes = remote
         .group
