@@ -449,3 +449,42 @@ async fn an_interrupt_or_a_time_out_leaves_the_service_deployment_running_and_sa
     );
     assert_eq!(stack.mutating_calls(), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_shows_the_native_checks_and_changes_nothing() {
+    let stack = native_stack(&[]).await;
+    let before = stack.mutating_calls();
+    let project = native(&stack);
+    project.write();
+    let out = project
+        .kirikae("verify")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae verify");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for said in [
+        "ECS controller, BLUE_GREEN",
+        "will be created (ECS controller, BLUE_GREEN)",
+        "production listener rule forwards to the pair",
+        "infrastructure role ecsInfrastructureRoleForLoadBalancers exists",
+    ] {
+        assert!(stderr.contains(said), "lacks {said:?}:\n{stderr}");
+    }
+    let bad = native(&stack).config("/ecs/target_groups", json!([BLUE, "web-nope"]));
+    bad.write();
+    let out = bad
+        .kirikae("verify")
+        .arg("-c")
+        .arg(bad.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae verify");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("target group `web-nope` does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(stack.mutating_calls(), before);
+}

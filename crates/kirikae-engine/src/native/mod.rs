@@ -27,4 +27,4 @@ pub mod settings;
 mod steps;
 
 pub use plan::NativePlan;
-pub use prepare::{NativePrepared, prepare, prepare_with};
+pub use prepare::{NativePrepared, prepare, prepare_with, verify};

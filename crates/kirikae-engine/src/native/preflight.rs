@@ -60,6 +60,18 @@ pub const ONGOING: &[ServiceDeploymentStatus] = &[
 /// Runs every check; the first failure is returned.
 pub async fn check(plan: &NativePlan, aws: &Clients) -> Result<NativeRemote, Error> {
     let mut passed = Vec::new();
+    let mut remote = check_noting(plan, aws, &mut passed).await?;
+    remote.passed = passed;
+    Ok(remote)
+}
+
+/// [`check`], saying each check that passed in `passed` as it passes (for `kirikae verify`: the
+/// checks before the one that failed are shown too).
+pub async fn check_noting(
+    plan: &NativePlan,
+    aws: &Clients,
+    passed: &mut Vec<String>,
+) -> Result<NativeRemote, Error> {
     let mut warnings = Vec::new();
     let cfg = plan.config_path.as_path();
     let bad = |field: &str, msg: String, hint: &str| -> Error {
@@ -214,7 +226,7 @@ pub async fn check(plan: &NativePlan, aws: &Clients) -> Result<NativeRemote, Err
         }
     ));
 
-    role(plan, aws, &mut passed, &mut warnings).await?;
+    role(plan, aws, passed, &mut warnings).await?;
 
     if matches!(service, NativeService::Active { .. }) {
         no_deployment_running(plan, aws).await?;
@@ -265,7 +277,7 @@ pub async fn check(plan: &NativePlan, aws: &Clients) -> Result<NativeRemote, Err
         service,
         existing_task_definition,
         unchanged_task_definition,
-        passed,
+        passed: Vec::new(),
         warnings,
     })
 }

@@ -32,6 +32,30 @@ pub async fn prepare(plan: NativePlan, connection: &Connection) -> Result<Native
     prepare_with(plan, aws).await
 }
 
+/// What `kirikae verify` says of one native config: each check that passed, the warnings, and the
+/// first check that failed (nothing is changed).
+pub async fn verify(
+    plan: &NativePlan,
+    connection: &Connection,
+) -> (Vec<String>, Vec<String>, Option<Error>) {
+    let mut passed = vec![format!(
+        "{} and its definitions are valid (ECS controller, {}; family {}, container {}:{})",
+        plan.config_path.display(),
+        plan.ecs.strategy.as_str(),
+        plan.task_definition.family(),
+        plan.service_definition.container_name(),
+        plan.service_definition.container_port()
+    )];
+    let aws = match connection.connect(plan.region.as_deref()).await {
+        Ok(aws) => aws,
+        Err(e) => return (passed, Vec::new(), Some(e.into())),
+    };
+    match preflight::check_noting(plan, &aws, &mut passed).await {
+        Ok(remote) => (passed, remote.warnings, None),
+        Err(e) => (passed, Vec::new(), Some(e)),
+    }
+}
+
 /// [`prepare`] with clients already built.
 pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepared, Error> {
     let remote = preflight::check(&plan, &aws).await?;

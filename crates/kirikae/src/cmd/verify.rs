@@ -36,12 +36,17 @@ pub async fn run(args: Args) -> ExitCode {
     let mut worst = Status::Success;
     for path in &args.selection.configs {
         eprintln!("{}", paint.bold(&path.display().to_string()));
-        let (passed, warnings, failed) = match plan::build(path, &flags, &templater) {
-            Ok(plan) => {
-                let v = deploy::verify(&plan, &connection).await;
-                (v.passed, v.warnings, v.failed)
-            }
+        let native = kirikae_engine::native::plan::build(path, &flags, &templater);
+        let (passed, warnings, failed) = match native {
+            Ok(Some(plan)) => kirikae_engine::native::verify(&plan, &connection).await,
             Err(e) => (Vec::new(), Vec::new(), Some(Error::Config(e))),
+            Ok(None) => match plan::build(path, &flags, &templater) {
+                Ok(plan) => {
+                    let v = deploy::verify(&plan, &connection).await;
+                    (v.passed, v.warnings, v.failed)
+                }
+                Err(e) => (Vec::new(), Vec::new(), Some(Error::Config(e))),
+            },
         };
         for p in &passed {
             eprintln!("  {} {p}", paint.green("✓"));
