@@ -4,7 +4,8 @@
 //! group deleted with --delete-codedeploy; then `kirikae deploy` of a new image takes the native path
 //! and ends with production on it. `--dry-run`, a second run and every refusal (a CodeDeploy deployment
 //! going on, a missing or untrusting infrastructure role, AppSpec hooks, a second listener rule to the
-//! pair) make zero mutating calls; the step outputs agree with the JSON document.
+//! pair) make zero mutating calls; the step outputs agree with the JSON document. A denied UpdateService
+//! is exit 1 saying what changed (the listeners, traffic where it was); a second run finishes.
 
 mod deploy_support;
 
@@ -448,4 +449,53 @@ async fn a_listener_rule_besides_the_default_forwarding_to_the_pair_is_refused()
         before,
         "a refusal changed something"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_update_service_says_what_changed_and_a_second_run_finishes() {
+    let stack = Stack::new().await;
+    let p = project(&stack);
+    p.deploy(&[]).assert_exit(0);
+    let config = p.dir.join("kirikae.yml");
+    let config = config.to_str().unwrap();
+    stack.sandbox.fault(json!({
+        "action": "error", "service": "ecs", "operation": "UpdateService",
+        "code": "AccessDeniedException", "count": 1
+    }));
+    let out = kirikae(&stack, &p, &["migrate", "-c", config, "--output", "json"]);
+    assert_exit(&out, 1, "migrate whose UpdateService is denied");
+    let failed = doc(&out);
+    assert_eq!(failed["result"], "failed", "{failed:#}");
+    assert_eq!(
+        failed["error"]["code"], "AccessDeniedException",
+        "{failed:#}"
+    );
+    assert_eq!(
+        failed["changed"].as_array().map(Vec::len),
+        Some(2),
+        "{failed:#}"
+    );
+    assert!(
+        stderr(&out).contains("still has the CodeDeploy controller"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(controller(&stack).await, "CODE_DEPLOY");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+
+    // The listeners are done; the second run makes the rest.
+    let out = kirikae(&stack, &p, &["migrate", "-c", config, "--output", "json"]);
+    assert_exit(&out, 0, "migrate again");
+    let done = doc(&out);
+    let listeners: Vec<&str> = done["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["resource"].as_str().unwrap().contains("listener"))
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(listeners, ["exists", "exists"], "{done:#}");
+    assert_eq!(done["result"], "succeeded", "{done:#}");
+    assert_eq!(controller(&stack).await, "ECS");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
