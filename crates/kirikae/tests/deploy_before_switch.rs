@@ -358,3 +358,28 @@ async fn with_revision_the_container_is_checked_in_that_revision_before_any_chan
     ]);
     assert_eq!(stack.mutating_calls(), before, "nothing may change");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_tasks_failing_for_a_while_is_retried_and_the_migration_still_decides() {
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    // Every DescribeTasks fails until the SDK's attempts of a poll are used up (one attempt a poll).
+    stack.sandbox.fault(json!({
+        "action": "error", "service": "ecs", "operation": "DescribeTasks",
+        "code": "ServerException", "message": "Service unavailable", "count": 2
+    }));
+    let run = migration(stack.project(), 0).image("v2").deploy(&[
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ]);
+    run.assert_exit(0).assert_says(&[
+        "lost contact with AWS",
+        "ecs:DescribeTasks",
+        "contact with AWS is back",
+        "exited 0",
+    ]);
+    assert_eq!(run.json()["before_switch"]["exit_code"], 0);
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}
