@@ -486,5 +486,25 @@ async fn verify_shows_the_native_checks_and_changes_nothing() {
         stderr.contains("target group `web-nope` does not exist"),
         "{stderr}"
     );
+
+    // A dry run says what a deploy would do; diff is not there yet on this controller.
+    let run = native(&stack).deploy(&["--dry-run", "--output", "json"]);
+    run.assert_exit(0).assert_says(&[
+        "would create service demo/web with the ECS controller",
+        "would register task definition family web",
+    ]);
+    assert_eq!(run.json()["result"], "dry_run");
+    let out = project
+        .kirikae("diff")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae diff");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not implemented on the ECS controller"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stack.mutating_calls(), before);
 }

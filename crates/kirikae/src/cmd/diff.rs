@@ -93,6 +93,14 @@ async fn compare(
     templater: &Templater,
     connection: &Connection,
 ) -> Result<Diff, Error> {
+    if kirikae_engine::native::plan::build(path, flags, templater)?.is_some() {
+        return Err(kirikae_engine::ConfigError::in_file(
+            path,
+            "kirikae diff is not implemented on the ECS controller yet (this config has an `ecs:` block)",
+        )
+        .hint("kirikae verify runs the checks; kirikae deploy --dry-run says what a deploy would do")
+        .into());
+    }
     let plan = plan::build(path, flags, templater)?;
     let prepared = deploy::prepare(plan, connection).await?;
     diff::diff(&prepared).await
