@@ -8,7 +8,7 @@
 
 mod deploy_support;
 
-use deploy_support::{Project, Stack, block_on, step_outputs, wait_for};
+use deploy_support::{Project, Receiver, Stack, block_on, step_outputs, wait_for};
 use serde_json::{Value, json};
 
 fn migration(p: Project, code: u8) -> Project {
@@ -120,7 +120,11 @@ async fn a_failing_migration_creates_no_deployment_and_production_stays_on_blue(
     stack.project().deploy(&[]).assert_exit(0);
     let deployments_before = stack.calls_of("codedeploy.CreateDeployment");
 
-    let project = migration(stack.project(), 3).image("v2");
+    let (slack, hook) = (Receiver::start(200), Receiver::start(200));
+    let project = migration(stack.project(), 3).image("v2").config(
+        "/notifications",
+        json!({"slack": {"webhook_url": slack.url}, "webhook": {"url": hook.url}}),
+    );
     let outputs = project.path("outputs.txt");
     let project = project.env("GITHUB_OUTPUT", outputs.to_str().unwrap());
     let run = project.deploy(&["--output", "json"]);
@@ -161,6 +165,30 @@ async fn a_failing_migration_creates_no_deployment_and_production_stays_on_blue(
         out["task_definition_arn"].as_str()
     );
     assert_eq!(tasks[0].containers()[0].exit_code(), Some(3));
+
+    // The finish notification says it too (nothing started, so there is no start notification).
+    let finished = hook
+        .bodies()
+        .into_iter()
+        .last()
+        .expect("a finish notification");
+    assert_eq!(finished["outcome"]["result"], "failed", "{finished:#}");
+    assert_eq!(finished["outcome"]["before_switch"]["exit_code"], 3);
+    let slack = slack.bodies().into_iter().last().expect("a Slack message");
+    let fields = &slack["attachments"][0]["fields"];
+    let before_switch = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["title"] == "Before switch")
+        .unwrap_or_else(|| panic!("{slack:#}"));
+    assert!(
+        before_switch["value"]
+            .as_str()
+            .unwrap()
+            .contains("exited 3 (EssentialContainerExited"),
+        "{before_switch:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
