@@ -85,20 +85,20 @@ impl NativePlan {
     }
 }
 
-/// Whether the (templated) config text declares the ECS controller, read without parsing the rest.
-fn blocks(path: &Path, text: &str) -> Result<(bool, bool), ConfigError> {
-    let value: Value = if path
+/// Which controller blocks the (templated) config text has: `(codedeploy, ecs)`, read without parsing the
+/// rest. Text that is not even YAML / JSON has neither: the CodeDeploy reader says what is wrong with it,
+/// as it always did.
+fn blocks(path: &Path, text: &str) -> (bool, bool) {
+    let value: Option<Value> = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
     {
-        serde_json::from_str(text).map_err(|e| ConfigError::in_file(path, e.to_string()))?
+        serde_json::from_str(text).ok()
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| ConfigError::in_file(path, e.to_string()))?
+        serde_yaml_ng::from_str(text).ok()
     };
-    Ok((
-        value.get("codedeploy").is_some(),
-        value.get("ecs").is_some(),
-    ))
+    let has = |key: &str| value.as_ref().is_some_and(|v| v.get(key).is_some());
+    (has("codedeploy"), has("ecs"))
 }
 
 /// Reads one config: `Ok(None)` when it is a CodeDeploy one (no `ecs:` block), else the validated plan.
@@ -109,7 +109,7 @@ pub fn build(
 ) -> Result<Option<NativePlan>, ConfigError> {
     let text = crate::config::read_text(config_path)?;
     let rendered = templater.render(config_path, &text)?;
-    match blocks(config_path, &rendered)? {
+    match blocks(config_path, &rendered) {
         (_, false) => return Ok(None),
         (true, true) => {
             return Err(ConfigError::in_file(
