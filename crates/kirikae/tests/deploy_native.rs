@@ -508,3 +508,60 @@ async fn verify_shows_the_native_checks_and_changes_nothing() {
     );
     assert_eq!(stack.mutating_calls(), before);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_deploy_ends_with_production_on_the_new_revision() {
+    let stack = native_stack(&[]).await;
+    native(&stack).deploy(&[]).assert_exit(0);
+    let run = native(&stack)
+        .image("v2")
+        .config("/ecs/strategy", json!("CANARY"))
+        .config(
+            "/ecs/canary",
+            json!({"canary_percent": 20, "canary_bake_time_minutes": 1}),
+        )
+        .deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    let out = run.json();
+    assert_eq!(out["result"], "succeeded", "{out:#}");
+    assert_eq!(out["status"], "SUCCESSFUL");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+    let service = stack
+        .ecs
+        .describe_services()
+        .cluster("demo")
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    let dc = service.services()[0].deployment_configuration().unwrap();
+    assert_eq!(dc.strategy().map(|s| s.as_str()), Some("CANARY"));
+    assert_eq!(
+        dc.canary_configuration().and_then(|c| c.canary_percent()),
+        Some(20.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_refused_while_following_stop_the_watch_with_exit_3_and_the_arn() {
+    let stack = native_stack(&[]).await;
+    native(&stack).deploy(&[]).assert_exit(0);
+    stack.sandbox.fault(json!({
+        "action": "error", "service": "ecs", "operation": "DescribeServiceDeployments",
+        "code": "ExpiredTokenException",
+        "message": "The security token included in the request is expired"
+    }));
+    let run = native(&stack).image("v2").deploy(&["--output", "json"]);
+    run.assert_exit(3);
+    let out = run.json();
+    assert_eq!(out["result"], "lost_contact", "{out:#}");
+    assert_eq!(out["failure"]["kind"], "lost_contact");
+    let arn = out["deployment_id"]
+        .as_str()
+        .expect("the service deployment");
+    assert!(arn.contains(":service-deployment/demo/web/"), "{out:#}");
+    assert!(
+        out["next_steps"].to_string().contains("kirikae watch"),
+        "{out:#}"
+    );
+}
