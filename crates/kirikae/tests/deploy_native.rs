@@ -433,6 +433,37 @@ async fn an_interrupt_or_a_time_out_leaves_the_service_deployment_running_and_sa
     );
     assert_eq!(deployment_status(&stack, &arn).await, "IN_PROGRESS");
 
+    // By its ARN, without a config: the same.
+    let watch = paused
+        .kirikae("watch")
+        .args([
+            "--deployment-id",
+            &arn,
+            "--timeout",
+            "1s",
+            "--output",
+            "json",
+        ])
+        .output()
+        .expect("run kirikae watch --deployment-id");
+    let out: Value = serde_json::from_slice(&watch.stdout).unwrap();
+    assert_eq!(watch.status.code(), Some(3), "{out:#}");
+    assert_eq!(out["deployment_id"], arn.as_str());
+
+    // kirikae rollback --dry-run says what it would do, and does nothing.
+    let before = stack.mutating_calls();
+    let dry = paused
+        .kirikae("rollback")
+        .arg("-c")
+        .arg(paused.path("kirikae.yml"))
+        .args(["--dry-run", "--output", "json"])
+        .output()
+        .expect("run kirikae rollback --dry-run");
+    let out: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{out:#}");
+    assert_eq!(out["action"], "stop_service_deployment_rollback");
+    assert_eq!(stack.mutating_calls(), before);
+
     // kirikae stop has no meaning on ECS: refused, nothing changed.
     let before = stack.mutating_calls();
     let stop = paused
