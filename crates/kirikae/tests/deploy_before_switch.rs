@@ -411,3 +411,33 @@ async fn describe_tasks_failing_for_a_while_is_retried_and_the_migration_still_d
     assert_eq!(run.json()["before_switch"]["exit_code"], 0);
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_deployment_names_the_exit_code_of_greens_crashed_containers() {
+    // ECS's stoppedReason is a fixed sentence; the diagnosis adds each container's exitCode.
+    let stack = Stack::new().await;
+    stack.project().deploy(&[]).assert_exit(0);
+    let run = stack
+        .project()
+        .image("v2")
+        .task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "DEMO_CRASH_AFTER", "value": "0"}]),
+        )
+        .deploy(&["--output", "json", "--timeout", "20m"]);
+    run.assert_exit(1);
+    let out = run.json();
+    let stopped: Vec<&str> = out["diagnosis"]["stopped_tasks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out:#}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        stopped
+            .iter()
+            .any(|s| s.contains("Essential container in task exited (web exited 1)")),
+        "{stopped:?}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}

@@ -102,7 +102,21 @@ impl Prepared {
             if !of_green {
                 continue;
             }
-            let reason = t.stopped_reason().unwrap_or("stopped").to_string();
+            let mut reason = t.stopped_reason().unwrap_or("stopped").to_string();
+            // ECS's reason is a fixed sentence ("Essential container in task exited"); the code is
+            // the container's exitCode.
+            let codes: Vec<String> = t
+                .containers()
+                .iter()
+                .filter_map(|c| Some(format!("{} exited {}", c.name()?, c.exit_code()?)))
+                .filter(|_| {
+                    t.stop_code()
+                        .is_some_and(|c| c.as_str() == "EssentialContainerExited")
+                })
+                .collect();
+            if !codes.is_empty() {
+                reason = format!("{reason} ({})", codes.join(", "));
+            }
             match reasons.iter_mut().find(|(r, _)| *r == reason) {
                 Some((_, n)) => *n += 1,
                 None => reasons.push((reason, 1)),
