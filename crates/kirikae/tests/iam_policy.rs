@@ -1,8 +1,9 @@
 //! The IAM policy the README ships (docs/iam-policy.json) is exactly what `kirikae deploy`, the
-//! operator's commands (`promote`, `rollback`, ...) and `kirikae init` need: every API call they make is
-//! allowed by it, and it allows nothing they do not use (beyond the few permissions AWS checks without a
-//! call of that name). The same holds for docs/iam-policy-setup.json and `kirikae setup`, kept apart
-//! because it creates IAM roles, which the identity that deploys should not be able to.
+//! operator's commands (`promote`, `rollback`, ...), `kirikae init` and `kirikae migrate` need: every
+//! API call they make is allowed by it, and it allows nothing they do not use (beyond the few
+//! permissions AWS checks without a call of that name). The same holds for docs/iam-policy-setup.json
+//! and `kirikae setup`, kept apart because it creates IAM roles, which the identity that deploys should
+//! not be able to.
 
 mod deploy_support;
 mod onboarding;
@@ -234,6 +235,23 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    // kirikae migrate: service api (one task set, its group idle) moves to ECS-native Blue/Green — the
+    // listeners' weighted form, UpdateService, the service deployment followed — and its CodeDeploy group
+    // and application are deleted.
+    let out = api
+        .kirikae("migrate")
+        .arg("-c")
+        .arg(api.dir.join("kirikae.yml"))
+        .args(["--write", "--delete-codedeploy"])
+        .output()
+        .expect("run kirikae migrate");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "kirikae migrate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let used: BTreeSet<String> = calls(&stack)
         .into_iter()
