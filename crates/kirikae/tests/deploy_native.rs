@@ -263,6 +263,27 @@ async fn an_invalid_ecs_block_is_refused_with_nothing_changed() {
             ),
             &["ecs.infrastructure_role", "IAM role `nope` does not exist"],
         ),
+        (
+            native(&stack).config(
+                "/ecs/hooks",
+                json!([{
+                    "stages": ["POST_TEST_TRAFFIC_SHIFT"],
+                    "function": "arn:aws:lambda:us-east-1:000000000000:function:smoke",
+                    "role": "arn:aws:iam::000000000000:role/no-hook-role"
+                }]),
+            ),
+            &[
+                "ecs.hooks[0].role",
+                "IAM role `no-hook-role` does not exist",
+            ],
+        ),
+        (
+            native(&stack).config("/ecs/alarms", json!({"names": ["web-5xx"]})),
+            &[
+                "ecs.alarms.names",
+                "CloudWatch alarm `web-5xx` does not exist",
+            ],
+        ),
     ];
     for (project, says) in cases {
         project.deploy(&[]).assert_exit(2).assert_says(says);

@@ -470,36 +470,115 @@ async fn rule(
         })
 }
 
-/// The infrastructure role exists (GetRole). Without permission to read it, a warning: ECS checks it
-/// itself when the service is created or updated.
+/// The roles ECS will assume exist (GetRole): the infrastructure role, and each Lambda hook's role (ECS
+/// refuses CreateService / UpdateService otherwise, after the task definition was registered). Without
+/// permission to read them, a warning: ECS checks them itself when the service changes.
 async fn role(
     plan: &NativePlan,
     aws: &Clients,
     passed: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let arn = &plan.ecs.infrastructure_role;
-    let name = arn.rsplit('/').next().unwrap_or(arn);
-    match aws.iam.get_role().role_name(name).send().await {
-        Ok(_) => {
-            passed.push(format!("infrastructure role {name} exists"));
-            Ok(())
-        }
-        Err(e) if crate::aws::code(&e) == Some("NoSuchEntity") => Err(ConfigError::in_file(
-            &plan.config_path,
-            format!("IAM role `{name}` does not exist"),
-        )
-        .field("ecs.infrastructure_role")
-        .hint("create it with the managed policy AmazonECSInfrastructureRolePolicyForLoadBalancers and a trust policy for ecs.amazonaws.com")
-        .into()),
-        Err(e) if matches!(crate::aws::code(&e), Some("AccessDenied" | "AccessDeniedException")) => {
-            warnings.push(format!(
-                "could not check infrastructure role {name} (no iam:GetRole permission); ECS checks it when the service changes"
+    let mut roles = vec![(
+        "ecs.infrastructure_role".to_string(),
+        plan.ecs.infrastructure_role.clone(),
+        "infrastructure role",
+        "create it with the managed policy AmazonECSInfrastructureRolePolicyForLoadBalancers and a trust policy for ecs.amazonaws.com",
+    )];
+    for (i, h) in plan.ecs.hooks.iter().enumerate() {
+        if let Some(r) = &h.role {
+            roles.push((
+                format!("ecs.hooks[{i}].role"),
+                r.clone(),
+                "hook role",
+                "create it with permission to invoke the function (lambda:InvokeFunction) and a trust policy for ecs.amazonaws.com",
             ));
-            Ok(())
         }
-        Err(e) => Err(failed("iam:GetRole", e)),
     }
+    let mut seen = std::collections::BTreeSet::new();
+    for (field, arn, what, hint) in roles {
+        let name = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        match aws.iam.get_role().role_name(&name).send().await {
+            Ok(_) => passed.push(format!("{what} {name} exists")),
+            Err(e) if crate::aws::code(&e) == Some("NoSuchEntity") => {
+                return Err(ConfigError::in_file(
+                    &plan.config_path,
+                    format!("IAM role `{name}` does not exist"),
+                )
+                .field(field)
+                .hint(hint)
+                .into());
+            }
+            Err(e)
+                if matches!(
+                    crate::aws::code(&e),
+                    Some("AccessDenied" | "AccessDeniedException")
+                ) =>
+            {
+                warnings.push(format!(
+                    "could not check {what} {name} (no iam:GetRole permission); ECS checks it when the service changes"
+                ));
+            }
+            Err(e) => return Err(failed("iam:GetRole", e)),
+        }
+    }
+    alarms(plan, aws, passed, warnings).await
+}
+
+/// The alarms the deployment watches exist (DescribeAlarms); an alarm ECS cannot find never fires.
+async fn alarms(
+    plan: &NativePlan,
+    aws: &Clients,
+    passed: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let Some(alarms) = plan.ecs.alarms.as_ref().filter(|a| a.enabled) else {
+        return Ok(());
+    };
+    let out = match aws
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(alarms.names.clone()))
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e)
+            if matches!(
+                crate::aws::code(&e),
+                Some("AccessDenied" | "AccessDeniedException")
+            ) =>
+        {
+            warnings.push(
+                "could not check the alarms (no cloudwatch:DescribeAlarms permission)".into(),
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(failed("cloudwatch:DescribeAlarms", e)),
+    };
+    let found: Vec<&str> = out
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name())
+        .chain(out.composite_alarms().iter().filter_map(|a| a.alarm_name()))
+        .collect();
+    if let Some(missing) = alarms.names.iter().find(|n| !found.contains(&n.as_str())) {
+        return Err(ConfigError::in_file(
+            &plan.config_path,
+            format!(
+                "CloudWatch alarm `{missing}` does not exist in {}",
+                aws.region
+            ),
+        )
+        .field("ecs.alarms.names")
+        .hint("create it first, or check the name and region")
+        .into());
+    }
+    passed.push(format!("alarms {} exist", alarms.names.join(", ")));
+    Ok(())
 }
 
 async fn no_deployment_running(plan: &NativePlan, aws: &Clients) -> Result<(), Error> {
