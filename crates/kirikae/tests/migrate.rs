@@ -319,46 +319,23 @@ async fn a_role_ecs_cannot_use_appspec_hooks_or_a_running_codedeploy_deployment_
     let config = p.dir.join("kirikae.yml");
     let config = config.to_str().unwrap();
 
-    // The infrastructure role ECS would manage the listeners with does not exist.
+    // The infrastructure role ECS would manage the listeners with: missing, or not trusting ECS (the
+    // CodeDeploy role).
     let before = stack.mutating_calls();
-    let out = kirikae(
-        &stack,
-        &p,
-        &[
-            "migrate",
-            "-c",
-            config,
-            "--infrastructure-role",
-            "arn:aws:iam::000000000000:role/no-such-role",
-        ],
-    );
-    assert_exit(&out, 2, "migrate with a missing role");
-    assert!(
-        stderr(&out).contains("IAM role `no-such-role` does not exist"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(stack.mutating_calls(), before);
-
-    // A role that does not trust ecs.amazonaws.com (CodeDeploy's).
-    let out = kirikae(
-        &stack,
-        &p,
-        &[
-            "migrate",
-            "-c",
-            config,
-            "--infrastructure-role",
-            "arn:aws:iam::000000000000:role/ecsCodeDeployRole",
-        ],
-    );
-    assert_exit(&out, 2, "migrate with a role ECS may not assume");
-    assert!(
-        stderr(&out).contains("does not trust ecs.amazonaws.com"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(stack.mutating_calls(), before);
+    for (role, says) in [
+        ("no-such-role", "IAM role `no-such-role` does not exist"),
+        ("ecsCodeDeployRole", "does not trust ecs.amazonaws.com"),
+    ] {
+        let arn = format!("arn:aws:iam::000000000000:role/{role}");
+        let out = kirikae(
+            &stack,
+            &p,
+            &["migrate", "-c", config, "--infrastructure-role", &arn],
+        );
+        assert_exit(&out, 2, &format!("migrate with role {role}"));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert_eq!(stack.mutating_calls(), before);
+    }
 
     // AppSpec hooks cannot move as they are: ECS invokes hooks with another contract.
     let hooked = p.dir.join("hooked.yml");

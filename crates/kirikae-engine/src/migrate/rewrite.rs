@@ -17,18 +17,7 @@ pub struct Rewritten {
 }
 
 /// The keys of the block in the order a reader expects (that of the `ecs:` block's documentation).
-const ORDER: &[&str] = &[
-    "strategy",
-    "bake_time_minutes",
-    "linear",
-    "canary",
-    "target_groups",
-    "production_listener",
-    "test_listener",
-    "infrastructure_role",
-    "hooks",
-    "alarms",
-];
+const ORDER: &[&str] = crate::native::config::KEYS;
 
 /// The block as JSON, without unset members.
 pub fn block_value(ecs: &EcsSection) -> Value {
