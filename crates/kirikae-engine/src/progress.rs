@@ -50,6 +50,9 @@ pub enum Event {
         task_definition: String,
     },
     DeploymentProgress(DeploymentSnapshot),
+    /// An ECS service deployment (ECS-native Blue/Green) as last seen: status, stage, each revision's
+    /// tasks and weights, a hook awaiting action.
+    ServiceDeploymentProgress(crate::watch::native::Snapshot),
     /// CodeDeploy rolls back with a new deployment; `DeploymentProgress` for it follows.
     RollbackStarted {
         deployment_id: String,

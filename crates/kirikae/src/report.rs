@@ -74,6 +74,9 @@ impl Report {
             Event::DeploymentProgress(s) if Some(&s.deployment_id) == e.deployment_id.as_ref() => {
                 e.status = Some(s.status.as_str().to_string());
             }
+            Event::ServiceDeploymentProgress(s) if Some(&s.arn) == e.deployment_id.as_ref() => {
+                e.status = Some(s.status.as_str().to_string());
+            }
             _ => {}
         }
     }

@@ -277,9 +277,7 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
         }
         let line = snap.said();
         if line != said {
-            poller.say(&Event::Step {
-                message: format!("service deployment {line}"),
-            });
+            poller.say(&Event::ServiceDeploymentProgress(snap.clone()));
             said = line;
         }
         if snap.is_terminal() {

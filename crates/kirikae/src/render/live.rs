@@ -39,6 +39,8 @@ pub(super) fn block(row: &Row, paint: Paint) -> String {
             }
             None => out.push_str("starting service…"),
         }
+    } else if let Some(n) = &row.native {
+        out.push_str(&format!("service deployment {n}"));
     } else if let Some(id) = &row.deployment_id {
         out.push_str(&format!("{id} created"));
     }

@@ -31,6 +31,8 @@ struct Row {
     started: Option<Instant>,
     /// While green waits in Ready: what it waits for (the gate's checks, an approval).
     waiting: Option<String>,
+    /// An ECS service deployment as last said (ECS-native Blue/Green).
+    native: Option<String>,
 }
 
 pub struct Renderer {
@@ -194,6 +196,11 @@ impl Renderer {
                         .as_ref()
                         .map(|d| format!("deployment {} is {}", d.deployment_id, d.status))
                         .or_else(|| {
+                            row.native
+                                .as_ref()
+                                .map(|n| format!("service deployment {n}"))
+                        })
+                        .or_else(|| {
                             row.service.as_ref().map(|s| {
                                 format!("{}/{} task(s) running", s.running_count, s.desired_count)
                             })
@@ -269,6 +276,13 @@ impl Renderer {
                     );
                 }
                 row.deployment = Some(s.clone());
+            }
+            Event::ServiceDeploymentProgress(s) => {
+                let said = s.said();
+                if self.multi.is_none() && row.native.as_deref() != Some(said.as_str()) {
+                    self.line(&label, &format!("service deployment {said}"));
+                }
+                row.native = Some(said);
             }
             Event::GateStarted {
                 test_url,
