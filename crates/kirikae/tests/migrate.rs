@@ -337,6 +337,32 @@ async fn a_role_ecs_cannot_use_appspec_hooks_or_a_running_codedeploy_deployment_
         assert_eq!(stack.mutating_calls(), before);
     }
 
+    // The group's canary config and its wait at Ready carry over (a dry run: nothing changes).
+    let canary = p.dir.join("canary.yml");
+    std::fs::write(
+        &canary,
+        CONFIG.replace(
+            "  termination_wait_minutes: 1\n",
+            "  termination_wait_minutes: 1\n  deployment_config: CodeDeployDefault.ECSCanary10Percent5Minutes\n  ready: {action: STOP_DEPLOYMENT, wait_minutes: 60}\n",
+        ),
+    )
+    .unwrap();
+    let out = kirikae(
+        &stack,
+        &p,
+        &["migrate", "-c", canary.to_str().unwrap(), "--dry-run"],
+    );
+    assert_exit(&out, 0, "migrate --dry-run of a canary config");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "  strategy: CANARY\n",
+        "  canary: {canary_bake_time_minutes: 5, canary_percent: 10.0}\n",
+        "  hooks: [{pause: true, stages: [PRE_PRODUCTION_TRAFFIC_SHIFT], timeout_action: ROLLBACK, timeout_minutes: 60}]\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    assert_eq!(stack.mutating_calls(), before);
+
     // AppSpec hooks cannot move as they are: ECS invokes hooks with another contract.
     let hooked = p.dir.join("hooked.yml");
     std::fs::write(
