@@ -325,7 +325,7 @@ async fn service(
                 ),
             )
             .field("ecs")
-            .hint("deploy it with a `codedeploy:` block as before, or move it to the ECS controller first: AWS's in-place path makes the listener rules forward to both groups (1/0), then UpdateService sets the ECS controller (kirikae migrate, planned, will do it)")
+            .hint("deploy it with a `codedeploy:` block as before, or move it to the ECS controller first: AWS's in-place path makes the listener rules forward to both groups (1/0), then UpdateService sets the ECS controller: kirikae migrate -c on the config with the codedeploy: block does both")
             .into());
         }
         other => {

@@ -120,7 +120,7 @@ pub fn statement(plan: &Named<'_>, s: &Standing, production_group: &str) -> Stri
         (Standing::CodeDeploy, true) => format!(
             "service {target} runs with the CODE_DEPLOY controller, but {config} has an `ecs:` block: `kirikae deploy` \
              refuses the mismatch; AWS's migration guide moves such a service with UpdateService once CodeDeploy's \
-             deployments are off"
+             deployments are off: kirikae migrate -c on the config with the `codedeploy:` block makes that move"
         ),
         (Standing::Other(kind), _) => format!(
             "service {target} runs with the {kind} deployment controller, which another tool drives: set `service:` to a new name"
