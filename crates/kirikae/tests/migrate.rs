@@ -5,7 +5,8 @@
 //! and ends with production on it. `--dry-run`, a second run and every refusal (a CodeDeploy deployment
 //! going on, a missing or untrusting infrastructure role, AppSpec hooks, a second listener rule to the
 //! pair) make zero mutating calls; the step outputs agree with the JSON document. A denied UpdateService
-//! is exit 1 saying what changed (the listeners, traffic where it was); a second run finishes.
+//! is exit 1 saying what changed (the listeners, traffic where it was); a second run finishes. Ctrl-C
+//! while the move's service deployment bakes is exit 130 with its id and next steps, the file written.
 
 mod deploy_support;
 
@@ -501,4 +502,80 @@ async fn a_failed_update_service_says_what_changed_and_a_second_run_finishes() {
     assert_eq!(done["result"], "succeeded", "{done:#}");
     assert_eq!(controller(&stack).await, "ECS");
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_following_the_move_says_the_deployment_goes_on_and_the_file_is_written() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let stack = Stack::new().await;
+    // Blue is kept for ten hours after the switch: the service deployment stays in BAKE_TIME.
+    let p = stack.project().raw(
+        "kirikae.yml",
+        &CONFIG.replace(
+            "termination_wait_minutes: 1",
+            "termination_wait_minutes: 600",
+        ),
+    );
+    p.deploy(&[]).assert_exit(0);
+    let config = p.dir.join("kirikae.yml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kirikae"))
+        .args([
+            "migrate",
+            "-c",
+            config.to_str().unwrap(),
+            "--write",
+            "--output",
+            "json",
+        ])
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_OUTPUT")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kirikae migrate");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr");
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("BAKE_TIME") {
+            break;
+        }
+    }
+    assert!(said.contains("BAKE_TIME"), "{said}");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{said}{}", rest.join("\n"));
+    let ended: Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert_eq!(ended["result"], "interrupted", "{ended:#}");
+    assert_eq!(ended["config_written"], true, "{ended:#}");
+    let id = ended["deployment_id"].as_str().expect("the deployment id");
+    assert!(id.contains(":service-deployment/demo/web/"), "{ended:#}");
+    assert!(
+        ended["next_steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{ended:#}"
+    );
+    // The service has moved, and the file says so.
+    assert_eq!(controller(&stack).await, "ECS");
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.contains("ecs:\n  strategy: BLUE_GREEN\n  bake_time_minutes: 600\n"));
 }
