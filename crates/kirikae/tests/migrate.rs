@@ -383,6 +383,25 @@ async fn a_role_ecs_cannot_use_appspec_hooks_or_a_running_codedeploy_deployment_
     );
     assert_eq!(stack.mutating_calls(), before);
 
+    // An alarm the deployment would watch does not exist: ECS would never see it fire.
+    let alarmed = p.dir.join("alarmed.yml");
+    std::fs::write(
+        &alarmed,
+        CONFIG.replace(
+            "  termination_wait_minutes: 1\n",
+            "  termination_wait_minutes: 1\n  alarms: {names: [no-such-alarm]}\n",
+        ),
+    )
+    .unwrap();
+    let out = kirikae(&stack, &p, &["migrate", "-c", alarmed.to_str().unwrap()]);
+    assert_exit(&out, 2, "migrate with a missing alarm");
+    assert!(
+        stderr(&out).contains("CloudWatch alarm `no-such-alarm` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
     // A deployment waiting in Ready for someone to continue it.
     project(&stack)
         .image("v2")

@@ -213,7 +213,10 @@ pub async fn plan(plan: &Plan, options: &Options, aws: &Clients) -> Result<Migra
             Standing::Moved { strategy }
         }
         DeploymentControllerType::CodeDeploy => {
-            let moves = plan_moves(plan, &native, &service, &role_arn, &mut steps, aws).await?;
+            let moves = plan_moves(
+                plan, &native, &service, &role_arn, &mut steps, &mut notes, aws,
+            )
+            .await?;
             Standing::Move(Box::new(moves))
         }
         other => {
@@ -331,6 +334,7 @@ async fn plan_moves(
     service: &aws_sdk_ecs::types::Service,
     role_arn: &str,
     steps: &mut Vec<Step>,
+    notes: &mut Vec<String>,
     aws: &Clients,
 ) -> Result<Moves, Error> {
     let cfg = plan.config_path.as_path();
@@ -493,6 +497,19 @@ async fn plan_moves(
             .into());
         }
     }
+    // The alarms the deployment will watch exist (as `kirikae deploy` checks them on the new config).
+    let mut passed = Vec::new();
+    let mut warnings = Vec::new();
+    crate::native::preflight::alarms(native, aws, &mut passed, &mut warnings)
+        .await
+        .map_err(|e| match e {
+            Error::Config(c) => Error::Config(c.field("codedeploy.alarms.names")),
+            other => other,
+        })?;
+    for p in passed {
+        steps.push(step(p, "exists", String::new()));
+    }
+    notes.extend(warnings);
     // What UpdateService sends: exactly what `kirikae deploy` will want with the new config, so the
     // first deploy after the move finds the same settings. The serving group first: it stays the
     // service's group, the other becomes the alternate.

@@ -529,7 +529,7 @@ async fn role(
 }
 
 /// The alarms the deployment watches exist (DescribeAlarms); an alarm ECS cannot find never fires.
-async fn alarms(
+pub(crate) async fn alarms(
     plan: &NativePlan,
     aws: &Clients,
     passed: &mut Vec<String>,
