@@ -244,7 +244,7 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
     let mut last: Option<Snapshot> = None;
     let mut said = String::new();
     loop {
-        let pace = poller.base;
+        let pace = pace(poller.base, last.as_ref());
         let got = poller
             .next(pace, || async {
                 match describe(aws, arn).await {
@@ -291,6 +291,16 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
             return Followed::Reached(snap);
         }
         last = Some(snap);
+    }
+}
+
+/// In the last stage (CLEAN_UP: the previous revision scales in, then the deployment ends) the end is
+/// near: poll four times as often (not faster than the shared 250 ms grid), so it is noticed within a
+/// fraction of a second; otherwise at the run's base pace.
+fn pace(base: std::time::Duration, last: Option<&Snapshot>) -> std::time::Duration {
+    match last.and_then(|s| s.stage.as_deref()) {
+        Some("CLEAN_UP") => (base / 4).max(std::time::Duration::from_millis(250)),
+        _ => base,
     }
 }
 
