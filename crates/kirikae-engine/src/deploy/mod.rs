@@ -15,6 +15,7 @@ mod diagnose;
 pub mod ending;
 mod execute;
 mod prepare;
+pub(crate) mod register;
 mod steps;
 
 pub use diagnose::Diagnosis;

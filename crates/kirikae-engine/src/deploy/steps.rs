@@ -13,11 +13,10 @@ use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType};
 
 use super::Prepared;
 use super::ending::Changes;
-use super::short_arn;
+use super::register;
 use crate::appspec;
 use crate::audit::Record;
 use crate::aws::{Healing, call_failure, failed};
-use crate::definitions::task::SPEC_TAG;
 use crate::error::Error;
 use crate::outcome::GroupAction;
 use crate::plan::GroupDrift;
@@ -70,59 +69,11 @@ impl Prepared {
         p: &mut Changes,
         observer: &dyn Observer,
     ) -> Result<String, Error> {
-        if let Some(arn) = &self.remote.unchanged_task_definition {
-            observer.on_event(&Event::Step {
-                message: format!("task definition {} is unchanged", short_arn(arn)),
-            });
-            p.task_definition_arn = Some(arn.clone());
-            return Ok(arn.clone());
-        }
-        if let Some(arn) = &self.remote.existing_task_definition {
-            observer.on_event(&Event::Step {
-                message: format!("using task definition {}", short_arn(arn)),
-            });
-            p.task_definition_arn = Some(arn.clone());
-            return Ok(arn.clone());
-        }
-        #[allow(deprecated)] // inference_accelerators: passed through as given
-        let i = self.plan.task_definition.input.clone();
-        #[allow(deprecated)]
-        let out = self
-            .aws
-            .ecs
-            .register_task_definition()
-            .set_family(i.family)
-            .set_task_role_arn(i.task_role_arn)
-            .set_execution_role_arn(i.execution_role_arn)
-            .set_network_mode(i.network_mode)
-            .set_container_definitions(i.container_definitions)
-            .set_volumes(i.volumes)
-            .set_placement_constraints(i.placement_constraints)
-            .set_requires_compatibilities(i.requires_compatibilities)
-            .set_cpu(i.cpu)
-            .set_memory(i.memory)
-            .set_tags(Some(self.tags_with_spec(i.tags)))
-            .set_pid_mode(i.pid_mode)
-            .set_ipc_mode(i.ipc_mode)
-            .set_proxy_configuration(i.proxy_configuration)
-            .set_inference_accelerators(i.inference_accelerators)
-            .set_ephemeral_storage(i.ephemeral_storage)
-            .set_runtime_platform(i.runtime_platform)
-            .set_enable_fault_injection(i.enable_fault_injection)
-            .send()
-            .await
-            .map_err(|e| failed("ecs:RegisterTaskDefinition", e))?;
-        let arn = out
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .unwrap_or_default()
-            .to_string();
-        observer.on_event(&Event::Step {
-            message: format!("registered task definition {}", short_arn(&arn)),
-        });
-        p.task_definition_arn = Some(arn.clone());
-        p.registered = true;
-        Ok(arn)
+        let found = register::Found {
+            unchanged: self.remote.unchanged_task_definition.as_ref(),
+            existing: self.remote.existing_task_definition.as_ref(),
+        };
+        register::task_definition(&self.aws, &self.plan.task_definition, found, p, observer).await
     }
 
     /// The service definition's tags plus the AppSpec inputs it is created with.
@@ -176,25 +127,6 @@ impl Prepared {
                 ),
             });
         }
-    }
-
-    /// The file's tags plus the spec fingerprint that makes the next identical run a no-op.
-    fn tags_with_spec(
-        &self,
-        tags: Option<Vec<aws_sdk_ecs::types::Tag>>,
-    ) -> Vec<aws_sdk_ecs::types::Tag> {
-        let mut tags: Vec<_> = tags
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t.key() != Some(SPEC_TAG))
-            .collect();
-        tags.push(
-            aws_sdk_ecs::types::Tag::builder()
-                .key(SPEC_TAG)
-                .value(self.plan.task_definition.spec_hash())
-                .build(),
-        );
-        tags
     }
 
     /// Creates the service with the CODE_DEPLOY controller. It always carries a client token (the

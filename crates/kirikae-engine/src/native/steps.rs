@@ -3,13 +3,12 @@
 //! call answered (`currentServiceDeployment`, else the revision of its PRIMARY deployment), never by
 //! waiting for the service to look stable.
 
-use aws_sdk_ecs::types::{Service, Tag};
+use aws_sdk_ecs::types::Service;
 
 use super::prepare::NativePrepared;
 use crate::aws::failed;
-use crate::definitions::task::SPEC_TAG;
 use crate::deploy::ending::Changes;
-use crate::deploy::short_arn;
+use crate::deploy::{register, short_arn};
 use crate::error::Error;
 use crate::progress::{Event, Observer};
 
@@ -19,73 +18,18 @@ impl NativePrepared {
         changes: &mut Changes,
         observer: &dyn Observer,
     ) -> Result<String, Error> {
-        if let Some(arn) = &self.remote.unchanged_task_definition {
-            observer.on_event(&Event::Step {
-                message: format!("task definition {} is unchanged", short_arn(arn)),
-            });
-            changes.task_definition_arn = Some(arn.clone());
-            return Ok(arn.clone());
-        }
-        if let Some(arn) = &self.remote.existing_task_definition {
-            observer.on_event(&Event::Step {
-                message: format!("using task definition {}", short_arn(arn)),
-            });
-            changes.task_definition_arn = Some(arn.clone());
-            return Ok(arn.clone());
-        }
-        #[allow(deprecated)] // inference_accelerators: passed through as given
-        let i = self.plan.task_definition.input.clone();
-        let mut tags: Vec<Tag> = i
-            .tags
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t.key() != Some(SPEC_TAG))
-            .collect();
-        // A later run with an identical file recognises what it would register.
-        tags.push(
-            Tag::builder()
-                .key(SPEC_TAG)
-                .value(self.plan.task_definition.spec_hash())
-                .build(),
-        );
-        #[allow(deprecated)]
-        let out = self
-            .aws
-            .ecs
-            .register_task_definition()
-            .set_family(i.family)
-            .set_task_role_arn(i.task_role_arn)
-            .set_execution_role_arn(i.execution_role_arn)
-            .set_network_mode(i.network_mode)
-            .set_container_definitions(i.container_definitions)
-            .set_volumes(i.volumes)
-            .set_placement_constraints(i.placement_constraints)
-            .set_requires_compatibilities(i.requires_compatibilities)
-            .set_cpu(i.cpu)
-            .set_memory(i.memory)
-            .set_tags(Some(tags))
-            .set_pid_mode(i.pid_mode)
-            .set_ipc_mode(i.ipc_mode)
-            .set_proxy_configuration(i.proxy_configuration)
-            .set_inference_accelerators(i.inference_accelerators)
-            .set_ephemeral_storage(i.ephemeral_storage)
-            .set_runtime_platform(i.runtime_platform)
-            .set_enable_fault_injection(i.enable_fault_injection)
-            .send()
-            .await
-            .map_err(|e| failed("ecs:RegisterTaskDefinition", e))?;
-        let arn = out
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .unwrap_or_default()
-            .to_string();
-        observer.on_event(&Event::Step {
-            message: format!("registered task definition {}", short_arn(&arn)),
-        });
-        changes.task_definition_arn = Some(arn.clone());
-        changes.registered = true;
-        Ok(arn)
+        let found = register::Found {
+            unchanged: self.remote.unchanged_task_definition.as_ref(),
+            existing: self.remote.existing_task_definition.as_ref(),
+        };
+        register::task_definition(
+            &self.aws,
+            &self.plan.task_definition,
+            found,
+            changes,
+            observer,
+        )
+        .await
     }
 
     /// CreateService with the ECS controller and the `ecs:` block's settings. It carries a client token
