@@ -617,3 +617,48 @@ async fn credentials_refused_while_following_stop_the_watch_with_exit_3_and_the_
         "{out:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_once_nothing_runs_deploys_the_revision_the_last_deployment_replaced() {
+    let stack = native_stack(&[]).await;
+    native(&stack).deploy(&[]).assert_exit(0);
+    let rollback = |extra: &[&str]| {
+        let project = native(&stack);
+        project.write();
+        let config = project.dir.join("kirikae.yml");
+        let out = project
+            .kirikae("rollback")
+            .args(["-c", config.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // The service was created with v1: no deployment replaced anything.
+    let before = stack.mutating_calls();
+    let (code, stderr) = rollback(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("replaced no earlier revision"), "{stderr}");
+    assert_eq!(stack.mutating_calls(), before);
+
+    native(&stack).image("v2").deploy(&[]).assert_exit(0);
+    let before = stack.mutating_calls();
+    let (code, stderr) = rollback(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("rolling back would create a new Blue/Green deployment of web:1"),
+        "{stderr}"
+    );
+    assert_eq!(stack.mutating_calls(), before, "a dry run changes nothing");
+
+    let (code, stderr) = rollback(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+    // Rolling back again undoes the rollback.
+    let (code, stderr) = rollback(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+}

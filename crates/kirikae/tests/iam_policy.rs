@@ -193,6 +193,13 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
             "kirikae {command}"
         );
     }
+    // With nothing running, rollback deploys the revision the last successful service deployment
+    // replaced (DescribeServiceRevisions).
+    assert_eq!(
+        operate(&stack, &native(), "rollback"),
+        0,
+        "kirikae rollback of a finished native deployment"
+    );
 
     // The group's history (read-only): the revisions and task definitions its deployments used.
     let history = stack.project();

@@ -80,6 +80,89 @@ pub async fn snapshot(aws: &Clients, arn: &str) -> Result<Snapshot, Error> {
     }
 }
 
+/// What ran before the service's current revision, for `kirikae rollback` once nothing runs.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    /// The newest successful service deployment: the one to undo.
+    pub undoes: String,
+    /// The task definition of the revision it replaced (its source revision).
+    pub task_definition_arn: String,
+}
+
+/// The revision the newest successful service deployment replaced (ECS records it as the
+/// deployment's source revision): what to deploy again. A service created with what it runs has
+/// none, and says so.
+pub async fn previous(aws: &Clients, target: &Target) -> Result<Previous, Error> {
+    let listed = aws
+        .ecs
+        .list_service_deployments()
+        .cluster(&target.cluster)
+        .service(&target.service)
+        .status(aws_sdk_ecs::types::ServiceDeploymentStatus::Successful)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:ListServiceDeployments", e))?;
+    let created = |d: &&aws_sdk_ecs::types::ServiceDeploymentBrief| {
+        d.created_at().map_or(0.0, |t| t.as_secs_f64())
+    };
+    let nothing = |why: String| Error::Conflict {
+        message: why,
+        hint: Some(
+            "kirikae deploy --revision N deploys a revision of your choice Blue/Green".into(),
+        ),
+    };
+    let Some(newest) = listed
+        .service_deployments()
+        .iter()
+        .max_by(|a, b| created(a).total_cmp(&created(b)))
+        .and_then(|d| d.service_deployment_arn())
+    else {
+        return Err(nothing(format!(
+            "{}/{} has no successful service deployment: there is no earlier revision to roll back to",
+            target.cluster, target.service
+        )));
+    };
+    let described = aws
+        .ecs
+        .describe_service_deployments()
+        .service_deployment_arns(newest)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeServiceDeployments", e))?;
+    let sources: Vec<String> = described
+        .service_deployments()
+        .iter()
+        .flat_map(|d| d.source_service_revisions())
+        .filter_map(|r| r.arn().map(str::to_string))
+        .collect();
+    let Some(source) = sources.first() else {
+        return Err(nothing(format!(
+            "service deployment {newest} replaced no earlier revision (the service was created with what it runs): there is no earlier revision to roll back to"
+        )));
+    };
+    let revisions = aws
+        .ecs
+        .describe_service_revisions()
+        .service_revision_arns(source)
+        .send()
+        .await
+        .map_err(|e| failed("ecs:DescribeServiceRevisions", e))?;
+    let task_definition_arn = revisions
+        .service_revisions()
+        .first()
+        .and_then(|r| r.task_definition())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            nothing(format!(
+                "ECS no longer describes service revision {source}, which service deployment {newest} replaced"
+            ))
+        })?;
+    Ok(Previous {
+        undoes: newest.to_string(),
+        task_definition_arn,
+    })
+}
+
 /// `kirikae promote`: continues the PAUSE hook that awaits action.
 pub async fn promote(aws: &Clients, arn: &str) -> Result<String, Error> {
     let snap = snapshot(aws, arn).await?;

@@ -111,6 +111,9 @@ async fn operate_on(
         Some(id) => id.to_string(),
         None => match operate::active(&aws, &target).await {
             Ok(Some(a)) => a,
+            Ok(None) if matches!(verb, Verb::Rollback { .. }) && inputs.config.is_some() => {
+                return roll_back_finished(&inputs, &target, &aws, verb, report, interrupt).await;
+            }
             Ok(None) => {
                 return refused(&Error::Config(ConfigError::new(
                     "--config",
@@ -137,6 +140,9 @@ async fn operate_on(
         },
         Verb::Stop => return refused(&operate::stop_refused(&arn)),
         Verb::Rollback { dry_run } => {
+            if snap.is_terminal() && inputs.config.is_some() {
+                return roll_back_finished(&inputs, &target, &aws, verb, report, interrupt).await;
+            }
             if snap.is_terminal() {
                 return refused(&Error::Conflict {
                     message: format!(
@@ -144,7 +150,8 @@ async fn operate_on(
                         snap.status.as_str()
                     ),
                     hint: Some(
-                        "not implemented on the ECS controller: rolling back a finished deployment (deploy the previous task definition with kirikae deploy --revision N)".into(),
+                        "kirikae rollback -c FILE deploys the revision that ran before Blue/Green"
+                            .into(),
                     ),
                 });
             }
@@ -203,4 +210,86 @@ async fn operate_on(
     renderer.finish_row(0, &outcome);
     report.finished(0, &outcome);
     report.write(vec![report::doc(&outcome)])
+}
+
+/// Rollback once nothing runs: a new Blue/Green service deployment of the revision the newest
+/// successful one replaced, exactly as `kirikae deploy -c FILE --revision N` would (every check first;
+/// `--dry-run` shows the plan).
+async fn roll_back_finished(
+    inputs: &Inputs<'_>,
+    target: &Target,
+    aws: &kirikae_engine::connection::Clients,
+    verb: Verb,
+    report: Arc<Report>,
+    interrupt: Interrupt,
+) -> ExitCode {
+    let dry_run = matches!(verb, Verb::Rollback { dry_run: true });
+    let refused = |e: &Error| {
+        render::error(e);
+        let status = if e.is_config() || matches!(e, Error::Conflict { .. }) {
+            Status::Usage
+        } else {
+            Status::Failure
+        };
+        report.write(vec![error_doc(e, status)])
+    };
+    let previous = match operate::previous(aws, target).await {
+        Ok(p) => p,
+        Err(e) => return refused(&e),
+    };
+    let short = kirikae_engine::deploy::short_arn(&previous.task_definition_arn);
+    let Some(revision) = short.rsplit_once(':').map(|(_, r)| r.to_string()) else {
+        return refused(&Error::Conflict {
+            message: format!(
+                "the revision that ran before names task definition {}, not a task definition ARN",
+                previous.task_definition_arn
+            ),
+            hint: None,
+        });
+    };
+    eprintln!(
+        "no service deployment is running on {}/{}: {} a new Blue/Green deployment of {short}, the revision service deployment {} replaced",
+        target.cluster,
+        target.service,
+        if dry_run {
+            "rolling back would create"
+        } else {
+            "rolling back with"
+        },
+        previous.undoes
+    );
+    let mut argv: Vec<String> = vec![
+        "--config".into(),
+        target.config.clone(),
+        "--revision".into(),
+        revision,
+        "--output".into(),
+        if inputs.json { "json" } else { "text" }.into(),
+        "--poll-interval".into(),
+        humantime::format_duration(inputs.poll_interval).to_string(),
+    ];
+    let c = &inputs.connection;
+    let timeout = inputs
+        .timeout
+        .map(|t| humantime::format_duration(t).to_string());
+    for (flag, value) in [
+        ("--region", c.region.clone()),
+        ("--profile", c.profile.clone()),
+        ("--endpoint-url", c.endpoint_url.clone()),
+        ("--timeout", timeout),
+    ] {
+        if let Some(v) = value {
+            argv.extend([flag.to_string(), v]);
+        }
+    }
+    if dry_run {
+        argv.push("--dry-run".into());
+    }
+    match super::deploy::args_from(&argv) {
+        Ok(args) => super::deploy::run_with(args, report, interrupt).await,
+        Err(e) => refused(&Error::Conflict {
+            message: e.to_string(),
+            hint: None,
+        }),
+    }
 }
