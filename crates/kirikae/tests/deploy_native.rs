@@ -284,6 +284,10 @@ async fn an_invalid_ecs_block_is_refused_with_nothing_changed() {
                 "CloudWatch alarm `web-5xx` does not exist",
             ],
         ),
+        (
+            native(&stack).config("/before_switch", json!({"command": ["exit", "0"]})),
+            &["before_switch", "not implemented on the ECS controller yet"],
+        ),
     ];
     for (project, says) in cases {
         project.deploy(&[]).assert_exit(2).assert_says(says);

@@ -30,6 +30,8 @@ struct NativeConfigFile {
     notifications: Notifications,
     /// Read only to refuse it: the gate is not implemented on the ECS controller yet.
     gate: Option<Value>,
+    /// Read only to refuse it: the task before the switch is not implemented on the ECS controller yet.
+    before_switch: Option<Value>,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -42,6 +44,7 @@ const TOP_KEYS: &[&str] = &[
     "sync_desired_count",
     "notifications",
     "gate",
+    "before_switch",
 ];
 
 /// What `--wait-until` may name on a native service besides a stage.
@@ -172,6 +175,13 @@ fn from_file(
             "not implemented on the ECS controller yet: the gate runs on CodeDeploy deployments only".into(),
         )
         .hint("remove `gate:`; a `pause: true` hook at PRE_PRODUCTION_TRAFFIC_SHIFT holds production traffic until kirikae promote"));
+    }
+    if cfg.before_switch.is_some() {
+        return Err(err(
+            "before_switch",
+            "not implemented on the ECS controller yet: the task before the switch runs before CodeDeploy deployments only".into(),
+        )
+        .hint("remove `before_switch:` and run the task first (aws ecs run-task), or keep the service on CodeDeploy for now"));
     }
     if let Err((field, message, hint)) = config::check(&cfg.ecs) {
         let mut e = err(&field, message);
