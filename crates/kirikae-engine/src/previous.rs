@@ -3,8 +3,10 @@
 //! Blue/Green deployment of that revision, with every check `deploy` makes.
 //!
 //! The service's primary task set names what runs now (`DescribeServices.taskDefinition`). The newest
-//! successful deployment of that task definition is the one to undo; the newest successful deployment
-//! before it of another task definition is what ran before. Failed and stopped deployments never served
+//! successful deployment of that task definition is the one to undo. What ran before it is the task
+//! definition that deployment recorded it replaced (kirikae's audit record, `replaces`: it also knows a
+//! revision the service was created with, which no deployment brought), else the newest successful
+//! deployment before it of another task definition. Failed and stopped deployments never served
 //! production for good (CodeDeploy rolled them back or left blue serving), so they are skipped.
 
 use serde::Serialize;
