@@ -260,7 +260,7 @@ async fn attempt(
 ) -> Result<Result<Lock, Blocked>, Error> {
     let (aws, plan) = (&prepared.aws, &prepared.plan);
     if let Some(active) = active_deployment(aws, plan).await? {
-        return Ok(Err(Blocked::Deployment(active)));
+        return Ok(Err(Blocked::Deployment(Box::new(active))));
     }
     let lock = match try_take(aws, cluster_arn, plan, run_id, audit).await? {
         Attempt::Busy(holder) => return Ok(Err(Blocked::Lock(holder))),
@@ -271,7 +271,7 @@ async fn attempt(
         Ok(None) => Ok(Ok(lock)),
         Ok(Some(active)) => {
             lock.release(observer).await;
-            Ok(Err(Blocked::Deployment(active)))
+            Ok(Err(Blocked::Deployment(Box::new(active))))
         }
         Err(e) => {
             lock.release(observer).await;
@@ -295,7 +295,8 @@ fn changes_nothing(p: &Prepared) -> bool {
 /// What stands in the way.
 enum Blocked {
     Lock(Holder),
-    Deployment(Active),
+    // Boxed: an `Active` carries its whole audit record, and `Blocked` travels in every attempt's result.
+    Deployment(Box<Active>),
     /// No room for the lock tag on the cluster (other services' deploys hold theirs).
     Crowded,
 }
@@ -341,7 +342,7 @@ impl Blocked {
                 a.id,
                 a.status,
                 a.who(),
-                a.from_where()
+                a.started_by.from
             ),
             Blocked::Crowded => format!(
                 "waiting for room on cluster {} for the deploy lock: it has the {MAX_TAGS} tags ECS allows (other services' deploys hold locks there)",
@@ -362,10 +363,6 @@ pub struct Active {
 impl Active {
     fn who(&self) -> &str {
         &self.started_by.who
-    }
-
-    fn from_where(&self) -> &str {
-        &self.started_by.from
     }
 }
 
@@ -508,7 +505,7 @@ pub fn active_refusal(plan: &Plan, a: &Active) -> Error {
             plan.deployment_group,
             a.id,
             a.who(),
-            a.from_where()
+            a.started_by.from
         ),
         hint: Some(format!(
             "kirikae deploy --wait-for-active queues behind it; kirikae watch follows it; or stop it: aws deploy stop-deployment --deployment-id {} --auto-rollback-enabled",
