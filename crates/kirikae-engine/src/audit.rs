@@ -7,10 +7,21 @@
 //! from GitHub Actions, GitLab CI, CircleCI, Jenkins/Buildkite-style variables) or else the user and
 //! host. Only these named variables are read, never credentials; a URL's `user:password@` part is
 //! dropped.
+//!
+//! **On the ECS controller** a service deployment has no description and takes no tags (ECS tags
+//! clusters, services, tasks, task definitions, capacity providers and container instances only), so
+//! the record is a tag on the **service**, one per service deployment, keyed by its id
+//! ([`ServiceTag`]): `kirikae:deployment/<id>` = `at=<s> run=<run id> kirikae=<version> by=<who>
+//! from=<where>`, within ECS's tag limits (key ≤ 128, value ≤ 256 characters of
+//! `[\p{L}\p{Z}\p{N}_.:/=+\-@]`; others become `_`, the tail of `from` is cut first). It stays true per
+//! deployment (never overwritten), a person reads it with `aws ecs list-tags-for-resource
+//! --resource-arn <service ARN>`, and only the newest [`ServiceTag::KEEP`] are kept, so the service's
+//! 50-tag limit is never reached by kirikae.
 
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Clients;
+use crate::error::Error;
 
 /// The marker that opens the record inside a description.
 const MARKER: &str = "[kirikae audit ";
@@ -200,6 +211,142 @@ impl Record {
     }
 }
 
+/// The record of one service deployment, as a tag on its service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTag {
+    /// The service deployment's id (the last part of its ARN).
+    pub deployment_id: String,
+    /// When it was written (epoch seconds): the newest are kept.
+    pub at: u64,
+    pub run_id: String,
+    pub version: String,
+    /// [`Record::who`], as the tag could hold it.
+    pub who: String,
+    /// [`Record::from_where`], as the tag could hold it.
+    pub from: String,
+}
+
+impl ServiceTag {
+    /// The key prefix of every record.
+    pub const PREFIX: &str = "kirikae:deployment/";
+    /// How many records a service keeps (its newest deployments').
+    pub const KEEP: usize = 10;
+    const VALUE_MAX: usize = 256;
+
+    pub fn new(deployment_arn: &str, at: u64, run_id: &str, record: &Record) -> ServiceTag {
+        ServiceTag {
+            deployment_id: deployment_id(deployment_arn).to_string(),
+            at,
+            run_id: run_id.to_string(),
+            version: record.version.clone(),
+            who: record.who(),
+            from: record.from_where(),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.deployment_id)
+    }
+
+    /// The value, in what ECS accepts; the short fields first, so a cut only shortens `from`.
+    pub fn value(&self) -> String {
+        format!(
+            "at={} run={} kirikae={} by={} from={}",
+            self.at, self.run_id, self.version, self.who, self.from
+        )
+        .chars()
+        .map(|c| if tag_char(c) { c } else { '_' })
+        .take(Self::VALUE_MAX)
+        .collect()
+    }
+
+    /// A record read back from a service's tag; `None` for any other tag.
+    pub fn parse(key: &str, value: &str) -> Option<ServiceTag> {
+        let deployment_id = key.strip_prefix(Self::PREFIX)?.to_string();
+        let rest = value.strip_prefix("at=")?;
+        let (at, rest) = rest.split_once(" run=")?;
+        let (run_id, rest) = rest.split_once(" kirikae=")?;
+        let (version, rest) = rest.split_once(" by=")?;
+        let (who, from) = rest.split_once(" from=").unwrap_or((rest, "unknown"));
+        Some(ServiceTag {
+            deployment_id,
+            at: at.parse().ok()?,
+            run_id: run_id.to_string(),
+            version: version.to_string(),
+            who: who.to_string(),
+            from: from.to_string(),
+        })
+    }
+}
+
+/// The records on a service (ListTagsForResource), in no order.
+pub async fn service_tags(aws: &Clients, service_arn: &str) -> Result<Vec<ServiceTag>, Error> {
+    let out = aws
+        .ecs
+        .list_tags_for_resource()
+        .resource_arn(service_arn)
+        .send()
+        .await
+        .map_err(|e| crate::aws::failed("ecs:ListTagsForResource", e))?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| ServiceTag::parse(t.key()?, t.value().unwrap_or_default()))
+        .collect())
+}
+
+/// Writes `tag` on the service, first removing the oldest records beyond [`ServiceTag::KEEP`] (so
+/// kirikae never fills the service's 50 tags).
+pub async fn write_service_tag(
+    aws: &Clients,
+    service_arn: &str,
+    tag: &ServiceTag,
+) -> Result<(), Error> {
+    let mut kept = service_tags(aws, service_arn).await?;
+    kept.retain(|t| t.deployment_id != tag.deployment_id);
+    kept.sort_by(|a, b| {
+        b.at.cmp(&a.at)
+            .then_with(|| b.deployment_id.cmp(&a.deployment_id))
+    });
+    let old: Vec<String> = kept
+        .iter()
+        .skip(ServiceTag::KEEP - 1)
+        .map(ServiceTag::key)
+        .collect();
+    if !old.is_empty() {
+        aws.ecs
+            .untag_resource()
+            .resource_arn(service_arn)
+            .set_tag_keys(Some(old))
+            .send()
+            .await
+            .map_err(|e| crate::aws::failed("ecs:UntagResource", e))?;
+    }
+    aws.ecs
+        .tag_resource()
+        .resource_arn(service_arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key(tag.key())
+                .value(tag.value())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::aws::failed("ecs:TagResource", e))?;
+    Ok(())
+}
+
+/// The id of a service deployment ARN (`…:service-deployment/cluster/service/ID`).
+pub fn deployment_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// A character ECS allows in a tag (model: `TagValue` pattern).
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
 fn short_commit(c: &str) -> &str {
     if c.len() > 12 && c.is_ascii() {
         &c[..12]
@@ -291,6 +438,45 @@ mod tests {
         );
         let r = Record::from_env(env(&[("USER", "ana"), ("HOSTNAME", "laptop")]));
         assert_eq!(r.from_where(), "ana@laptop");
+    }
+
+    #[test]
+    fn a_service_tag_is_what_ecs_accepts_and_reads_back() {
+        let mut r = Record::from_env(env(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/web"),
+            ("GITHUB_SHA", "0123456789abcdef"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_RUN_ID", "42"),
+            ("GITHUB_ACTOR", "octocat"),
+        ]));
+        r.by = Some("arn:aws:sts::123456789012:assumed-role/deploy/gha".into());
+        let arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web/Ab3dEf";
+        let t = ServiceTag::new(arn, 1_700_000_000, "0f8e", &r);
+        assert_eq!(t.key(), "kirikae:deployment/Ab3dEf");
+        let v = t.value();
+        assert!(v.len() <= 256 && v.chars().all(tag_char), "{v}");
+        let back = ServiceTag::parse(&t.key(), &v).expect("parses");
+        assert_eq!(
+            back.who,
+            "arn:aws:sts::123456789012:assumed-role/deploy/gha (octocat)"
+        );
+        assert_eq!(
+            back.from,
+            "acme/web@0123456789ab https://github.com/acme/web/actions/runs/42"
+        );
+        assert_eq!((back.at, back.run_id.as_str()), (1_700_000_000, "0f8e"));
+        // A long origin is cut, never the fields before it.
+        r.run_url = Some(format!("https://ci.example/{}", "x".repeat(400)));
+        let v = ServiceTag::new(arn, 1, "0f8e", &r).value();
+        assert_eq!(v.chars().count(), 256);
+        assert_eq!(
+            ServiceTag::parse("kirikae:deployment/x", &v)
+                .unwrap()
+                .run_id,
+            "0f8e"
+        );
+        assert_eq!(ServiceTag::parse("team", "at=1 run=2"), None);
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! When two see each other, the later (by `at`, then run id) removes its tag and the earlier waits for
 //! it to go; so one of them wins instead of both backing off.
 //!
+//! **On the ECS controller** (an `ecs:` config) the same lock guards the window from the task
+//! definition to UpdateService / CreateService; ECS starts a second service deployment where CodeDeploy
+//! would refuse one, so "a running deployment" is a service deployment still going on
+//! (ListServiceDeployments: PENDING, IN_PROGRESS, STOP_REQUESTED, ROLLBACK_*) and the lock is released
+//! once the one our call started exists. Both flows meet here through [`Guarded`].
+//!
 //! **A running deployment** is looked for before the lock is written (so queueing behind one writes
 //! nothing) and again under the lock (another run may have created one since): then this run stops
 //! (exit 1, naming it and who started it) or, with `--wait-for-active`, releases the lock, waits for it
@@ -24,6 +30,7 @@
 //! that takes the lock; a person removes it at once with
 //! `aws ecs untag-resource --resource-arn <cluster ARN> --tag-keys <key>` (the refusal names both).
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsError;
@@ -163,11 +170,66 @@ impl Lock {
     }
 }
 
+/// A prepared deploy the lock guards: CodeDeploy's [`Prepared`] or a native one
+/// ([`crate::native::NativePrepared`]).
+pub trait Guarded: Sized + Send + Sync {
+    fn aws(&self) -> &Clients;
+    fn cluster(&self) -> &str;
+    fn service(&self) -> &str;
+    /// `--wait-for-active`: queue behind another run's lock or a running deployment.
+    fn wait_for_active(&self) -> bool;
+    fn poll_interval(&self) -> Duration;
+    /// The run's `--timeout` (or its default), which bounds the queueing too.
+    fn timeout(&self) -> Duration;
+    /// Whether the run will change nothing at all (the idempotent "nothing to deploy"): then there is
+    /// no window to guard.
+    fn changes_nothing(&self) -> bool;
+    /// The deployment running on the service, with who started it.
+    fn active(&self) -> impl Future<Output = Result<Option<Active>, Error>> + Send;
+    /// The refusal of this deploy while `a` runs.
+    fn active_refusal(&self, a: &Active) -> Error;
+    /// Every check again, after waiting: what was checked before may have changed.
+    fn checked_again(self) -> impl Future<Output = Result<Self, Error>> + Send;
+}
+
+impl Guarded for Prepared {
+    fn aws(&self) -> &Clients {
+        &self.aws
+    }
+    fn cluster(&self) -> &str {
+        &self.plan.cluster
+    }
+    fn service(&self) -> &str {
+        &self.plan.service
+    }
+    fn wait_for_active(&self) -> bool {
+        self.plan.wait.wait_for_active
+    }
+    fn poll_interval(&self) -> Duration {
+        self.plan.wait.poll_interval
+    }
+    fn timeout(&self) -> Duration {
+        Prepared::timeout(self)
+    }
+    fn changes_nothing(&self) -> bool {
+        changes_nothing(self)
+    }
+    async fn active(&self) -> Result<Option<Active>, Error> {
+        active_deployment(&self.aws, &self.plan).await
+    }
+    fn active_refusal(&self, a: &Active) -> Error {
+        active_refusal(&self.plan, a)
+    }
+    async fn checked_again(self) -> Result<Self, Error> {
+        crate::deploy::prepare_with(self.plan, self.aws.clone()).await
+    }
+}
+
 /// How taking the lock ended.
-pub enum Taken {
+pub enum Taken<P = Prepared> {
     /// Ours, with the checks as they are under it; no lock when the run changes nothing (a lock
     /// would itself be the only change).
-    Held(Box<Prepared>, Option<Lock>),
+    Held(Box<P>, Option<Lock>),
     /// Not ours, nothing changed: the error says who holds it (or which deployment runs).
     Refused(Error),
     /// Interrupted while waiting; nothing changed.
@@ -179,24 +241,20 @@ pub enum Taken {
 /// Takes the service's lock and checks, under it, that no deployment is active in the group. With
 /// `--wait-for-active` (the plan's `wait.wait_for_active`), waits for another run's lock or the group's
 /// active deployment to go, saying what it waits for, then checks everything again; else refuses.
-pub async fn take(
-    prepared: Prepared,
+pub async fn take<P: Guarded>(
+    prepared: P,
     run_id: &str,
     audit: &Record,
     observer: &dyn Observer,
     interrupt: &Interrupt,
-) -> Taken {
-    if changes_nothing(&prepared) {
+) -> Taken<P> {
+    if prepared.changes_nothing() {
         return Taken::Held(Box::new(prepared), None);
     }
-    let queue = prepared.plan.wait.wait_for_active;
+    let queue = prepared.wait_for_active();
     let deadline = tokio::time::Instant::now() + prepared.timeout();
-    let poll = prepared
-        .plan
-        .wait
-        .poll_interval
-        .max(Duration::from_millis(200));
-    let cluster_arn = match cluster_arn(&prepared.aws, &prepared.plan.cluster).await {
+    let poll = prepared.poll_interval().max(Duration::from_millis(200));
+    let cluster_arn = match cluster_arn(prepared.aws(), prepared.cluster()).await {
         Ok(a) => a,
         Err(e) => return Taken::Refused(e),
     };
@@ -208,7 +266,7 @@ pub async fn take(
             Ok(Err(blocked)) => blocked,
             Ok(Ok(lock)) if waited => {
                 // What was checked before waiting may have changed: check again, under the lock.
-                match crate::deploy::prepare_with(prepared.plan, prepared.aws.clone()).await {
+                match prepared.checked_again().await {
                     Ok(p) => return Taken::Held(Box::new(p), Some(lock)),
                     Err(e) => {
                         lock.release(observer).await;
@@ -220,9 +278,9 @@ pub async fn take(
         };
         // A full cluster is congestion, not another deploy of this service: always waited out.
         if !queue && !matches!(blocked, Blocked::Crowded) {
-            return Taken::Refused(blocked.refusal(&prepared.plan, &cluster_arn));
+            return Taken::Refused(blocked.refusal(&prepared, &cluster_arn));
         }
-        let message = blocked.waiting(&prepared.plan);
+        let message = blocked.waiting(&prepared);
         if message != said {
             observer.on_event(&Event::Step {
                 message: message.clone(),
@@ -251,23 +309,23 @@ pub async fn take(
 /// One attempt: a deployment already running is seen first (read-only, so queueing behind one writes
 /// nothing), then the lock, then the group again under the lock (a deployment may have been created
 /// between the two).
-async fn attempt(
-    prepared: &Prepared,
+async fn attempt<P: Guarded>(
+    prepared: &P,
     cluster_arn: &str,
     run_id: &str,
     audit: &Record,
     observer: &dyn Observer,
 ) -> Result<Result<Lock, Blocked>, Error> {
-    let (aws, plan) = (&prepared.aws, &prepared.plan);
-    if let Some(active) = active_deployment(aws, plan).await? {
+    let aws = prepared.aws();
+    if let Some(active) = prepared.active().await? {
         return Ok(Err(Blocked::Deployment(Box::new(active))));
     }
-    let lock = match try_take(aws, cluster_arn, plan, run_id, audit).await? {
+    let lock = match try_take(aws, cluster_arn, prepared.service(), run_id, audit).await? {
         Attempt::Busy(holder) => return Ok(Err(Blocked::Lock(holder))),
         Attempt::Crowded => return Ok(Err(Blocked::Crowded)),
         Attempt::Held(lock) => lock,
     };
-    match active_deployment(aws, plan).await {
+    match prepared.active().await {
         Ok(None) => Ok(Ok(lock)),
         Ok(Some(active)) => {
             lock.release(observer).await;
@@ -302,13 +360,13 @@ enum Blocked {
 }
 
 impl Blocked {
-    fn refusal(&self, plan: &Plan, cluster_arn: &str) -> Error {
+    fn refusal(&self, p: &impl Guarded, cluster_arn: &str) -> Error {
         match self {
             Blocked::Lock(h) => Error::Conflict {
                 message: format!(
                     "another deploy of {}/{} is under way: {} holds its lock until {}",
-                    plan.cluster,
-                    plan.service,
+                    p.cluster(),
+                    p.service(),
                     h.said(),
                     rfc3339(h.expires as f64)
                 ),
@@ -317,24 +375,24 @@ impl Blocked {
                     h.key
                 )),
             },
-            Blocked::Deployment(a) => active_refusal(plan, a),
+            Blocked::Deployment(a) => p.active_refusal(a),
             // Waited out rather than refused (see `take`); said all the same.
             Blocked::Crowded => Error::Conflict {
                 message: format!(
                     "cluster {} has the {MAX_TAGS} tags ECS allows: no room for the deploy lock",
-                    plan.cluster
+                    p.cluster()
                 ),
                 hint: Some("remove a tag from the cluster, or deploy fewer services at once (--concurrency)".into()),
             },
         }
     }
 
-    fn waiting(&self, plan: &Plan) -> String {
+    fn waiting(&self, p: &impl Guarded) -> String {
         match self {
             Blocked::Lock(h) => format!(
                 "waiting for another deploy of {}/{} to create its deployment: {} (--wait-for-active)",
-                plan.cluster,
-                plan.service,
+                p.cluster(),
+                p.service(),
                 h.said()
             ),
             Blocked::Deployment(a) => format!(
@@ -346,13 +404,14 @@ impl Blocked {
             ),
             Blocked::Crowded => format!(
                 "waiting for room on cluster {} for the deploy lock: it has the {MAX_TAGS} tags ECS allows (other services' deploys hold locks there)",
-                plan.cluster
+                p.cluster()
             ),
         }
     }
 }
 
-/// The group's active deployment and who started it.
+/// The deployment running on the service (CodeDeploy: the group's active one; ECS: a service
+/// deployment still going on) and who started it.
 #[derive(Debug, Clone)]
 pub struct Active {
     pub id: String,
@@ -361,7 +420,7 @@ pub struct Active {
 }
 
 impl Active {
-    fn who(&self) -> &str {
+    pub fn who(&self) -> &str {
         &self.started_by.who
     }
 }
@@ -377,11 +436,10 @@ enum Attempt {
 async fn try_take(
     aws: &Clients,
     cluster_arn: &str,
-    plan: &Plan,
+    service: &str,
     run_id: &str,
     audit: &Record,
 ) -> Result<Attempt, Error> {
-    let service = plan.service.as_str();
     // Check before writing, so a held lock is not contended at all.
     let (live, expired, count) = locks(aws, cluster_arn, service, run_id).await?;
     if let Some(h) = earliest(live) {

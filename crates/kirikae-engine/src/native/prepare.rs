@@ -1,14 +1,20 @@
-//! Connect and check, changing nothing: a [`NativePrepared`] deploy.
+//! Connect and check, changing nothing: a [`NativePrepared`] deploy; and what the deploy lock asks of
+//! it (the service deployment still going on, and who started it).
 
 use std::time::Duration;
 
 use aws_sdk_ecs::operation::create_service::CreateServiceInput;
+use aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsError;
 
 use super::plan::NativePlan;
 use super::preflight::{self, NativeRemote};
 use super::settings;
+use crate::audit::{self, ServiceTag};
+use crate::aws::failed;
 use crate::connection::{Clients, Connection};
 use crate::error::Error;
+use crate::history::{NOT_KIRIKAE, StartedBy};
+use crate::lock::Active;
 use crate::notify::Notifier;
 use crate::outcome::Image;
 
@@ -135,5 +141,125 @@ impl NativePrepared {
             )),
         }
         said
+    }
+}
+
+/// The deploy lock ([`crate::lock`]) around a native deploy: the same lock as on CodeDeploy, with a
+/// service deployment still going on as the running deployment.
+impl crate::lock::Guarded for NativePrepared {
+    fn aws(&self) -> &Clients {
+        &self.aws
+    }
+    fn cluster(&self) -> &str {
+        &self.plan.cluster
+    }
+    fn service(&self) -> &str {
+        &self.plan.service
+    }
+    fn wait_for_active(&self) -> bool {
+        self.plan.wait.wait_for_active
+    }
+    fn poll_interval(&self) -> Duration {
+        self.plan.wait.poll_interval
+    }
+    fn timeout(&self) -> Duration {
+        NativePrepared::timeout(self)
+    }
+    fn changes_nothing(&self) -> bool {
+        self.up_to_date && !self.plan.force
+    }
+    async fn active(&self) -> Result<Option<Active>, Error> {
+        active_deployment(&self.aws, &self.plan).await
+    }
+    fn active_refusal(&self, a: &Active) -> Error {
+        active_refusal(&self.plan, a)
+    }
+    async fn checked_again(self) -> Result<Self, Error> {
+        prepare_with(self.plan, self.aws).await
+    }
+}
+
+/// The service's deployment still going on (ListServiceDeployments, [`preflight::ONGOING`]), with who
+/// started it as the service's [`ServiceTag`] says. A service that does not exist has none.
+pub async fn active_deployment(aws: &Clients, plan: &NativePlan) -> Result<Option<Active>, Error> {
+    let out = match aws
+        .ecs
+        .list_service_deployments()
+        .cluster(&plan.cluster)
+        .service(&plan.service)
+        .set_status(Some(preflight::ONGOING.to_vec()))
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(
+                    ListServiceDeploymentsError::ServiceNotFoundException(_)
+                        | ListServiceDeploymentsError::ClusterNotFoundException(_)
+                )
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(failed("ecs:ListServiceDeployments", e)),
+    };
+    let Some(d) = out.service_deployments().first() else {
+        return Ok(None);
+    };
+    let arn = d.service_deployment_arn().unwrap_or_default().to_string();
+    // Who started it is worth saying, not worth failing for: without the tag it is "unknown".
+    let tag = match d.service_arn() {
+        Some(service_arn) => match audit::service_tags(aws, service_arn).await {
+            Ok(tags) => tags
+                .into_iter()
+                .find(|t| t.deployment_id == audit::deployment_id(&arn)),
+            Err(e) => {
+                tracing::warn!("who started {arn} cannot be read: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Some(Active {
+        status: d.status().map_or("IN_PROGRESS", |s| s.as_str()).to_string(),
+        started_by: started_by(tag.as_ref()),
+        id: arn,
+    }))
+}
+
+/// Who started a service deployment, as its record on the service says.
+pub fn started_by(tag: Option<&ServiceTag>) -> StartedBy {
+    match tag {
+        Some(t) => StartedBy {
+            audit: None,
+            who: t.who.clone(),
+            from: t.from.clone(),
+        },
+        None => StartedBy {
+            audit: None,
+            who: NOT_KIRIKAE.to_string(),
+            from: "unknown".into(),
+        },
+    }
+}
+
+/// The refusal of a native deploy while service deployment `a` goes on: ECS would start a second one.
+pub fn active_refusal(plan: &NativePlan, a: &Active) -> Error {
+    let config = plan.config_path.display();
+    Error::Conflict {
+        message: format!(
+            "service deployment {} is {} on {}/{} (started by {}, from {}); kirikae starts no second one",
+            a.id,
+            a.status,
+            plan.cluster,
+            plan.service,
+            a.who(),
+            a.started_by.from
+        ),
+        hint: Some(format!(
+            "kirikae deploy --wait-for-active queues behind it; kirikae watch -c {config} follows it; or stop it: kirikae rollback -c {config}"
+        )),
     }
 }
