@@ -11,7 +11,7 @@
 //! Once anything is changed, nothing returns an error: every way the run ends is an outcome that says
 //! what exists and what AWS is doing now.
 
-mod diagnose;
+pub(crate) mod diagnose;
 pub mod ending;
 mod execute;
 mod prepare;

@@ -17,6 +17,7 @@
 //! 4. [`operate`]: watch, promote (ContinueServiceDeployment), rollback / stop (StopServiceDeployment).
 
 pub mod config;
+pub mod diagnose;
 pub mod ending;
 mod execute;
 pub mod operate;
