@@ -1,4 +1,5 @@
-//! `kirikae deploy`: Blue/Green deploy of one ECS service per config file, through CodeDeploy.
+//! `kirikae deploy`: Blue/Green deploy of one ECS service per config file, through CodeDeploy
+//! (`codedeploy:` configs) or by ECS itself (`ecs:` configs); one run may have both.
 //!
 //! Every config is read, templated and validated, then checked against AWS with read-only calls, before
 //! anything is changed anywhere. Data (the result, `--output json`) goes to stdout; progress and messages to
@@ -12,8 +13,7 @@ use std::time::Duration;
 
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::{self, Budget, Connection};
-use kirikae_engine::deploy::Prepared;
-use kirikae_engine::fleet::{self, Checked};
+use kirikae_engine::fleet::{self, Checked, Planned, Ready};
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::plan::{
     self, DeployFlags, GroupDrift, OnStop, TaskDefinitionChoice, WaitMode, WaitOptions,
@@ -216,9 +216,8 @@ pub async fn run(args: Args) -> ExitCode {
     run_with(args, report, interrupt).await
 }
 
-/// `deploy` parsed from `argv` (without the program name), for a command that deploys as `deploy` does
-/// (`rollback` of a finished deployment): the same flags, validated by the same parser.
-pub(crate) fn args_from(argv: &[String]) -> Result<Args, clap::Error> {
+/// `deploy` parsed from `argv` (without the program name): the same flags, validated by the same parser.
+fn args_from(argv: &[String]) -> Result<Args, clap::Error> {
     #[derive(clap::Parser)]
     #[command(name = "kirikae deploy")]
     struct Deploy {
@@ -231,6 +230,63 @@ pub(crate) fn args_from(argv: &[String]) -> Result<Args, clap::Error> {
     .map(|d| d.args)
 }
 
+/// A deploy of one revision of the config's family, as `rollback` of a finished deployment runs it
+/// (on either controller): `deploy -c CONFIG --revision N` with the operator command's connection,
+/// waits and output, through deploy's own flag parser and every check.
+pub(crate) struct RevisionDeploy {
+    pub config: String,
+    pub revision: String,
+    pub json: bool,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub timeout: Option<Duration>,
+    pub poll_interval: Duration,
+    pub dry_run: bool,
+}
+
+impl RevisionDeploy {
+    fn argv(&self) -> Vec<String> {
+        let mut argv: Vec<String> = vec![
+            "--config".into(),
+            self.config.clone(),
+            "--revision".into(),
+            self.revision.clone(),
+            "--output".into(),
+            if self.json { "json" } else { "text" }.into(),
+            "--poll-interval".into(),
+            humantime::format_duration(self.poll_interval).to_string(),
+        ];
+        let timeout = self
+            .timeout
+            .map(|t| humantime::format_duration(t).to_string());
+        for (flag, value) in [
+            ("--region", &self.region),
+            ("--profile", &self.profile),
+            ("--endpoint-url", &self.endpoint_url),
+            ("--timeout", &timeout),
+        ] {
+            if let Some(v) = value {
+                argv.extend([flag.to_string(), v.clone()]);
+            }
+        }
+        if self.dry_run {
+            argv.push("--dry-run".into());
+        }
+        argv
+    }
+
+    /// Runs it; `Err` when deploy's parser refuses what the operator command passed on.
+    pub(crate) async fn run(
+        &self,
+        report: Arc<Report>,
+        interrupt: Interrupt,
+    ) -> Result<ExitCode, clap::Error> {
+        let args = args_from(&self.argv())?;
+        Ok(run_with(args, report, interrupt).await)
+    }
+}
+
 /// [`run`] with the report and interrupt (and its signal handling) of a command already running.
 pub(crate) async fn run_with(args: Args, report: Arc<Report>, interrupt: Interrupt) -> ExitCode {
     // 1. Everything local, for every config, before any AWS call.
@@ -240,33 +296,24 @@ pub(crate) async fn run_with(args: Args, report: Arc<Report>, interrupt: Interru
     };
     let templater = Templater::from_process_env();
     let mut plans = Vec::new();
-    // Configs with an `ecs:` block: ECS-native Blue/Green (cmd::deploy_native).
-    let mut native = Vec::new();
     for path in &args.configs {
+        // A config with an `ecs:` block is ECS-native Blue/Green; else the CodeDeploy one.
         match kirikae_engine::native::plan::build(path, &flags, &templater) {
             Ok(Some(p)) => {
-                native.push(p);
+                plans.push(Planned::Native(Box::new(p)));
                 continue;
             }
             Ok(None) => {}
             Err(e) => return refused(&report, &Error::Config(e)),
         }
         match plan::build(path, &flags, &templater) {
-            Ok(p) => plans.push(p),
+            Ok(p) => plans.push(Planned::CodeDeploy(Box::new(p))),
             Err(e) => return refused(&report, &Error::Config(e)),
         }
     }
     // 2. Read-only checks against AWS, for every config, before anything is changed.
     let connection = args.connection();
     let concurrency = args.concurrency as usize;
-    if !native.is_empty() {
-        let options = super::deploy_native::Options {
-            dry_run: args.dry_run,
-            concurrency,
-            mixed: !plans.is_empty(),
-        };
-        return super::deploy_native::run(native, &connection, options, &report, &interrupt).await;
-    }
     let prepared = match fleet::check_all(plans, &connection, concurrency, &interrupt).await {
         Checked::Ready(p) => p,
         Checked::Refused(refusals) => {
@@ -290,9 +337,9 @@ pub(crate) async fn run_with(args: Args, report: Arc<Report>, interrupt: Interru
     // 3. Changes, then waiting (several services concurrently, at most --concurrency at once).
     report.begin(prepared.iter().map(|p| {
         (
-            p.plan.config_path.display().to_string(),
-            p.plan.cluster.clone(),
-            p.plan.service.clone(),
+            p.config_path().display().to_string(),
+            p.cluster().to_string(),
+            p.service().to_string(),
         )
     }));
     let renderer = Arc::new(Renderer::new(
@@ -316,9 +363,9 @@ pub(crate) async fn run_with(args: Args, report: Arc<Report>, interrupt: Interru
     report.write(outcomes.iter().map(report::doc).collect())
 }
 
-fn label(p: &Prepared, count: usize) -> String {
+fn label(p: &Ready, count: usize) -> String {
     if count > 1 {
-        format!("{}/{}", p.plan.cluster, p.plan.service)
+        format!("{}/{}", p.cluster(), p.service())
     } else {
         String::new()
     }
@@ -369,18 +416,20 @@ pub(crate) fn fail(json_out: bool, e: &Error) -> ExitCode {
     status.into()
 }
 
-fn dry_run(report: &Report, prepared: &[Prepared]) -> ExitCode {
-    let previews: Vec<_> = prepared.iter().map(Preview::new).collect();
-    for p in &previews {
-        eprint!("{p}");
-    }
-    let docs = previews
+/// What each service would do: the CodeDeploy preview or the native one, in command-line order.
+fn dry_run(report: &Report, prepared: &[Ready]) -> ExitCode {
+    let docs = prepared
         .iter()
-        .map(|p| {
-            let mut doc = serde_json::to_value(p).expect("preview serialises");
-            doc["result"] = json!("dry_run");
-            doc["exit_code"] = json!(0);
-            doc
+        .map(|ready| match ready {
+            Ready::CodeDeploy(p) => {
+                let preview = Preview::new(p);
+                eprint!("{preview}");
+                let mut doc = serde_json::to_value(&preview).expect("preview serialises");
+                doc["result"] = json!("dry_run");
+                doc["exit_code"] = json!(0);
+                doc
+            }
+            Ready::Native(p) => super::deploy_native::dry_run(p),
         })
         .collect();
     report.write(docs)
