@@ -530,42 +530,19 @@ async fn roll_back_finished(args: &RollbackArgs, run: Run) -> ExitCode {
             "rolling back with"
         },
     );
-    let mut argv: Vec<String> = vec![
-        "--config".into(),
-        config.display().to_string(),
-        "--revision".into(),
-        revision.to_string(),
-        "--output".into(),
-        match args.common.output {
-            Output::Json => "json".into(),
-            Output::Text => "text".into(),
-        },
-    ];
-    let optional = [
-        ("--region", args.common.region.clone()),
-        ("--profile", args.common.profile.clone()),
-        ("--endpoint-url", args.common.endpoint_url.clone()),
-        (
-            "--timeout",
-            args.common
-                .timeout
-                .map(|t| humantime::format_duration(t).to_string()),
-        ),
-    ];
-    for (flag, value) in optional {
-        if let Some(v) = value {
-            argv.extend([flag.to_string(), v]);
-        }
-    }
-    argv.extend([
-        "--poll-interval".into(),
-        humantime::format_duration(args.common.poll_interval).to_string(),
-    ]);
-    if args.dry_run {
-        argv.push("--dry-run".into());
-    }
-    match super::deploy::args_from(&argv) {
-        Ok(deploy) => super::deploy::run_with(deploy, run.report, run.interrupt).await,
+    let redeploy = super::deploy::RevisionDeploy {
+        config: config.display().to_string(),
+        revision: revision.to_string(),
+        json: args.common.output == Output::Json,
+        region: args.common.region.clone(),
+        profile: args.common.profile.clone(),
+        endpoint_url: args.common.endpoint_url.clone(),
+        timeout: args.common.timeout,
+        poll_interval: args.common.poll_interval,
+        dry_run: args.dry_run,
+    };
+    match redeploy.run(run.report.clone(), run.interrupt).await {
+        Ok(code) => code,
         Err(e) => usage(&run.report, e.to_string(), None),
     }
 }

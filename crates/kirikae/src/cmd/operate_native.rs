@@ -258,35 +258,20 @@ async fn roll_back_finished(
         },
         previous.undoes
     );
-    let mut argv: Vec<String> = vec![
-        "--config".into(),
-        target.config.clone(),
-        "--revision".into(),
-        revision,
-        "--output".into(),
-        if inputs.json { "json" } else { "text" }.into(),
-        "--poll-interval".into(),
-        humantime::format_duration(inputs.poll_interval).to_string(),
-    ];
     let c = &inputs.connection;
-    let timeout = inputs
-        .timeout
-        .map(|t| humantime::format_duration(t).to_string());
-    for (flag, value) in [
-        ("--region", c.region.clone()),
-        ("--profile", c.profile.clone()),
-        ("--endpoint-url", c.endpoint_url.clone()),
-        ("--timeout", timeout),
-    ] {
-        if let Some(v) = value {
-            argv.extend([flag.to_string(), v]);
-        }
-    }
-    if dry_run {
-        argv.push("--dry-run".into());
-    }
-    match super::deploy::args_from(&argv) {
-        Ok(args) => super::deploy::run_with(args, report, interrupt).await,
+    let redeploy = super::deploy::RevisionDeploy {
+        config: target.config.clone(),
+        revision,
+        json: inputs.json,
+        region: c.region.clone(),
+        profile: c.profile.clone(),
+        endpoint_url: c.endpoint_url.clone(),
+        timeout: inputs.timeout,
+        poll_interval: inputs.poll_interval,
+        dry_run,
+    };
+    match redeploy.run(report.clone(), interrupt).await {
+        Ok(code) => code,
         Err(e) => refused(&Error::Conflict {
             message: e.to_string(),
             hint: None,
