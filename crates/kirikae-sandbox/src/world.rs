@@ -29,6 +29,26 @@ impl RegionKey {
             self.region, self.account
         )
     }
+
+    /// Where an ARN points when it is not here: its region (checked first, as AWS answers "Invalid
+    /// Region in ARN" before looking at the account) or its account. `None` for a plain name or an ARN
+    /// of this region and account.
+    pub fn foreign<'a>(&self, reference: &'a str) -> Option<Foreign<'a>> {
+        match reference.splitn(6, ':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, _, region, _, _] if *region != self.region => Some(Foreign::Region(region)),
+            ["arn", _, _, _, account, _] if *account != self.account => {
+                Some(Foreign::Account(account))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An ARN of another region or account than the one a request is served in ([`RegionKey::foreign`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Foreign<'a> {
+    Region(&'a str),
+    Account(&'a str),
 }
 
 /// One account's resources in one region.
@@ -163,4 +183,30 @@ pub struct Ctx<'a> {
     pub account: &'a mut Account,
     /// Epoch seconds at the start of this call, so one call stamps one time everywhere.
     pub now: f64,
+}
+
+#[cfg(test)]
+mod foreign_tests {
+    use super::{Foreign, RegionKey};
+
+    #[test]
+    fn an_arn_of_another_region_or_account_is_foreign_and_a_name_is_not() {
+        let key = RegionKey {
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+        };
+        assert_eq!(key.foreign("web"), None);
+        assert_eq!(
+            key.foreign("arn:aws:ecs:us-east-1:000000000000:service/demo/web"),
+            None
+        );
+        assert_eq!(
+            key.foreign("arn:aws:ecs:eu-west-1:111111111111:service/demo/web"),
+            Some(Foreign::Region("eu-west-1"))
+        );
+        assert_eq!(
+            key.foreign("arn:aws:ecs:us-east-1:111111111111:cluster/demo"),
+            Some(Foreign::Account("111111111111"))
+        );
+    }
 }

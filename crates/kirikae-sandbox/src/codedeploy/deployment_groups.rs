@@ -372,7 +372,7 @@ fn check(cx: &mut Ctx, g: &DeploymentGroup, role_given: bool) -> Result<(), ApiE
     // same name: it does not exist here.
     for s in &g.ecs_services {
         for reference in [&s.cluster_name, &s.service_name] {
-            if !types::in_region(reference, &cx.region.key) {
+            if cx.region.key.foreign(reference).is_some() {
                 return Err(err(
                     "InvalidECSServiceException",
                     format!(

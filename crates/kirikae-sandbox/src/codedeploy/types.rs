@@ -211,15 +211,6 @@ impl EcsService {
     }
 }
 
-/// Whether a name-or-ARN reference is a plain name or an ARN of `key`'s region and account.
-pub fn in_region(reference: &str, key: &crate::world::RegionKey) -> bool {
-    let parts: Vec<&str> = reference.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, _, region, account, _] => *region == key.region && *account == key.account,
-        _ => true,
-    }
-}
-
 /// `name` from `name`, `arn:…:cluster/name` or `arn:…:service/cluster/name`.
 pub fn last_segment(s: &str) -> &str {
     if s.starts_with("arn:") {

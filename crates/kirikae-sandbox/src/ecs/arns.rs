@@ -1,7 +1,7 @@
 //! ECS ARNs and identifiers: building them in AWS's (long) formats, and reading the short-name-or-ARN
 //! references every ECS operation accepts.
 
-use crate::world::RegionKey;
+use crate::world::{Foreign, RegionKey};
 
 pub fn cluster(key: &RegionKey, name: &str) -> String {
     key.arn("ecs", &format!("cluster/{name}"))
@@ -173,26 +173,18 @@ pub fn check_home(
                 .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>())
                 .unwrap_or_else(|| v.as_str().into_iter().collect())
         });
-    for reference in references {
-        let mut parts = reference.splitn(6, ':');
-        let (Some("arn"), Some(_), Some("ecs"), Some(region), Some(account), Some(_)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            continue;
-        };
-        if region != key.region {
-            return Err(super::errors::invalid("Invalid Region in ARN"));
-        }
-        if account != key.account {
-            return Err(super::errors::invalid(format!(
-                "Invalid identifier: Identifier is for {account}. Your accountId is {}",
-                key.account
-            )));
+    for reference in references.filter(|r| r.split(':').nth(2) == Some("ecs")) {
+        match key.foreign(reference) {
+            Some(Foreign::Region(_)) => {
+                return Err(super::errors::invalid("Invalid Region in ARN"));
+            }
+            Some(Foreign::Account(account)) => {
+                return Err(super::errors::invalid(format!(
+                    "Invalid identifier: Identifier is for {account}. Your accountId is {}",
+                    key.account
+                )));
+            }
+            None => {}
         }
     }
     Ok(())
