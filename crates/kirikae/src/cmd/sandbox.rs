@@ -25,10 +25,11 @@ pub struct Args {
     /// as $HOST and $PORT, with the container's environment. Repeatable.
     #[arg(long = "image-command", value_name = "IMAGE=COMMAND", value_parser = image_command)]
     image_commands: Vec<(String, String)>,
-    /// Run the CodeDeploy hook Lambda FUNCTION (name as the AppSpec gives it, or its ARN's name) as
-    /// the shell COMMAND (payload on stdin and in $KIRIKAE_HOOK_PAYLOAD, $AWS_ENDPOINT_URL set), or
-    /// POST the payload to an http:// URL. The hook reports with
-    /// PutLifecycleEventHookExecutionStatus. Repeatable.
+    /// Run the hook Lambda FUNCTION (name as the AppSpec or an ECS lifecycle hook's hookTargetArn
+    /// gives it, or its ARN's name) as the shell COMMAND (payload on stdin and in
+    /// $KIRIKAE_HOOK_PAYLOAD, $AWS_ENDPOINT_URL set), or POST the payload to an http:// URL. A
+    /// CodeDeploy hook reports with PutLifecycleEventHookExecutionStatus; an ECS hook answers with
+    /// its output ({"hookStatus": …}), as a Lambda returns. Repeatable.
     #[arg(long = "hook", value_name = "FUNCTION=COMMAND_OR_URL", value_parser = hook)]
     hooks: Vec<(String, String)>,
     /// Throttle like AWS: answer calls beyond N per second (per account and region; bursts up to N)
