@@ -27,6 +27,7 @@ use kirikae_engine::config::{self, ReadyAction, ReadyOption};
 use kirikae_engine::connection::Clients;
 use kirikae_engine::deploy;
 use kirikae_engine::error::Error;
+use kirikae_engine::fleet::Ready;
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::outcome::Outcome;
 use kirikae_engine::plan::{self, DeployFlags, Plan, WaitOptions};
@@ -167,13 +168,7 @@ pub async fn run(
     )
     .map_err(Error::Config)?;
     let plan_of = |deploy: Deploy| -> Result<Plan, Error> {
-        let flags = DeployFlags {
-            wait: WaitOptions {
-                poll_interval: POLL_INTERVAL,
-                ..WaitOptions::default()
-            },
-            ..DeployFlags::default()
-        };
+        let flags = demo_flags();
         let templater = examples::templater(&vars(deploy));
         let mut plan = plan::build(&dir.join(examples::CONFIG), &flags, &templater)?;
         if options.gate {
@@ -199,7 +194,9 @@ pub async fn run(
         "deploying v1 with kirikae deploy -c {}",
         dir.join(examples::CONFIG).display()
     ));
-    let v1 = deploy_one(plan_v1, &aws, Deploy::V1, narrator, &cancel).await?;
+    let checked = deploy::prepare_with(plan_v1, aws.clone()).await;
+    let checked = checked.map(|p| Ready::CodeDeploy(Box::new(p)));
+    let v1 = deploy_one(checked, Deploy::V1, narrator, &cancel).await?;
     if !v1.result.is_success() {
         return Err(DemoError::V1(Box::new(v1)));
     }
@@ -208,16 +205,7 @@ pub async fn run(
     let prepared = deploy::prepare_with(plan_v2, aws.clone()).await?;
     let prod_listener = prepared.remote.production_listener.clone();
     let target_groups = prepared.remote.target_groups.clone();
-    let address = stack::listener_address(&aws, &prod_listener).await?;
-    let origin = Origin::now();
-    let watch = listener::watch(aws.elbv2.clone(), prod_listener, origin);
-    let load = load::start(&address, options.load, origin).await;
-    narrator.step(&format!(
-        "load: {} requests/s over {} connections to {} (the production listener)",
-        options.load.rate, options.load.connections, address.url
-    ));
-    pause(LEAD, &cancel).await;
-    narrator.step(&format!(
+    let what = format!(
         "deploying v2 Blue/Green ({}{}{}) while the load runs",
         options.deployment_config,
         if options.fail {
@@ -230,29 +218,69 @@ pub async fn run(
         } else {
             ""
         }
+    );
+    let v2 = V2 {
+        ready: Ready::CodeDeploy(Box::new(prepared)),
+        prod_listener,
+        target_groups,
+        what,
+    };
+    v2_under_load(options, &aws, v1, v2, narrator, &cancel).await
+}
+
+/// v2, ready to deploy, and what the load watches.
+struct V2 {
+    ready: Ready,
+    prod_listener: String,
+    /// The pair as `(name, ARN)`.
+    target_groups: Vec<(String, String)>,
+    /// What the narrator says as v2 starts.
+    what: String,
+}
+
+/// Load through the production listener, v2 deployed while it runs (on either controller), and the
+/// report of what every request saw.
+async fn v2_under_load(
+    options: &Options,
+    aws: &Clients,
+    v1: Outcome,
+    v2: V2,
+    narrator: &dyn Narrator,
+    cancel: &Interrupt,
+) -> Result<Report, DemoError> {
+    let address = stack::listener_address(aws, &v2.prod_listener).await?;
+    let origin = Origin::now();
+    let watch = listener::watch(aws.elbv2.clone(), v2.prod_listener, origin);
+    let load = load::start(&address, options.load, origin).await;
+    narrator.step(&format!(
+        "load: {} requests/s over {} connections to {} (the production listener)",
+        options.load.rate, options.load.connections, address.url
     ));
+    pause(LEAD, cancel).await;
+    narrator.step(&v2.what);
     let execution = async {
-        Ok(prepared
-            .execute(narrator.observer(Deploy::V2), &cancel)
+        Ok(v2
+            .ready
+            .execute(narrator.observer(Deploy::V2), cancel)
             .await)
     };
     tokio::pin!(execution);
     let mut ticks = tokio::time::interval(LOAD_PROGRESS_EVERY);
-    let v2 = loop {
+    let outcome = loop {
         tokio::select! {
             result = &mut execution => break result,
             _ = ticks.tick() => narrator.load_progress(&load.counts()),
         }
     };
     narrator.load_progress(&load.counts());
-    narrator.finished(Deploy::V2, &v2);
-    if v2.is_ok() {
-        pause(TAIL, &cancel).await;
+    narrator.finished(Deploy::V2, &outcome);
+    if outcome.is_ok() {
+        pause(TAIL, cancel).await;
     }
     let load_ended = origin.elapsed();
     let samples = load.stop().await;
     let observations = watch.stop().await;
-    let v2 = v2?;
+    let outcome: Outcome = outcome?;
 
     Ok(Report::build(report::Inputs {
         options,
@@ -261,9 +289,9 @@ pub async fn run(
         load_seconds: load_ended,
         samples: &samples,
         observations: &observations,
-        target_groups: &target_groups,
+        target_groups: &v2.target_groups,
         v1,
-        v2,
+        v2: outcome,
     }))
 }
 
@@ -296,16 +324,27 @@ pub fn with_gate(plan: &mut Plan) -> Result<(), Error> {
     Ok(())
 }
 
-/// One deploy through the engine, as `kirikae deploy` runs it: checks, then changes and waiting.
+/// `kirikae deploy`'s default flags, polling faster (the sandbox's clock runs fast).
+fn demo_flags() -> DeployFlags {
+    DeployFlags {
+        wait: WaitOptions {
+            poll_interval: POLL_INTERVAL,
+            ..WaitOptions::default()
+        },
+        ..DeployFlags::default()
+    }
+}
+
+/// One deploy through the engine, as `kirikae deploy` runs it: the checks (already run: `checked`),
+/// then changes and waiting.
 async fn deploy_one(
-    plan: Plan,
-    aws: &Clients,
+    checked: Result<Ready, Error>,
     deploy: Deploy,
     narrator: &dyn Narrator,
     cancel: &Interrupt,
 ) -> Result<Outcome, Error> {
-    let result = match deploy::prepare_with(plan, aws.clone()).await {
-        Ok(prepared) => Ok(prepared.execute(narrator.observer(deploy), cancel).await),
+    let result = match checked {
+        Ok(ready) => Ok(ready.execute(narrator.observer(deploy), cancel).await),
         Err(e) => Err(e),
     };
     narrator.finished(deploy, &result);

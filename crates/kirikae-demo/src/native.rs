@@ -3,16 +3,15 @@
 //! production rule's weights move), followed by the engine's native path exactly as `kirikae deploy -c
 //! examples/kirikae-ecs.yml` runs it.
 
-use kirikae_engine::connection::Clients;
 use kirikae_engine::error::Error;
 use kirikae_engine::interrupt::Interrupt;
 use kirikae_engine::native::{self, NativePlan};
-use kirikae_engine::outcome::Outcome;
-use kirikae_engine::plan::{DeployFlags, WaitOptions};
+
+use kirikae_engine::fleet::Ready;
 
 use super::{
-    DemoError, Deploy, LEAD, LOAD_PROGRESS_EVERY, Narrator, Options, Origin, POLL_INTERVAL, Report,
-    TAIL, examples, listener, load, pause, report, stack,
+    DemoError, Deploy, Narrator, Options, Report, V2, demo_flags, deploy_one, examples, stack,
+    v2_under_load,
 };
 
 /// The listener of a listener rule ARN (`…:listener-rule/app/LB/ID/LISTENER/RULE` → `…:listener/app/LB/ID/LISTENER`).
@@ -47,13 +46,7 @@ pub(super) async fn run(
     .map_err(Error::Config)?;
     let config = dir.join(examples::CONFIG_ECS);
     let plan_of = |deploy: Deploy| -> Result<NativePlan, Error> {
-        let flags = DeployFlags {
-            wait: WaitOptions {
-                poll_interval: POLL_INTERVAL,
-                ..WaitOptions::default()
-            },
-            ..DeployFlags::default()
-        };
+        let flags = demo_flags();
         let templater = examples::templater_with_strategy(
             &vars(deploy),
             &examples::ecs_strategy(&options.deployment_config),
@@ -76,75 +69,24 @@ pub(super) async fn run(
         "deploying v1 with kirikae deploy -c {} (ECS controller)",
         config.display()
     ));
-    let v1 = deploy_one(plan_v1, &aws, Deploy::V1, narrator, &cancel).await?;
+    let checked = native::prepare_with(plan_v1, aws.clone()).await;
+    let checked = checked.map(|p| Ready::Native(Box::new(p)));
+    let v1 = deploy_one(checked, Deploy::V1, narrator, &cancel).await?;
     if !v1.result.is_success() {
         return Err(DemoError::V1(Box::new(v1)));
     }
 
     let prepared = native::prepare_with(plan_v2, aws.clone()).await?;
-    let prod_listener = listener_of(&prepared.remote.production_rule);
-    let target_groups = prepared.remote.target_groups.clone();
-    let address = stack::listener_address(&aws, &prod_listener).await?;
-    let origin = Origin::now();
-    let watch = listener::watch(aws.elbv2.clone(), prod_listener, origin);
-    let load = load::start(&address, options.load, origin).await;
-    narrator.step(&format!(
-        "load: {} requests/s over {} connections to {} (the production listener)",
-        options.load.rate, options.load.connections, address.url
-    ));
-    pause(LEAD, &cancel).await;
-    narrator.step(&format!(
-        "deploying v2 ECS-native Blue/Green ({}) while the load runs",
-        prepared.plan.ecs.strategy.as_str()
-    ));
-    let execution = async {
-        Ok(prepared
-            .execute(narrator.observer(Deploy::V2), &cancel)
-            .await)
+    let v2 = V2 {
+        prod_listener: listener_of(&prepared.remote.production_rule),
+        target_groups: prepared.remote.target_groups.clone(),
+        what: format!(
+            "deploying v2 ECS-native Blue/Green ({}) while the load runs",
+            prepared.plan.ecs.strategy.as_str()
+        ),
+        ready: Ready::Native(Box::new(prepared)),
     };
-    tokio::pin!(execution);
-    let mut ticks = tokio::time::interval(LOAD_PROGRESS_EVERY);
-    let v2 = loop {
-        tokio::select! {
-            result = &mut execution => break result,
-            _ = ticks.tick() => narrator.load_progress(&load.counts()),
-        }
-    };
-    narrator.load_progress(&load.counts());
-    narrator.finished(Deploy::V2, &v2);
-    if v2.is_ok() {
-        pause(TAIL, &cancel).await;
-    }
-    let load_ended = origin.elapsed();
-    let samples = load.stop().await;
-    let observations = watch.stop().await;
-    let v2 = v2?;
-    Ok(Report::build(report::Inputs {
-        options,
-        origin,
-        url: &address.url,
-        load_seconds: load_ended,
-        samples: &samples,
-        observations: &observations,
-        target_groups: &target_groups,
-        v1,
-        v2,
-    }))
-}
-
-async fn deploy_one(
-    plan: NativePlan,
-    aws: &Clients,
-    deploy: Deploy,
-    narrator: &dyn Narrator,
-    cancel: &Interrupt,
-) -> Result<Outcome, Error> {
-    let result = match native::prepare_with(plan, aws.clone()).await {
-        Ok(prepared) => Ok(prepared.execute(narrator.observer(deploy), cancel).await),
-        Err(e) => Err(e),
-    };
-    narrator.finished(deploy, &result);
-    result
+    v2_under_load(options, &aws, v1, v2, narrator, &cancel).await
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::types::{
     AlarmConfiguration, AutoRollbackConfiguration, BlueGreenDeploymentConfiguration,
     DeploymentStyle, EcsService, LoadBalancerInfo, Tag,
 };
-use super::{application_name, applications, configs, err, ids, member, opt_str, str_list, types};
+use super::{application_name, applications, configs, err, ids, member, opt_str, str_list};
 use crate::protocol::ApiError;
 use crate::world::Ctx;
 
