@@ -102,6 +102,26 @@ pub struct RollbackOutcome {
     pub traffic_on_blue: bool,
 }
 
+/// The deployment controller of the service deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Controller {
+    /// CodeDeploy runs the Blue/Green deployment (`codedeploy:` configs).
+    CodeDeploy,
+    /// ECS runs it itself (`ecs:` configs).
+    Ecs,
+}
+
+/// What a deploy did with CodeDeploy's application and deployment group.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeDeployParts {
+    pub application: String,
+    pub application_created: bool,
+    pub deployment_group: String,
+    pub deployment_group_action: GroupAction,
+    pub deployment_group_changes: Vec<Change>,
+}
+
 /// Why kirikae itself could not finish (an AWS call failed, or contact with AWS was lost), as opposed to
 /// the deployment's own error (`Outcome::error`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,11 +151,12 @@ pub struct Outcome {
     pub next_steps: Vec<String>,
     /// Why kirikae could not finish, when a call failed or contact was lost.
     pub failure: Option<Failure>,
-    pub application: String,
-    pub application_created: bool,
-    pub deployment_group: String,
-    pub deployment_group_action: GroupAction,
-    pub deployment_group_changes: Vec<Change>,
+    /// `CODE_DEPLOY` or `ECS`: who runs the deployment (a reader knows which fields to expect).
+    pub controller: Controller,
+    /// The CodeDeploy application and group (on the CODE_DEPLOY controller only; the ECS controller
+    /// has neither, and the document leaves their keys out instead of saying empty names).
+    #[serde(flatten)]
+    pub codedeploy: Option<CodeDeployParts>,
     pub task_definition_arn: Option<String>,
     pub task_definition_registered: bool,
     pub images: Vec<Image>,

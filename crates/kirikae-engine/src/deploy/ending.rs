@@ -6,7 +6,10 @@ use aws_sdk_codedeploy::types::{DeploymentStatus, LifecycleEventStatus};
 
 use crate::error::Error;
 use crate::group::Change;
-use crate::outcome::{self, Failure, GroupAction, Image, Outcome, Result as Res, RollbackOutcome};
+use crate::outcome::{
+    self, CodeDeployParts, Controller, Failure, GroupAction, Image, Outcome, Result as Res,
+    RollbackOutcome,
+};
 use crate::progress::{DeploymentSnapshot, console_url, now_epoch, utc_clock};
 use crate::watch::Stop;
 use crate::watch::deployment::Followed;
@@ -87,6 +90,8 @@ pub struct Facts {
     pub region: String,
     pub cluster: String,
     pub service: String,
+    /// The CodeDeploy application and group; empty on the ECS controller, which has neither (the
+    /// outcome then says `controller: ECS` and leaves them out).
     pub application: String,
     pub deployment_group: String,
     pub images: Vec<Image>,
@@ -129,15 +134,22 @@ impl Facts {
             next_steps: self.next_steps(result, deployment_id, last),
             message,
             failure: None,
-            application: self.application.clone(),
-            application_created: c.application_created,
-            deployment_group: self.deployment_group.clone(),
-            deployment_group_action: c.group_action.clone(),
-            deployment_group_changes: if matches!(c.group_action, GroupAction::Updated) {
-                c.group_changes.clone()
+            controller: if self.application.is_empty() {
+                Controller::Ecs
             } else {
-                Vec::new()
+                Controller::CodeDeploy
             },
+            codedeploy: (!self.application.is_empty()).then(|| CodeDeployParts {
+                application: self.application.clone(),
+                application_created: c.application_created,
+                deployment_group: self.deployment_group.clone(),
+                deployment_group_action: c.group_action.clone(),
+                deployment_group_changes: if matches!(c.group_action, GroupAction::Updated) {
+                    c.group_changes.clone()
+                } else {
+                    Vec::new()
+                },
+            }),
             task_definition_arn: c.task_definition_arn.clone(),
             task_definition_registered: c.registered,
             images: self.images.clone(),

@@ -64,7 +64,9 @@ fn with_deployment(mut out: Outcome, f: &Facts, arn: &str, last: Option<&Snapsho
     out.console_url = Some(console_url(&f.region, &f.cluster, &f.service));
     out.status = last.map(|s| s.status.as_str().to_string());
     if let Some(s) = last {
-        out.timeline = timeline(s);
+        // The before_switch task, which Facts put first, stays first.
+        out.timeline.retain(|e| e.event == "BeforeSwitch");
+        out.timeline.extend(timeline(s));
     }
     out
 }
@@ -228,6 +230,34 @@ mod tests {
             assert_eq!(out.timeline[0].duration_seconds, Some(40.0));
             assert_eq!(out.timeline[1].end, Some(70.0));
         }
+    }
+
+    #[test]
+    fn a_native_outcome_says_its_controller_and_has_no_codedeploy_keys() {
+        let out = deployment(
+            &facts(),
+            "arn:d",
+            Followed::Failed(snap(ServiceDeploymentStatus::RollbackSuccessful)),
+            None,
+        );
+        let doc = serde_json::to_value(&out).unwrap();
+        assert_eq!(doc["controller"], "ECS");
+        for key in ["application", "deployment_group", "deployment_group_action"] {
+            assert!(doc.get(key).is_none(), "{key} in {doc:#}");
+        }
+        // The same facts with CodeDeploy's names: the keys are there, as before.
+        let codedeploy = Facts {
+            application: "AppEcs-demo-web".into(),
+            deployment_group: "DgpEcs-demo-web".into(),
+            ..facts()
+        };
+        let doc =
+            serde_json::to_value(codedeploy.outcome(Res::Succeeded, String::new(), None, None))
+                .unwrap();
+        assert_eq!(doc["controller"], "CODE_DEPLOY");
+        assert_eq!(doc["application"], "AppEcs-demo-web");
+        assert_eq!(doc["deployment_group"], "DgpEcs-demo-web");
+        assert_eq!(doc["deployment_group_action"], "unchanged");
     }
 
     #[test]

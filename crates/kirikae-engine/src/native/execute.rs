@@ -107,7 +107,7 @@ impl NativePrepared {
                         );
                         let followed = follow::follow(&mut poller, &self.aws, &arn, &until).await;
                         facts.interrupt_code = interrupt.exit_code();
-                        ending::deployment(&facts, &arn, followed, wait)
+                        super::diagnose::ending(&self.aws, &facts, &arn, followed, wait).await
                     }
                 }
             }

@@ -91,7 +91,8 @@ pub fn error_text(e: &Error) -> String {
 }
 
 /// Step outputs for GitHub Actions, from the run's JSON documents (so the two always agree):
-/// `deployment-id`, `task-definition-arn`, `result`, `status`; with several services, `results` (JSON);
+/// `deployment-id`, `task-definition-arn`, `result`, `status`, `controller` (`CODE_DEPLOY` / `ECS`);
+/// with several services, `results` (JSON);
 /// and `exit-code`, the process's exit status.
 pub fn github_outputs(docs: &[serde_json::Value], exit_code: u8) -> std::io::Result<()> {
     let Some(path) = std::env::var_os("GITHUB_OUTPUT") else {
@@ -107,12 +108,14 @@ pub fn github_outputs(docs: &[serde_json::Value], exit_code: u8) -> std::io::Res
         writeln!(f, "task-definition-arn={}", text(d, "task_definition_arn"))?;
         writeln!(f, "result={}", text(d, "result"))?;
         writeln!(f, "status={}", text(d, "status"))?;
+        writeln!(f, "controller={}", text(d, "controller"))?;
     } else {
         let results: Vec<_> = docs
             .iter()
             .map(|d| {
                 serde_json::json!({
-                    "cluster": d["cluster"], "service": d["service"], "result": d["result"],
+                    "cluster": d["cluster"], "service": d["service"], "controller": d["controller"],
+                    "result": d["result"],
                     "deployment_id": d["deployment_id"], "exit_code": d["exit_code"],
                 })
             })

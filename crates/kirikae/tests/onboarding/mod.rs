@@ -151,7 +151,12 @@ pub fn boto3(stack: &Stack, code: &str) -> serde_json::Value {
 /// The deploy tests' stack with both listeners' default rules forwarding to both groups, weights 1 on
 /// blue and 0 on green, as ECS-native Blue/Green requires (AWS's migration guide).
 pub async fn native_stack() -> Stack {
-    let stack = Stack::new().await;
+    native_stack_with(&[]).await
+}
+
+/// [`native_stack`] on a sandbox started with extra arguments (e.g. `--hook FUNCTION=COMMAND`).
+pub async fn native_stack_with(extra: &[&str]) -> Stack {
+    let stack = Stack::with_sandbox("60", extra).await;
     let mut both = ForwardActionConfig::builder();
     for (tg, w) in stack.target_groups.iter().zip([1, 0]) {
         both = both.target_groups(

@@ -1,0 +1,135 @@
+//! After an ECS-native service deployment fails, `kirikae deploy` says why as far as AWS tells, as it
+//! does on CodeDeploy: the hook that failed or timed out (with the stage the service runs it at), green's
+//! stopped tasks with their containers' exit codes, the alternate group's unhealthy targets, alarms in
+//! ALARM and the service's latest events — on stderr, in `--output json` (`diagnosis`), with the run's
+//! other outputs agreeing. A native outcome says `controller: ECS` and has no CodeDeploy application or
+//! deployment group keys.
+
+mod deploy_support;
+mod onboarding;
+
+use deploy_support::step_outputs;
+use onboarding::{native_project, native_stack, native_stack_with};
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers";
+const SMOKE_FAIL: &str = "arn:aws:lambda:us-east-1:000000000000:function:smoke-fail";
+
+fn lines<'a>(doc: &'a Value, key: &str) -> Vec<&'a str> {
+    doc["diagnosis"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no diagnosis.{key} in {doc:#}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_hook_is_named_with_its_stage_and_every_output_agrees() {
+    let stack =
+        native_stack_with(&["--hook", "smoke-fail=echo '{\"hookStatus\": \"FAILED\"}'"]).await;
+    let first = native_project(&stack).deploy(&["--output", "json"]);
+    first.assert_exit(0);
+    let created = first.json();
+    assert_eq!(created["controller"], "ECS", "{created:#}");
+    // No CodeDeploy application or group on the ECS controller: the keys are left out, not empty.
+    for key in [
+        "application",
+        "application_created",
+        "deployment_group",
+        "deployment_group_action",
+        "deployment_group_changes",
+    ] {
+        assert!(created.get(key).is_none(), "{key} in {created:#}");
+    }
+    assert!(created.get("diagnosis").is_none_or(Value::is_null));
+
+    let project = native_project(&stack).image("v2").config(
+        "/ecs/hooks",
+        json!([{"stages": ["POST_TEST_TRAFFIC_SHIFT"], "function": SMOKE_FAIL, "role": ROLE}]),
+    );
+    let outputs = project.path("github-output");
+    // Kept until the outputs are read: a project's directory goes when it is dropped.
+    let project = project.env("GITHUB_OUTPUT", outputs.to_str().unwrap());
+    let run = project.deploy(&["--output", "json"]);
+    run.assert_exit(1);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    assert_eq!(out["status"], "ROLLBACK_SUCCESSFUL");
+    assert_eq!(out["controller"], "ECS");
+    assert!(out.get("application").is_none(), "{out:#}");
+    let hook = format!("hook {SMOKE_FAIL} at POST_TEST_TRAFFIC_SHIFT FAILED");
+    assert_eq!(lines(&out, "lifecycle"), [hook.as_str()]);
+    // The same lines on stderr, as the CodeDeploy ending shows them.
+    run.assert_says(&[&format!("lifecycle: {hook}")]);
+    // $GITHUB_OUTPUT comes from the same document.
+    let steps = step_outputs(&outputs);
+    assert_eq!(steps["result"], "rolled_back");
+    assert_eq!(steps["exit-code"], "1");
+    assert_eq!(steps["controller"], "ECS");
+    assert_eq!(
+        steps["deployment-id"],
+        out["deployment_id"].as_str().unwrap()
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pause_that_times_out_is_named_with_its_timeout_action() {
+    let stack = native_stack().await;
+    native_project(&stack).deploy(&[]).assert_exit(0);
+    let run = native_project(&stack)
+        .image("v2")
+        .config(
+            "/ecs/hooks",
+            json!([{"stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "pause": true, "timeout_minutes": 1}]),
+        )
+        .deploy(&["--output", "json"]);
+    run.assert_exit(1);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    let lifecycle = lines(&out, "lifecycle");
+    assert_eq!(lifecycle.len(), 1, "{lifecycle:?}");
+    assert!(
+        lifecycle[0].starts_with("PAUSE hook ecs-pause-")
+            && lifecycle[0]
+                .ends_with(" at PRE_PRODUCTION_TRAFFIC_SHIFT TIMED_OUT (timeout action ROLLBACK)"),
+        "{lifecycle:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_green_task_that_exits_is_shown_with_its_exit_code() {
+    let stack = native_stack().await;
+    let breaker = json!({
+        "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100
+    });
+    native_project(&stack)
+        .service("/deploymentConfiguration", breaker.clone())
+        .deploy(&[])
+        .assert_exit(0);
+    // Green's containers exit 1 at once: ECS's circuit breaker rolls the deployment back.
+    let run = native_project(&stack)
+        .image("v2")
+        .service("/deploymentConfiguration", breaker)
+        .task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "DEMO_CRASH_AFTER", "value": "0"}]),
+        )
+        .deploy(&["--output", "json", "--timeout", "20m"]);
+    run.assert_exit(1);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    let stopped = lines(&out, "stopped_tasks");
+    assert!(
+        stopped
+            .iter()
+            .any(|s| s.contains("Essential container in task exited (web exited 1)")),
+        "{stopped:?}"
+    );
+    run.assert_says(&["green tasks stopped:", "(web exited 1)"]);
+    // Production stayed on the previous revision.
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
