@@ -17,6 +17,7 @@
 //! Only read-only calls: DescribeTaskDefinition, GetDeploymentGroup, BatchGetDeployments,
 //! DescribeServices, and (when AWS answers an AppSpec revision by its hash only) GetApplicationRevision.
 
+pub mod native;
 pub mod normalize;
 
 use std::fmt::Write as _;
@@ -184,41 +185,62 @@ async fn task_definition_diff(
     config: &str,
     target: &str,
 ) -> Result<TaskDefinitionDiff, Error> {
-    let plan = &p.plan;
-    let file = format!(
-        "task definition {} ({})",
-        plan.task_definition.family(),
-        plan.task_definition.path.display()
-    );
+    let found = TaskDefinitionFound {
+        unchanged: p.remote.unchanged_task_definition.as_deref(),
+        existing: p.remote.existing_task_definition.as_deref(),
+        current,
+    };
+    task_definition_against(&p.aws.ecs, &p.plan.task_definition, found, config, target).await
+}
+
+/// What the checks found about the task definitions, as both controllers' preflights report it.
+pub(crate) struct TaskDefinitionFound<'a> {
+    /// The running revision, when a deploy would keep it (the file's content, or the revision asked for).
+    pub unchanged: Option<&'a str>,
+    /// The registered revision `--skip-task-definition` / `--revision` picks.
+    pub existing: Option<&'a str>,
+    /// The revision the service runs.
+    pub current: Option<&'a str>,
+}
+
+/// The task definition part of a diff, for either controller.
+pub(crate) async fn task_definition_against(
+    ecs: &aws_sdk_ecs::Client,
+    td: &crate::definitions::TaskDefinition,
+    found: TaskDefinitionFound<'_>,
+    config: &str,
+    target: &str,
+) -> Result<TaskDefinitionDiff, Error> {
+    let current = found.current;
+    let file = format!("task definition {} ({})", td.family(), td.path.display());
     // The deploy's own test: the running revision was registered from exactly this file (or is the
     // revision asked for). The deploy keeps it, so there is nothing to show.
-    if let Some(arn) = &p.remote.unchanged_task_definition {
+    if let Some(arn) = found.unchanged {
         return Ok(TaskDefinitionDiff {
             changed: false,
             unified_diff: String::new(),
-            current: Some(arn.clone()),
-            wanted: match &p.remote.existing_task_definition {
-                Some(_) => arn.clone(),
+            current: Some(arn.to_string()),
+            wanted: match found.existing {
+                Some(_) => arn.to_string(),
                 None => file,
             },
             note: None,
         });
     }
-    let (wanted_json, wanted, new_label) = match &p.remote.existing_task_definition {
+    let (wanted_json, wanted, new_label) = match found.existing {
         Some(arn) => (
-            describe(p, arn).await?,
-            arn.clone(),
+            describe(ecs, arn).await?,
+            arn.to_string(),
             format!("{config}: task definition {}", short_arn(arn)),
         ),
         None => {
-            let json = codec::encode(&plan.task_definition.input)
-                .unwrap_or_else(|_| plan.task_definition.json.clone());
+            let json = codec::encode(&td.input).unwrap_or_else(|_| td.json.clone());
             (json, file.clone(), format!("{config}: {file}"))
         }
     };
     let (current_text, old_label) = match current {
         Some(arn) => (
-            normalize::pretty(&normalize::task_definition(&describe(p, arn).await?)),
+            normalize::pretty(&normalize::task_definition(&describe(ecs, arn).await?)),
             format!("current: task definition {}", short_arn(arn)),
         ),
         None => (
@@ -229,7 +251,7 @@ async fn task_definition_diff(
     let wanted_text = normalize::pretty(&normalize::task_definition(&wanted_json));
     let unified_diff = unified(&current_text, &wanted_text, &old_label, &new_label);
     let note = match (current, unified_diff.is_empty()) {
-        (Some(arn), true) if p.remote.existing_task_definition.is_some() => Some(format!(
+        (Some(arn), true) if found.existing.is_some() => Some(format!(
             "{} has the same fields as {}: a deploy would deploy it all the same",
             short_arn(&wanted),
             short_arn(arn)
@@ -251,10 +273,8 @@ async fn task_definition_diff(
 }
 
 /// A registered task definition as API JSON, with its tags.
-async fn describe(p: &Prepared, arn: &str) -> Result<Value, Error> {
-    let out = p
-        .aws
-        .ecs
+async fn describe(ecs: &aws_sdk_ecs::Client, arn: &str) -> Result<Value, Error> {
+    let out = ecs
         .describe_task_definition()
         .task_definition(arn)
         .include(TaskDefinitionField::Tags)

@@ -1,8 +1,9 @@
 //! `kirikae diff`: what a deploy would change, field by field, against what runs — the task definition as
-//! a unified diff, the deployment group, the service, the AppSpec inputs. The same files, flags and
-//! read-only checks as `deploy --dry-run`; nothing is changed. The diff goes to stdout (colour only on a
-//! terminal, never with NO_COLOR), messages to stderr. Exit status as diff(1)'s: 0 nothing would change,
-//! 1 something would, 2 an error (bad input, a failed check, AWS unreachable).
+//! a unified diff, the deployment group, the service, the AppSpec inputs (a `codedeploy:` config), or
+//! the task definition, the deployment settings and the service (an `ecs:` config). The same files,
+//! flags and read-only checks as `deploy --dry-run`; nothing is changed. The diff goes to stdout (colour
+//! only on a terminal, never with NO_COLOR), messages to stderr. Exit status as diff(1)'s: 0 nothing
+//! would change, 1 something would, 2 an error (bad input, a failed check, AWS unreachable).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -12,6 +13,7 @@ use kirikae_engine::Error;
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::Connection;
 use kirikae_engine::deploy;
+use kirikae_engine::diff::native::NativeDiff;
 use kirikae_engine::diff::{self, Diff};
 use kirikae_engine::plan::{self, DeployFlags};
 use serde_json::{Value, json};
@@ -47,20 +49,17 @@ pub async fn run(args: Args) -> ExitCode {
                 if args.output == Output::Text {
                     print!("{}", paint_diff(&d.text(), colour_out));
                 }
-                for w in &d.warnings {
+                for w in d.warnings() {
                     eprintln!("{} {w}", paint.yellow("warning:"));
                 }
-                for note in [&d.task_definition.note, &d.appspec.note]
-                    .into_iter()
-                    .flatten()
-                {
+                for note in d.notes() {
                     eprintln!("{} {note}", paint.dim("note:"));
                 }
                 eprintln!("{}", d.summary());
-                if d.changed {
+                if d.changed() {
                     worst = worst.worst(Status::Failure);
                 }
-                let mut doc = serde_json::to_value(&d).expect("a diff serialises");
+                let mut doc = d.json();
                 doc["error"] = Value::Null;
                 docs.push(doc);
             }
@@ -86,24 +85,78 @@ pub async fn run(args: Args) -> ExitCode {
     worst.into()
 }
 
+/// One config's diff, on either controller.
+enum Compared {
+    CodeDeploy(Diff),
+    Native(NativeDiff),
+}
+
+impl Compared {
+    fn text(&self) -> String {
+        match self {
+            Compared::CodeDeploy(d) => d.text(),
+            Compared::Native(d) => d.text(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        match self {
+            Compared::CodeDeploy(d) => d.summary(),
+            Compared::Native(d) => d.summary(),
+        }
+    }
+
+    fn changed(&self) -> bool {
+        match self {
+            Compared::CodeDeploy(d) => d.changed,
+            Compared::Native(d) => d.changed,
+        }
+    }
+
+    fn warnings(&self) -> &[String] {
+        match self {
+            Compared::CodeDeploy(d) => &d.warnings,
+            Compared::Native(d) => &d.warnings,
+        }
+    }
+
+    fn notes(&self) -> Vec<&String> {
+        match self {
+            Compared::CodeDeploy(d) => [&d.task_definition.note, &d.appspec.note]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Compared::Native(d) => d.task_definition.note.iter().chain(&d.notes).collect(),
+        }
+    }
+
+    /// The diff as JSON, with the controller it was compared for.
+    fn json(&self) -> Value {
+        match self {
+            Compared::CodeDeploy(d) => {
+                let mut doc = serde_json::to_value(d).expect("a diff serialises");
+                doc["controller"] = json!("CODE_DEPLOY");
+                doc
+            }
+            Compared::Native(d) => serde_json::to_value(d).expect("a diff serialises"),
+        }
+    }
+}
+
 /// One config: the plan, the same read-only checks as `deploy --dry-run`, then the comparison.
 async fn compare(
     path: &Path,
     flags: &DeployFlags,
     templater: &Templater,
     connection: &Connection,
-) -> Result<Diff, Error> {
-    if kirikae_engine::native::plan::build(path, flags, templater)?.is_some() {
-        return Err(kirikae_engine::ConfigError::in_file(
-            path,
-            "kirikae diff is not implemented on the ECS controller yet (this config has an `ecs:` block)",
-        )
-        .hint("kirikae verify runs the checks; kirikae deploy --dry-run says what a deploy would do")
-        .into());
+) -> Result<Compared, Error> {
+    if let Some(plan) = kirikae_engine::native::plan::build(path, flags, templater)? {
+        let prepared = kirikae_engine::native::prepare(plan, connection).await?;
+        return diff::native::diff(&prepared).await.map(Compared::Native);
     }
     let plan = plan::build(path, flags, templater)?;
     let prepared = deploy::prepare(plan, connection).await?;
-    diff::diff(&prepared).await
+    diff::diff(&prepared).await.map(Compared::CodeDeploy)
 }
 
 /// Colours a diff by line: headers bold, hunk ranges blue, removals red, additions green.
