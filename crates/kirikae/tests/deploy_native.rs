@@ -543,7 +543,7 @@ async fn verify_shows_the_native_checks_and_changes_nothing() {
         "{stderr}"
     );
 
-    // A dry run says what a deploy would do; diff is not there yet on this controller.
+    // A dry run says what a deploy would do; diff shows it (tests/diff_native.rs has the rest).
     let run = native(&stack).deploy(&["--dry-run", "--output", "json"]);
     run.assert_exit(0).assert_says(&[
         "would create service demo/web with the ECS controller",
@@ -556,9 +556,15 @@ async fn verify_shows_the_native_checks_and_changes_nothing() {
         .arg(project.path("kirikae.yml"))
         .output()
         .expect("run kirikae diff");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not implemented on the ECS controller"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("a deploy would create service demo/web with the ECS controller"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
