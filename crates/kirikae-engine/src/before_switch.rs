@@ -218,6 +218,19 @@ pub async fn run(
     }
 }
 
+/// A deploy's step before the switch, whichever controller switches.
+pub(crate) struct Before<'a> {
+    pub aws: &'a crate::connection::Clients,
+    pub cluster: &'a str,
+    pub before_switch: &'a BeforeSwitch,
+    pub service_definition: &'a ServiceDefinition,
+    /// The run's --timeout (or its default): the task is waited for no longer than the deployment.
+    pub timeout: std::time::Duration,
+    pub poll_interval: std::time::Duration,
+    /// What stays as it was when the task does not pass (`no deployment was created: …`).
+    pub nothing: String,
+}
+
 /// The run's step before the deployment (or new service) is created: runs the config's task, if any,
 /// and records it in `changes`. `Ok(None)`: it passed (or there is none), go on; `Ok(Some(..))`: the run
 /// ends here, with this result and message, nothing switched; `Err`: RunTask failed (nothing ran).
@@ -232,22 +245,6 @@ pub(crate) async fn before_creating(
     let Some(b) = &p.plan.before_switch else {
         return Ok(None);
     };
-    // Bounded by the run's --timeout (or its default), like the wait that follows.
-    let deadline = tokio::time::Instant::now() + p.timeout();
-    let mut poller = Poller::new(observer, interrupt, deadline, p.plan.wait.poll_interval);
-    let ran = run(
-        &p.aws,
-        &Run {
-            cluster: &p.plan.cluster,
-            task_definition_arn: td_arn,
-            before_switch: b,
-            service_definition: &p.plan.service_definition,
-            run_id,
-        },
-        &mut poller,
-    )
-    .await?;
-    changes.before_switch = Some(ran.report().clone());
     let nothing = match &p.remote.service {
         ServiceState::Active {
             task_definition, ..
@@ -264,6 +261,44 @@ pub(crate) async fn before_creating(
             p.plan.cluster, p.plan.service
         ),
     };
+    let before = Before {
+        aws: &p.aws,
+        cluster: &p.plan.cluster,
+        before_switch: b,
+        service_definition: &p.plan.service_definition,
+        timeout: p.timeout(),
+        poll_interval: p.plan.wait.poll_interval,
+        nothing,
+    };
+    before_switching(&before, td_arn, run_id, changes, observer, interrupt).await
+}
+
+/// [`before_creating`] for either controller: runs the task and says how the run goes on.
+pub(crate) async fn before_switching(
+    before: &Before<'_>,
+    td_arn: &str,
+    run_id: &str,
+    changes: &mut Changes,
+    observer: &dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Option<(Res, String)>, Error> {
+    // Bounded by the run's --timeout (or its default), like the wait that follows.
+    let deadline = tokio::time::Instant::now() + before.timeout;
+    let mut poller = Poller::new(observer, interrupt, deadline, before.poll_interval);
+    let ran = run(
+        before.aws,
+        &Run {
+            cluster: before.cluster,
+            task_definition_arn: td_arn,
+            before_switch: before.before_switch,
+            service_definition: before.service_definition,
+            run_id,
+        },
+        &mut poller,
+    )
+    .await?;
+    changes.before_switch = Some(ran.report().clone());
+    let nothing = &before.nothing;
     Ok(match ran {
         Ran::Passed(_) => None,
         Ran::Failed(r) => Some((Res::Failed, format!("{}; {nothing}", r.said()))),
@@ -283,7 +318,26 @@ pub async fn check_revision(
     remote: &crate::preflight::Remote,
     aws: &crate::connection::Clients,
 ) -> Result<(), Error> {
-    let (Some(b), Some(arn)) = (&plan.before_switch, &remote.existing_task_definition) else {
+    check_revision_of(
+        &plan.config_path,
+        plan.before_switch.as_ref(),
+        &plan.service_definition,
+        remote.existing_task_definition.as_deref(),
+        aws,
+    )
+    .await
+}
+
+/// [`check_revision`] for either controller: the config's `before_switch:`, its service definition and
+/// the revision already in AWS that the run deploys (if any).
+pub async fn check_revision_of(
+    config_path: &std::path::Path,
+    before_switch: Option<&BeforeSwitch>,
+    service_definition: &ServiceDefinition,
+    existing_task_definition: Option<&str>,
+    aws: &crate::connection::Clients,
+) -> Result<(), Error> {
+    let (Some(b), Some(arn)) = (before_switch, existing_task_definition) else {
         return Ok(());
     };
     let out = aws
@@ -300,12 +354,12 @@ pub async fn check_revision(
         .iter()
         .filter_map(|c| c.name())
         .collect();
-    let container = b.container_name(&plan.service_definition);
+    let container = b.container_name(service_definition);
     if names.contains(&container) {
         return Ok(());
     }
     Err(crate::error::ConfigError::in_file(
-        &plan.config_path,
+        config_path,
         format!(
             "task definition {} has no container `{container}` to run the task in (it has: {})",
             crate::deploy::short_arn(arn),

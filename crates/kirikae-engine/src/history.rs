@@ -7,11 +7,18 @@
 //! shown, one GetApplicationRevision per distinct revision and one DescribeTaskDefinition per distinct
 //! task definition. CodeDeploy does not document the order ListDeployments answers in, so every
 //! deployment of the group is read and sorted by creation time.
+//!
+//! On the ECS controller ([`list_native`]) the same entries come from the service's deployments:
+//! ListServiceDeployments (every page), DescribeServiceDeployments and DescribeServiceRevisions (20 at
+//! a time), DescribeTaskDefinition for images a revision does not list, and who started each from the
+//! records on the service (ListTagsForResource, [`crate::audit::ServiceTag`]).
 
 use std::collections::HashMap;
 
 use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsError;
 use aws_sdk_codedeploy::types::{DeploymentCreator, DeploymentInfo, RevisionLocation};
+use aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsError;
+use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentBrief, ServiceRevision};
 use serde::Serialize;
 
 use crate::audit::Record;
@@ -52,6 +59,8 @@ pub struct Entry {
     pub from: String,
     /// The record as kirikae wrote it (caller ARN, kirikae version, CI context).
     pub audit: Option<Record>,
+    /// The kirikae version that started it (the record's, on either controller).
+    pub kirikae_version: Option<String>,
     pub rollback: Option<Rollback>,
     /// CodeDeploy's error, when it failed.
     pub error: Option<String>,
@@ -175,6 +184,7 @@ fn entry(d: &DeploymentInfo, now: f64) -> Entry {
         run_id: run_id(description).filter(|_| !by_codedeploy),
         who: started_by.who,
         from: started_by.from,
+        kirikae_version: started_by.audit.as_ref().map(|a| a.version.clone()),
         audit: started_by.audit,
         rollback,
         error: d
@@ -182,6 +192,198 @@ fn entry(d: &DeploymentInfo, now: f64) -> Entry {
             .and_then(|e| e.message())
             .map(str::to_string),
     }
+}
+
+/// The ECS-native service's deployments, newest first, at most `limit`, in the same entries. A
+/// service that does not exist has none.
+pub async fn list_native(
+    aws: &Clients,
+    cluster: &str,
+    service: &str,
+    limit: usize,
+) -> Result<Vec<Entry>, Error> {
+    let mut briefs = Vec::new();
+    let mut token = None;
+    loop {
+        let out = match aws
+            .ecs
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .set_next_token(token)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(
+                        ListServiceDeploymentsError::ServiceNotFoundException(_)
+                            | ListServiceDeploymentsError::ClusterNotFoundException(_)
+                    )
+                ) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(failed("ecs:ListServiceDeployments", e)),
+        };
+        briefs.extend(out.service_deployments().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let created = |d: &ServiceDeploymentBrief| d.created_at().map_or(0.0, |t| t.as_secs_f64());
+    briefs.sort_by(|a, b| created(b).total_cmp(&created(a)));
+    briefs.truncate(limit);
+    let arns: Vec<String> = briefs
+        .iter()
+        .filter_map(|b| b.service_deployment_arn().map(str::to_string))
+        .collect();
+    let mut deployments = Vec::new();
+    for chunk in arns.chunks(20) {
+        let out = aws
+            .ecs
+            .describe_service_deployments()
+            .set_service_deployment_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| failed("ecs:DescribeServiceDeployments", e))?;
+        deployments.extend(out.service_deployments().iter().cloned());
+    }
+    deployments.sort_by(|a, b| {
+        let at = |d: &ServiceDeployment| d.created_at().map_or(0.0, |t| t.as_secs_f64());
+        at(b).total_cmp(&at(a))
+    });
+    let revision_arns: Vec<String> = deployments
+        .iter()
+        .filter_map(|d| d.target_service_revision()?.arn().map(str::to_string))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut revisions: HashMap<String, ServiceRevision> = HashMap::new();
+    for chunk in revision_arns.chunks(20) {
+        let out = aws
+            .ecs
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| failed("ecs:DescribeServiceRevisions", e))?;
+        for r in out.service_revisions() {
+            if let Some(arn) = r.service_revision_arn() {
+                revisions.insert(arn.to_string(), r.clone());
+            }
+        }
+    }
+    // Who started each, from the records on the service (best effort: history shows what it can).
+    let tags = match deployments.first().and_then(|d| d.service_arn()) {
+        Some(service_arn) => crate::audit::service_tags(aws, service_arn)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!("who started the service deployments cannot be read: {e}");
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    let mut images = Revisions::default();
+    let now = crate::progress::now_epoch();
+    let mut entries = Vec::new();
+    for d in &deployments {
+        let revision = d
+            .target_service_revision()
+            .and_then(|r| r.arn())
+            .and_then(|arn| revisions.get(arn));
+        let arn = d.service_deployment_arn().unwrap_or_default();
+        let tag = tags
+            .iter()
+            .find(|t| t.deployment_id == crate::audit::deployment_id(arn));
+        let mut entry = native_entry(d, revision, tag, now);
+        if entry.images.is_empty()
+            && let Some(td) = &entry.task_definition_arn
+        {
+            entry.images = images.images(aws, td).await;
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// What one service deployment (with its target revision and its record) says of itself.
+fn native_entry(
+    d: &ServiceDeployment,
+    revision: Option<&ServiceRevision>,
+    tag: Option<&crate::audit::ServiceTag>,
+    now: f64,
+) -> Entry {
+    let secs = |t: Option<&aws_sdk_ecs::primitives::DateTime>| t.map(|t| t.as_secs_f64());
+    let status = d
+        .status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let ongoing = d
+        .status()
+        .is_some_and(|s| crate::native::preflight::ONGOING.contains(s));
+    let created_at = secs(d.created_at());
+    let completed_at = secs(d.finished_at()).or(secs(d.stopped_at()));
+    let began = secs(d.started_at()).or(created_at);
+    let duration_seconds = match (began, completed_at) {
+        (Some(b), Some(e)) => Some((e - b).max(0.0)),
+        (Some(b), None) if ongoing => Some((now - b).max(0.0)),
+        _ => None,
+    };
+    let task_definition_arn = revision
+        .and_then(|r| r.task_definition())
+        .map(str::to_string);
+    let images = revision
+        .map(|r| {
+            r.container_images()
+                .iter()
+                .map(|c| Image {
+                    container: c.container_name().unwrap_or_default().to_string(),
+                    image: c.image().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let rollback = d.rollback().map(|r| Rollback {
+        rolled_back_by: None,
+        rolls_back: None,
+        message: Some(match (r.reason(), r.service_revision_arn()) {
+            (Some(why), Some(to)) => format!("{why} (back to revision {})", deployment_id(to)),
+            (Some(why), None) => why.to_string(),
+            (None, Some(to)) => format!("back to revision {}", deployment_id(to)),
+            (None, None) => "rolled back".to_string(),
+        }),
+    });
+    let started_by = crate::native::prepare::started_by(tag);
+    let failed = status.contains("ROLLBACK") || status == "STOPPED";
+    Entry {
+        deployment_id: d.service_deployment_arn().unwrap_or_default().to_string(),
+        status,
+        creator: None,
+        created_at,
+        completed_at,
+        duration_seconds,
+        task_definition: task_definition_arn
+            .as_deref()
+            .map(|a| crate::deploy::short_arn(a).to_string()),
+        task_definition_arn,
+        images,
+        started_by_kirikae: tag.is_some(),
+        run_id: tag.map(|t| t.run_id.clone()),
+        who: started_by.who,
+        from: started_by.from,
+        audit: None,
+        kirikae_version: tag.map(|t| t.version.clone()),
+        rollback,
+        error: d.status_reason().filter(|_| failed).map(str::to_string),
+    }
+}
+
+fn deployment_id(arn: &str) -> &str {
+    crate::audit::deployment_id(arn)
 }
 
 /// Who started a deployment and from where, as its record says.

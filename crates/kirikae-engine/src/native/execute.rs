@@ -1,5 +1,6 @@
-//! The flow of one native deploy: task definition, CreateService or UpdateService, then following the
-//! service deployment that call started ([`crate::watch::native`]) to an [`ending`](super::ending).
+//! The flow of one native deploy: the deploy lock, task definition, `before_switch:` task, CreateService
+//! or UpdateService and the deployment's audit record, then following the service deployment that call
+//! started ([`crate::watch::native`]) to an [`ending`](super::ending).
 //! Before the service deployment exists a failed step ends the run with what was changed so far (exit
 //! 1); from then on every ending is an outcome with its ARN and what AWS is doing now.
 
@@ -7,15 +8,25 @@ use tokio::time::Instant;
 
 use super::ending;
 use super::prepare::NativePrepared;
+use crate::audit::Record;
 use crate::deploy::ending::{Changes, Facts};
 use crate::deploy::short_arn;
 use crate::interrupt::Interrupt;
+use crate::lock::{self, Lock, Taken};
 use crate::notify::Start;
 use crate::outcome::{Outcome, Result as Res};
 use crate::plan::WaitMode;
 use crate::progress::{Event, Observer, now_epoch};
 use crate::watch::Poller;
 use crate::watch::native::{self as follow, Until};
+
+/// What the mutating steps came to.
+enum Created {
+    /// Nothing to follow: the run ends here, with this result and message.
+    Nothing(Res, String),
+    /// The service deployment our CreateService / UpdateService started.
+    Deployment(String),
+}
 
 impl NativePrepared {
     fn facts(&self, interrupt: &Interrupt) -> Facts {
@@ -34,11 +45,47 @@ impl NativePrepared {
         }
     }
 
-    /// Changes AWS and (unless `--no-wait`) follows the service deployment to its end. Always an
-    /// outcome; the finish notification is sent with it.
+    /// Changes AWS and (unless `--no-wait`) follows the service deployment to its end. Who and from
+    /// where is gathered first; then the deploy lock ([`crate::lock`], shared with CodeDeploy), which
+    /// may wait (`--wait-for-active`) and check again. Always an outcome; the finish notification is
+    /// sent with it.
     pub async fn execute(self, observer: &dyn Observer, interrupt: &Interrupt) -> Outcome {
-        let start = Instant::now();
         let run_id = uuid::Uuid::new_v4().to_string();
+        let audit = Record::gather(&self.aws).await;
+        let mut facts = self.facts(interrupt);
+        let notifier = self.notifier.clone();
+        let (this, lock) = match lock::take(self, &run_id, &audit, observer, interrupt).await {
+            Taken::Held(p, lock) => (*p, lock),
+            not_taken => {
+                facts.interrupt_code = interrupt.exit_code();
+                let outcome = match not_taken {
+                    Taken::Refused(e) => facts.failed(&e, None),
+                    Taken::TimedOut(message) => facts.before_deployment(Res::TimedOut, message),
+                    _ => facts.before_deployment(
+                        Res::Interrupted,
+                        "interrupted while waiting for the deploy lock; nothing was changed".into(),
+                    ),
+                };
+                notifier.finished(&outcome, observer).await;
+                return outcome;
+            }
+        };
+        this.execute_locked(&run_id, &audit, lock, observer, interrupt)
+            .await
+    }
+
+    /// [`Self::execute`] holding the deploy lock, released once the service deployment exists (and its
+    /// record is written) or the run ends before it.
+    async fn execute_locked(
+        self,
+        run_id: &str,
+        audit: &Record,
+        lock: Option<Lock>,
+        observer: &dyn Observer,
+        interrupt: &Interrupt,
+    ) -> Outcome {
+        // The wait starts now: time spent queueing for the lock is not taken from --timeout.
+        let start = Instant::now();
         let mut facts = self.facts(interrupt);
         for warning in &self.remote.warnings {
             observer.on_event(&Event::Warning {
@@ -46,34 +93,16 @@ impl NativePrepared {
             });
         }
         let created = self
-            .create(&mut facts.changes, &run_id, observer, interrupt)
+            .create(&mut facts.changes, run_id, audit, observer, interrupt)
             .await;
+        if let Some(lock) = lock {
+            lock.release(observer).await;
+        }
         facts.interrupt_code = interrupt.exit_code();
         let outcome = match created {
             Err(e) => facts.failed(&e, None),
-            Ok(None) => {
-                let msg = if interrupt.is_raised() {
-                    "interrupted before the service was created or updated".to_string()
-                } else {
-                    format!(
-                        "nothing to deploy: {}/{} already runs {} with these settings (--force deploys it again)",
-                        self.plan.cluster,
-                        self.plan.service,
-                        facts
-                            .changes
-                            .task_definition_arn
-                            .as_deref()
-                            .map_or("this task definition", short_arn)
-                    )
-                };
-                let result = if interrupt.is_raised() {
-                    Res::Interrupted
-                } else {
-                    Res::Succeeded
-                };
-                facts.before_deployment(result, msg)
-            }
-            Ok(Some(arn)) => {
+            Ok(Created::Nothing(result, message)) => facts.before_deployment(result, message),
+            Ok(Created::Deployment(arn)) => {
                 self.announce(&facts, &arn, observer).await;
                 match &self.plan.wait.mode {
                     WaitMode::NoWait => {
@@ -116,28 +145,58 @@ impl NativePrepared {
         outcome
     }
 
-    /// The mutating steps; `None` when there is nothing to deploy (or an interrupt came first).
+    /// The mutating steps, up to the service deployment and its record.
     async fn create(
         &self,
         changes: &mut Changes,
         run_id: &str,
+        audit: &Record,
         observer: &dyn Observer,
         interrupt: &Interrupt,
-    ) -> Result<Option<String>, crate::Error> {
+    ) -> Result<Created, crate::Error> {
         if self.up_to_date && !self.plan.force {
             changes.task_definition_arn = self.remote.unchanged_task_definition.clone();
-            return Ok(None);
+            return Ok(Created::Nothing(
+                Res::Succeeded,
+                format!(
+                    "nothing to deploy: {}/{} already runs {} with these settings (--force deploys it again)",
+                    self.plan.cluster,
+                    self.plan.service,
+                    changes
+                        .task_definition_arn
+                        .as_deref()
+                        .map_or("this task definition", short_arn)
+                ),
+            ));
         }
+        let interrupted = || {
+            Created::Nothing(
+                Res::Interrupted,
+                "interrupted before the service was created or updated".into(),
+            )
+        };
         let td_arn = self.task_definition(changes, observer).await?;
         if interrupt.is_raised() {
-            return Ok(None);
+            return Ok(interrupted());
         }
-        let arn = if self.remote.live.is_none() {
+        // For a new service too: its first tasks must find what the task prepares (the migration).
+        if let Some((result, message)) = self
+            .before_switch(&td_arn, run_id, changes, observer, interrupt)
+            .await?
+        {
+            return Ok(Created::Nothing(result, message));
+        }
+        if interrupt.is_raised() {
+            return Ok(interrupted());
+        }
+        let started = if self.remote.live.is_none() {
             self.create_service(&td_arn, run_id, changes, observer)
                 .await?
         } else {
             self.update_service(&td_arn, changes, observer).await?
         };
+        self.record(&started, run_id, audit, observer).await;
+        let arn = started.deployment_arn;
         observer.on_event(&Event::DeploymentCreated {
             deployment_id: arn.clone(),
             console_url: ending::console_url(
@@ -147,7 +206,7 @@ impl NativePrepared {
             ),
             task_definition: td_arn,
         });
-        Ok(Some(arn))
+        Ok(Created::Deployment(arn))
     }
 
     /// The start notification, once the service deployment runs.

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::config::{self, EcsSection};
+use crate::config::before_switch::BeforeSwitch;
 use crate::config::{Notifications, Templater};
 use crate::definitions::{ServiceDefinition, TaskDefinition};
 use crate::error::ConfigError;
@@ -30,8 +31,8 @@ struct NativeConfigFile {
     notifications: Notifications,
     /// Read only to refuse it: the gate is not implemented on the ECS controller yet.
     gate: Option<Value>,
-    /// Read only to refuse it: the task before the switch is not implemented on the ECS controller yet.
-    before_switch: Option<Value>,
+    /// A one-off task with the new task definition before UpdateService / CreateService.
+    before_switch: Option<BeforeSwitch>,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -65,6 +66,9 @@ pub struct NativePlan {
     pub wait: WaitOptions,
     pub sync_desired_count: bool,
     pub notifications: Notifications,
+    /// `before_switch:`: a one-off task with the new task definition that must exit 0 before
+    /// UpdateService / CreateService ([`crate::before_switch`]).
+    pub before_switch: Option<BeforeSwitch>,
 }
 
 impl NativePlan {
@@ -176,13 +180,6 @@ fn from_file(
         )
         .hint("remove `gate:`; a `pause: true` hook at PRE_PRODUCTION_TRAFFIC_SHIFT holds production traffic until kirikae promote"));
     }
-    if cfg.before_switch.is_some() {
-        return Err(err(
-            "before_switch",
-            "not implemented on the ECS controller yet: the task before the switch runs before CodeDeploy deployments only".into(),
-        )
-        .hint("remove `before_switch:` and run the task first (aws ecs run-task), or keep the service on CodeDeploy for now"));
-    }
     if let Err((field, message, hint)) = config::check(&cfg.ecs) {
         let mut e = err(&field, message);
         if let Some(h) = hint {
@@ -229,6 +226,9 @@ fn from_file(
         td.set_image(container, image)?;
     }
     crate::plan::check_container(&td, &sd)?;
+    if let Some(b) = &cfg.before_switch {
+        crate::config::before_switch::check(path, b, &td, &sd)?;
+    }
     crate::plan::check_notifications(path, &cfg.notifications)?;
     let wait = check_wait(path, &flags.wait, &cfg.ecs)?;
     for (flag, policy) in [
@@ -242,13 +242,6 @@ fn from_file(
             )
             .hint("leave it (the default), then kirikae rollback -c FILE"));
         }
-    }
-    if flags.wait.wait_for_active {
-        return Err(ConfigError::new(
-            "--wait-for-active",
-            "not implemented on the ECS controller yet",
-        )
-        .hint("follow the running deployment with kirikae watch, then deploy"));
     }
     if flags.wait.auto_promote_after.is_some() {
         return Err(ConfigError::new(
@@ -269,6 +262,7 @@ fn from_file(
         wait,
         sync_desired_count: cfg.sync_desired_count,
         notifications: cfg.notifications,
+        before_switch: cfg.before_switch,
     })
 }
 

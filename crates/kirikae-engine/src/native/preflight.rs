@@ -228,7 +228,8 @@ pub async fn check_noting(
 
     role(plan, aws, passed, &mut warnings).await?;
 
-    if matches!(service, NativeService::Active { .. }) {
+    // With --wait-for-active, a running one is waited for under the deploy lock instead.
+    if matches!(service, NativeService::Active { .. }) && !plan.wait.wait_for_active {
         no_deployment_running(plan, aws).await?;
         passed.push(format!(
             "no service deployment is running on {}/{}",
@@ -582,32 +583,10 @@ pub(crate) async fn alarms(
 }
 
 async fn no_deployment_running(plan: &NativePlan, aws: &Clients) -> Result<(), Error> {
-    let out = aws
-        .ecs
-        .list_service_deployments()
-        .cluster(&plan.cluster)
-        .service(&plan.service)
-        .set_status(Some(ONGOING.to_vec()))
-        .send()
-        .await
-        .map_err(|e| failed("ecs:ListServiceDeployments", e))?;
-    if let Some(d) = out.service_deployments().first() {
-        let arn = d.service_deployment_arn().unwrap_or_default();
-        return Err(Error::Conflict {
-            message: format!(
-                "service deployment {arn} is {} on {}/{}; kirikae starts no second one",
-                d.status().map_or("running", |s| s.as_str()),
-                plan.cluster,
-                plan.service
-            ),
-            hint: Some(format!(
-                "follow it: kirikae watch -c {} (or stop it: kirikae rollback -c {})",
-                plan.config_path.display(),
-                plan.config_path.display()
-            )),
-        });
+    match super::prepare::active_deployment(aws, plan).await? {
+        Some(active) => Err(super::prepare::active_refusal(plan, &active)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 async fn task_definition(aws: &Clients, which: &str, flag: &str) -> Result<String, Error> {

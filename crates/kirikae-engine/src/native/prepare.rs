@@ -65,6 +65,14 @@ pub async fn verify(
 /// [`prepare`] with clients already built.
 pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepared, Error> {
     let remote = preflight::check(&plan, &aws).await?;
+    crate::before_switch::check_revision_of(
+        &plan.config_path,
+        plan.before_switch.as_ref(),
+        &plan.service_definition,
+        remote.existing_task_definition.as_deref(),
+        &aws,
+    )
+    .await?;
     let desired = settings::desired(&plan, &remote, remote.live.as_ref())?;
     let up_to_date = remote.unchanged_task_definition.is_some()
         && remote

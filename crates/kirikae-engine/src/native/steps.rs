@@ -1,16 +1,27 @@
-//! The mutating steps of a native deploy, in order: the task definition, then CreateService (ECS
-//! controller) or UpdateService; and finding *the* service deployment our call started — by what the
-//! call answered (`currentServiceDeployment`, else the revision of its PRIMARY deployment), never by
-//! waiting for the service to look stable.
+//! The mutating steps of a native deploy, in order: the task definition, the `before_switch:` task
+//! (shared with CodeDeploy, [`crate::before_switch`]), then CreateService (ECS controller) or
+//! UpdateService; finding *the* service deployment our call started — by what the call answered
+//! (`currentServiceDeployment`, else the revision of its PRIMARY deployment), never by waiting for the
+//! service to look stable; and its audit record, a tag on the service ([`crate::audit::ServiceTag`]).
 
 use aws_sdk_ecs::types::Service;
 
 use super::prepare::NativePrepared;
+use crate::audit::{self, Record, ServiceTag};
 use crate::aws::failed;
+use crate::before_switch::{self, Before};
 use crate::deploy::ending::Changes;
 use crate::deploy::{register, short_arn};
 use crate::error::Error;
-use crate::progress::{Event, Observer};
+use crate::interrupt::Interrupt;
+use crate::outcome::Result as Res;
+use crate::progress::{Event, Observer, now_epoch};
+
+/// What CreateService / UpdateService started.
+pub(super) struct Started {
+    pub service_arn: Option<String>,
+    pub deployment_arn: String,
+}
 
 impl NativePrepared {
     pub(super) async fn task_definition(
@@ -41,7 +52,7 @@ impl NativePrepared {
         run_id: &str,
         changes: &mut Changes,
         observer: &dyn Observer,
-    ) -> Result<String, Error> {
+    ) -> Result<Started, Error> {
         let i = self.desired.clone();
         observer.on_event(&Event::ServiceCreating {
             service: self.plan.service.clone(),
@@ -90,7 +101,7 @@ impl NativePrepared {
                 self.plan.ecs.strategy.as_str()
             ),
         });
-        self.started_by(out.service()).await
+        self.started(out.service()).await
     }
 
     /// UpdateService to the task definition and the `ecs:` block's settings; returns the service
@@ -100,7 +111,7 @@ impl NativePrepared {
         td_arn: &str,
         changes: &mut Changes,
         observer: &dyn Observer,
-    ) -> Result<String, Error> {
+    ) -> Result<Started, Error> {
         let i = self.desired.clone();
         let desired_count = if self.plan.sync_desired_count {
             i.desired_count
@@ -150,7 +161,82 @@ impl NativePrepared {
                 self.plan.ecs.strategy.as_str()
             ),
         });
-        self.started_by(out.service()).await
+        self.started(out.service()).await
+    }
+
+    /// The service and the service deployment a CreateService / UpdateService answer says it started.
+    async fn started(&self, service: Option<&Service>) -> Result<Started, Error> {
+        let live = match &self.remote.service {
+            super::preflight::NativeService::Active { arn, .. } => Some(arn.clone()),
+            super::preflight::NativeService::Missing => None,
+        };
+        Ok(Started {
+            service_arn: service
+                .and_then(|s| s.service_arn())
+                .map(str::to_string)
+                .or(live),
+            deployment_arn: self.started_by(service).await?,
+        })
+    }
+
+    /// The `before_switch:` task with the new task definition, before the service changes: `Some` when
+    /// the run ends there (it failed, or kirikae stopped waiting for it), nothing switched.
+    pub(super) async fn before_switch(
+        &self,
+        td_arn: &str,
+        run_id: &str,
+        changes: &mut Changes,
+        observer: &dyn Observer,
+        interrupt: &Interrupt,
+    ) -> Result<Option<(Res, String)>, Error> {
+        let Some(b) = &self.plan.before_switch else {
+            return Ok(None);
+        };
+        let (cluster, service) = (&self.plan.cluster, &self.plan.service);
+        let nothing = match &self.remote.service {
+            super::preflight::NativeService::Active {
+                task_definition, ..
+            } => format!(
+                "no service deployment was started: {cluster}/{service} still runs {}",
+                task_definition.as_deref().map_or("what it ran", short_arn)
+            ),
+            super::preflight::NativeService::Missing => {
+                format!("service {cluster}/{service} was not created")
+            }
+        };
+        let before = Before {
+            aws: &self.aws,
+            cluster,
+            before_switch: b,
+            service_definition: &self.plan.service_definition,
+            timeout: self.timeout(),
+            poll_interval: self.plan.wait.poll_interval,
+            nothing,
+        };
+        before_switch::before_switching(&before, td_arn, run_id, changes, observer, interrupt).await
+    }
+
+    /// Who started the service deployment and from where, as a tag on its service. Best effort: the
+    /// deployment runs already, so a refused tag is a warning, not a failed deploy.
+    pub(super) async fn record(
+        &self,
+        started: &Started,
+        run_id: &str,
+        record: &Record,
+        observer: &dyn Observer,
+    ) {
+        let Some(service_arn) = &started.service_arn else {
+            return;
+        };
+        let tag = ServiceTag::new(&started.deployment_arn, now_epoch() as u64, run_id, record);
+        if let Err(e) = audit::write_service_tag(&self.aws, service_arn, &tag).await {
+            observer.on_event(&Event::Warning {
+                message: format!(
+                    "could not record who started {} on its service ({e}); kirikae history shows it as unknown",
+                    started.deployment_arn
+                ),
+            });
+        }
     }
 
     /// The service deployment a CreateService / UpdateService answer says it started: its

@@ -1,5 +1,6 @@
 //! `kirikae history`: the config's deployment group's deployments, newest first — what each deployed,
-//! who started it and from where, how long it ran, its rollback. Read-only. The table goes to stdout
+//! who started it and from where, how long it ran, its rollback. Read-only. For a config with an `ecs:`
+//! block, the service's service deployments (ECS controller), in the same table and JSON. The table goes to stdout
 //! (it is the command's data); `--output json` prints one document instead, and `$GITHUB_OUTPUT` gets
 //! the newest deployment's id and status.
 
@@ -10,6 +11,7 @@ use kirikae_engine::Error;
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::{Budget, Connection};
 use kirikae_engine::history::{self, Entry};
+use kirikae_engine::native::NativePlan;
 use kirikae_engine::plan::{self, DeployFlags};
 use serde_json::json;
 
@@ -47,22 +49,17 @@ pub struct Args {
 
 pub async fn run(args: Args) -> ExitCode {
     let report = Report::new(args.output == Output::Json);
-    let plan = match plan::build(
-        &args.config,
-        &DeployFlags::default(),
-        &Templater::from_process_env(),
-    ) {
+    let templater = Templater::from_process_env();
+    match kirikae_engine::native::plan::build(&args.config, &DeployFlags::default(), &templater) {
+        Ok(Some(native)) => return run_native(&args, &report, native).await,
+        Ok(None) => {}
+        Err(e) => return refused(&report, &Error::Config(e)),
+    }
+    let plan = match plan::build(&args.config, &DeployFlags::default(), &templater) {
         Ok(p) => p,
         Err(e) => return refused(&report, &Error::Config(e)),
     };
-    let connection = Connection {
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        budget: Budget::per_second(kirikae_engine::connection::DEFAULT_CALLS_PER_SECOND),
-        ..Connection::default()
-    };
-    let aws = match connection.connect(plan.region.as_deref()).await {
+    let aws = match connection(&args).connect(plan.region.as_deref()).await {
         Ok(aws) => aws,
         Err(e) => return refused(&report, &Error::Config(e)),
     };
@@ -78,10 +75,8 @@ pub async fn run(args: Args) -> ExitCode {
         Err(e) => return refused(&report, &e),
     };
     if args.output == Output::Text {
-        print!(
-            "{}",
-            table(&plan.application, &plan.deployment_group, &entries)
-        );
+        let name = format!("{}/{}", plan.application, plan.deployment_group);
+        print!("{}", table(&name, "deployments", &entries));
     }
     let newest = entries.first();
     report.write(vec![json!({
@@ -97,6 +92,44 @@ pub async fn run(args: Args) -> ExitCode {
     })])
 }
 
+/// The service deployments of a native service (a config with an `ecs:` block).
+async fn run_native(args: &Args, report: &Report, plan: NativePlan) -> ExitCode {
+    let aws = match connection(args).connect(plan.region.as_deref()).await {
+        Ok(aws) => aws,
+        Err(e) => return refused(report, &Error::Config(e)),
+    };
+    let entries =
+        match history::list_native(&aws, &plan.cluster, &plan.service, args.limit as usize).await {
+            Ok(e) => e,
+            Err(e) => return refused(report, &e),
+        };
+    let name = format!("{}/{}", plan.cluster, plan.service);
+    if args.output == Output::Text {
+        print!("{}", table(&name, "service deployments", &entries));
+    }
+    let newest = entries.first();
+    report.write(vec![json!({
+        "result": "history",
+        "exit_code": 0,
+        "controller": "ECS",
+        "cluster": plan.cluster,
+        "service": plan.service,
+        "deployment_id": newest.map(|e| e.deployment_id.clone()),
+        "status": newest.map(|e| e.status.clone()),
+        "deployments": entries,
+    })])
+}
+
+fn connection(args: &Args) -> Connection {
+    Connection {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        budget: Budget::per_second(kirikae_engine::connection::DEFAULT_CALLS_PER_SECOND),
+        ..Connection::default()
+    }
+}
+
 fn refused(report: &Report, e: &Error) -> ExitCode {
     render::error(e);
     let status = if e.is_config() {
@@ -107,19 +140,19 @@ fn refused(report: &Report, e: &Error) -> ExitCode {
     report.write(vec![error_doc(e, status)])
 }
 
-/// The human form: one block per deployment, newest first.
-fn table(application: &str, group: &str, entries: &[Entry]) -> String {
+/// The human form: one block per deployment, newest first. `name` is the group (or the service), `what`
+/// what its deployments are called.
+fn table(name: &str, what: &str, entries: &[Entry]) -> String {
     let mut out = String::new();
     if entries.is_empty() {
-        out.push_str(&format!(
-            "no deployments in {application}/{group} (the group may not exist yet)\n"
-        ));
+        out.push_str(&format!("no {what} in {name} (it may not exist yet)\n"));
         return out;
     }
+    let one = what.trim_end_matches('s');
     out.push_str(&format!(
-        "{} deployment{} of {application}/{group}, newest first\n",
+        "{} {} of {name}, newest first\n",
         entries.len(),
-        if entries.len() == 1 { "" } else { "s" }
+        if entries.len() == 1 { one } else { what }
     ));
     for e in entries {
         out.push('\n');
@@ -141,8 +174,8 @@ fn table(application: &str, group: &str, entries: &[Entry]) -> String {
         }
         out.push_str(&format!("  by        {}\n", e.who));
         out.push_str(&format!("  from      {}\n", e.from));
-        if let Some(a) = &e.audit {
-            out.push_str(&format!("  kirikae   {}\n", a.version));
+        if let Some(v) = &e.kirikae_version {
+            out.push_str(&format!("  kirikae   {v}\n"));
         } else if let Some(c) = &e.creator {
             out.push_str(&format!("  creator   {c}\n"));
         }
