@@ -285,8 +285,8 @@ async fn an_invalid_ecs_block_is_refused_with_nothing_changed() {
             ],
         ),
         (
-            native(&stack).config("/before_switch", json!({"command": ["exit", "0"]})),
-            &["before_switch", "not implemented on the ECS controller yet"],
+            native(&stack).config("/before_switch", json!({"command": []})),
+            &["before_switch.command", "must name the command to run"],
         ),
     ];
     for (project, says) in cases {

@@ -211,6 +211,17 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
         .output()
         .expect("run kirikae history");
     assert_eq!(out.status.code(), Some(0), "kirikae history");
+    // And the native service's: its service deployments, their revisions, who started each (the
+    // records on the service).
+    let history = native();
+    history.write();
+    let out = history
+        .kirikae("history")
+        .arg("-c")
+        .arg(history.dir.join("kirikae.yml"))
+        .output()
+        .expect("run kirikae history");
+    assert_eq!(out.status.code(), Some(0), "kirikae history (ecs:)");
 
     // kirikae init: on a service whose group has kirikae's default names, and on one whose application
     // is named otherwise (found by listing the applications and their groups).
