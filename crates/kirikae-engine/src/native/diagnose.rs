@@ -260,6 +260,7 @@ mod tests {
             created_at: None,
             finished_at: None,
             stages_seen: Vec::new(),
+            waits: Default::default(),
         };
         assert_eq!(
             failed_hooks(&snap, Some(&service())),

@@ -210,6 +210,7 @@ mod tests {
             created_at: Some(10.0),
             finished_at: Some(70.0),
             stages_seen: vec![("BAKE_TIME".into(), 20.0), ("CLEAN_UP".into(), 60.0)],
+            waits: Default::default(),
         }
     }
 

@@ -8,14 +8,18 @@
 //! ROLLBACK_IN_PROGRESS → ROLLBACK_SUCCESSFUL / ROLLBACK_FAILED) rather than in a second deployment as
 //! on CodeDeploy. So: running → (rolling back) → ended, or stopped waiting ([`Stop`]).
 
+use std::time::Duration;
+
 use aws_sdk_ecs::types::{DeploymentLifecycleHookStatus, ServiceDeploymentStatus};
 use serde::Serialize;
+use tokio::time::Instant;
 
+use super::pace::{self, NativeWaits};
 use super::{Poller, Stop};
 use crate::aws::{CallFailure, Healing, call_failure};
 use crate::connection::Clients;
 use crate::native::config::stage_order;
-use crate::progress::{Event, utc_clock};
+use crate::progress::{Event, now_epoch, utc_clock};
 use crate::wire;
 
 /// What the wait is for.
@@ -87,6 +91,9 @@ pub struct Snapshot {
     /// The stages kirikae saw, in order, with when it first saw each (epoch seconds, local clock): a
     /// stage shorter than a poll may be missing.
     pub stages_seen: Vec<(String, f64)>,
+    /// The bakes its configuration sets, for pacing the polls ([`pace::native_interval`]).
+    #[serde(skip)]
+    pub waits: NativeWaits,
 }
 
 impl Snapshot {
@@ -217,6 +224,25 @@ fn snapshot(d: &aws_sdk_ecs::types::ServiceDeployment) -> Snapshot {
         created_at: d.created_at().map(|t| t.as_secs_f64()),
         finished_at: d.finished_at().map(|t| t.as_secs_f64()),
         stages_seen: Vec::new(),
+        waits: waits_of(d),
+    }
+}
+
+/// The bake and the step bake of the deployment's configuration.
+fn waits_of(d: &aws_sdk_ecs::types::ServiceDeployment) -> NativeWaits {
+    let minutes =
+        |m: Option<i32>| m.map(|m| Duration::from_secs(u64::try_from(m).unwrap_or(0) * 60));
+    let config = d.deployment_configuration();
+    NativeWaits {
+        bake: minutes(config.and_then(|c| c.bake_time_in_minutes())),
+        step_bake: minutes(config.and_then(|c| {
+            c.linear_configuration()
+                .and_then(|l| l.step_bake_time_in_minutes())
+                .or_else(|| {
+                    c.canary_configuration()
+                        .and_then(|c| c.canary_bake_time_in_minutes())
+                })
+        })),
     }
 }
 
@@ -243,8 +269,19 @@ pub fn reached(snap: &Snapshot, until: &Until) -> bool {
 pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &Until) -> Followed {
     let mut last: Option<Snapshot> = None;
     let mut said = String::new();
+    // Since when the deployment looks the same (what a person sees of it), on both clocks.
+    let (mut quiet_since, mut quiet_since_epoch) = (Instant::now(), now_epoch());
     loop {
-        let pace = pace(poller.base, last.as_ref());
+        let until_expected = last
+            .as_ref()
+            .and_then(|s| pace::native_expected_change(s, quiet_since_epoch))
+            .map(|at| at - now_epoch());
+        let pace = pace::native_interval(
+            poller.base,
+            last.as_ref(),
+            quiet_since.elapsed(),
+            until_expected,
+        );
         let got = poller
             .next(pace, || async {
                 match describe(aws, arn).await {
@@ -279,6 +316,7 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
         if line != said {
             poller.say(&Event::ServiceDeploymentProgress(snap.clone()));
             said = line;
+            (quiet_since, quiet_since_epoch) = (Instant::now(), now_epoch());
         }
         if snap.is_terminal() {
             return if snap.status == ServiceDeploymentStatus::Successful {
@@ -291,16 +329,6 @@ pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &U
             return Followed::Reached(snap);
         }
         last = Some(snap);
-    }
-}
-
-/// In the last stage (CLEAN_UP: the previous revision scales in, then the deployment ends) the end is
-/// near: poll four times as often (not faster than the shared 250 ms grid), so it is noticed within a
-/// fraction of a second; otherwise at the run's base pace.
-fn pace(base: std::time::Duration, last: Option<&Snapshot>) -> std::time::Duration {
-    match last.and_then(|s| s.stage.as_deref()) {
-        Some("CLEAN_UP") => (base / 4).max(std::time::Duration::from_millis(250)),
-        _ => base,
     }
 }
 
@@ -322,6 +350,7 @@ mod tests {
             created_at: None,
             finished_at: None,
             stages_seen: Vec::new(),
+            waits: NativeWaits::default(),
         }
     }
 
