@@ -344,7 +344,7 @@ pub fn deployment_id(arn: &str) -> &str {
 
 /// A character ECS allows in a tag (model: `TagValue` pattern).
 fn tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 fn short_commit(c: &str) -> &str {

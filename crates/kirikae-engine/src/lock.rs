@@ -112,7 +112,7 @@ fn allowed(s: &str) -> bool {
 }
 
 fn allowed_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
 }
 
 /// A tag value ECS accepts: other characters become `_`, at most 256 characters.

@@ -439,6 +439,18 @@ async fn before_switch_runs_the_new_task_definition_before_the_service_changes()
     assert_eq!(run.json()["before_switch"]["exit_code"], 0);
     assert_eq!(stack.calls_of("ecs.CreateService"), 1);
 
+    // A dry run says it would run first, and runs nothing.
+    let before = stack.mutating_calls();
+    migration(native(&stack, "ana", "host-0"), 3)
+        .image("v2")
+        .deploy(&["--dry-run"])
+        .assert_exit(0)
+        .assert_says(&[
+            "would run `exit 3` in container web with the new task definition (RunTask) and update the service only once it exits 0",
+        ]);
+    assert_eq!(stack.mutating_calls(), before);
+    assert_eq!(stack.calls_of("ecs.RunTask"), 2);
+
     // A failing one: exit 1, no UpdateService, no service deployment, production still on v1.
     let (updated, deployments) = (
         stack.calls_of("ecs.UpdateService"),

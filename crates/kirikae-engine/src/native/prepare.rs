@@ -134,6 +134,20 @@ impl NativePrepared {
             p.ecs.strategy.as_str(),
             p.ecs.bake_time_minutes
         );
+        if let Some(b) = &p.before_switch
+            && !(self.up_to_date && !p.force)
+        {
+            said.push(format!(
+                "run `{}` in container {} with the new task definition (RunTask) and {} only once it exits 0",
+                b.command_said(),
+                b.container_name(&p.service_definition),
+                if self.remote.live.is_none() {
+                    "create the service"
+                } else {
+                    "update the service"
+                }
+            ));
+        }
         match &self.remote.live {
             None => said.push(format!(
                 "create service {}/{} with the ECS controller ({what}) and follow its first service deployment",

@@ -11,6 +11,13 @@ use crate::world::Ctx;
 
 /// AWS's per-resource tag limit.
 const MAX_TAGS: usize = 50;
+/// The model's pattern for tag keys and values.
+const PATTERN: &str = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$";
+
+/// A character of [`PATTERN`]: letters, separators, numbers and `_.:/=+-@`.
+fn tag_char(c: char) -> bool {
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
@@ -25,11 +32,20 @@ pub fn from_input(input: &Value) -> Result<Vec<Tag>, ApiError> {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => io::parse(v)?,
     };
-    for t in &tags {
+    for (i, t) in tags.iter().enumerate() {
         if t.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(errors::invalid(
                 "Tag keys beginning with 'aws:' are reserved for AWS use.",
             ));
+        }
+        // The model's TagKey / TagValue pattern (the generic validation checks lengths only).
+        for (member, text) in [("key", Some(&t.key)), ("value", t.value.as_ref())] {
+            if let Some(text) = text.filter(|v| !v.chars().all(tag_char)) {
+                return Err(errors::invalid(format!(
+                    "1 validation error detected: Value '{text}' at 'tags.{}.member.{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {PATTERN}",
+                    i + 1
+                )));
+            }
         }
     }
     let mut merged = Vec::new();
@@ -160,6 +176,18 @@ mod tests {
     #[test]
     fn rejects_reserved_keys_and_too_many_tags() {
         assert!(from_input(&json!({"tags": [{"key": "aws:x", "value": "1"}]})).is_err());
+        // The model's pattern: no `?`, `#`, quotes, braces, control characters.
+        for bad in ["run?id=4", "{\"a\": 1}", "tab\there"] {
+            let err = from_input(&json!({"tags": [{"key": "k", "value": bad}]})).unwrap_err();
+            assert!(
+                format!("{err:?}").contains("regular expression pattern"),
+                "{bad}"
+            );
+        }
+        assert!(
+            from_input(&json!({"tags": [{"key": "kirikae:lock/web/1", "value": "by=arn:aws:iam::1:root from=ana@host é 7"}]}))
+                .is_ok()
+        );
         let many: Vec<Value> = (0..51)
             .map(|i| json!({"key": format!("k{i}"), "value": "v"}))
             .collect();
