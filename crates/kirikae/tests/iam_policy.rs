@@ -193,6 +193,16 @@ async fn the_shipped_policy_allows_every_call_of_a_deploy_and_nothing_more() {
             "kirikae {command}"
         );
     }
+    // A service deployment that fails (its pause times out, then rolls back): kirikae reads why
+    // (green's stopped tasks, the alternate group's target health, the service's events).
+    native()
+        .image("v4")
+        .config(
+            "/ecs/hooks",
+            json!([{"stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "pause": true, "timeout_minutes": 1}]),
+        )
+        .deploy(&[])
+        .assert_exit(1);
     // With nothing running, rollback deploys the revision the last successful service deployment
     // replaced (DescribeServiceRevisions).
     assert_eq!(
