@@ -45,7 +45,8 @@ pub struct Applied {
 }
 
 impl Policy {
-    fn on(&self, stop: &Stop) -> OnStop {
+    /// What the policy says for the way the wait stopped (both controllers).
+    pub(crate) fn on(&self, stop: &Stop) -> OnStop {
         match stop {
             Stop::Interrupted => self.on_interrupt,
             Stop::TimedOut => self.on_timeout,

@@ -211,6 +211,12 @@ pub fn check(
         )
         .hint("drop the flag (kirikae runs the gate, then shifts production or rolls back), or use --no-wait: the deployment holds in Ready and `kirikae promote` runs the gate's checks before it shifts production"));
     }
+    check_fields(path, gate)
+}
+
+/// The gate's own fields (test URL, command, HTTP checks), whichever controller runs it.
+pub fn check_fields(path: &Path, gate: &Gate) -> Result<(), ConfigError> {
+    let err = |field: &str, msg: String| ConfigError::in_file(path, msg).field(field.to_string());
     if let Some(url) = &gate.test_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {

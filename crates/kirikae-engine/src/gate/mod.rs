@@ -94,7 +94,7 @@ pub struct GateReport {
 }
 
 impl GateReport {
-    fn new(test_url: Option<String>) -> GateReport {
+    pub(crate) fn new(test_url: Option<String>) -> GateReport {
         let now = now_epoch();
         GateReport {
             verdict: Verdict::Unfinished,
@@ -218,11 +218,14 @@ impl GateReport {
         if g.verdict == Verdict::Failed {
             outcome.message = format!("the gate {}; {}", g.summary, outcome.message);
         }
-        // In the timeline where it happened: after green got test traffic, before production moved.
+        // In the timeline where it happened: after green got test traffic, before production moved
+        // (CodeDeploy's AfterAllowTestTraffic, or the ECS stage the native gate pauses at).
         let at = outcome
             .timeline
             .iter()
-            .position(|t| t.event == "AfterAllowTestTraffic")
+            .position(|t| {
+                t.event == "AfterAllowTestTraffic" || t.event == "POST_TEST_TRAFFIC_SHIFT"
+            })
             .map_or(outcome.timeline.len(), |i| i + 1);
         let mut entries = Vec::new();
         entries.extend((!g.checks.is_empty() || g.command.is_some()).then(|| {
@@ -502,7 +505,7 @@ async fn approve(
     }
 }
 
-fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
@@ -511,8 +514,8 @@ fn humanize(d: Duration) -> String {
     }
 }
 
-/// The HTTP checks, then the command; each result is said as it ends.
-async fn run_checks(
+/// The HTTP checks, then the command; each result is said as it ends (both controllers).
+pub(crate) async fn run_checks(
     gate: &Gate,
     guard: &Guard<'_>,
     id: &str,

@@ -1,9 +1,12 @@
 //! Where the gate reaches the test listener: `gate.test_url`, else `http://DNS:PORT` of the listener's
-//! load balancer. Found before anything is changed (read-only: DescribeListeners, DescribeLoadBalancers).
+//! load balancer (CodeDeploy's test listener, or an ECS-native service's). Found before anything is changed (read-only: DescribeListeners, DescribeLoadBalancers).
 
 use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 
+use std::path::Path;
+
 use crate::aws::failed;
+use crate::config::gate::Gate;
 use crate::connection::Clients;
 use crate::error::{ConfigError, Error};
 use crate::plan::Plan;
@@ -18,17 +21,37 @@ pub async fn resolve(
     let Some(gate) = &plan.gate else {
         return Ok(None);
     };
+    for_gate(
+        gate,
+        &plan.config_path,
+        test_listener,
+        "codedeploy.test_listener",
+        aws,
+    )
+    .await
+    .map(Some)
+}
+
+/// The test listener's base URL for `gate`, whichever controller runs it: `gate.test_url`, else the
+/// listener's. `test_listener`: its ARN, as preflight resolved it; `names_it`: the config key that
+/// names the test listener (said when there is none).
+pub async fn for_gate(
+    gate: &Gate,
+    config_path: &Path,
+    test_listener: Option<&str>,
+    names_it: &str,
+    aws: &Clients,
+) -> Result<String, Error> {
     if let Some(url) = &gate.test_url {
-        return Ok(Some(url.trim_end_matches('/').to_string()));
+        return Ok(url.trim_end_matches('/').to_string());
     }
     let Some(arn) = test_listener else {
         // The plan refuses a gate without a test listener; preflight resolved it.
-        return Err(ConfigError::in_file(
-            &plan.config_path,
-            "a gate needs codedeploy.test_listener",
-        )
-        .field("gate")
-        .into());
+        return Err(
+            ConfigError::in_file(config_path, format!("a gate needs {names_it}"))
+                .field("gate")
+                .into(),
+        );
     };
     let listeners = aws
         .elbv2
@@ -48,7 +71,7 @@ pub async fn resolve(
         Some(ProtocolEnum::Http) | None => "http",
         Some(ProtocolEnum::Https) => {
             return Err(ConfigError::in_file(
-                &plan.config_path,
+                config_path,
                 "the test listener is HTTPS: its certificate names your domain, not the load balancer's DNS name, so kirikae cannot tell where to send the gate's requests",
             )
             .field("gate.test_url")
@@ -57,7 +80,7 @@ pub async fn resolve(
         }
         Some(other) => {
             return Err(ConfigError::in_file(
-                &plan.config_path,
+                config_path,
                 format!(
                     "the test listener speaks {}, and the gate's checks are HTTP",
                     other.as_str()
@@ -84,5 +107,5 @@ pub async fn resolve(
             message: format!("the test listener's load balancer {lb} has no DNS name"),
             hint: None,
         })?;
-    Ok(Some(format!("{scheme}://{dns}:{port}")))
+    Ok(format!("{scheme}://{dns}:{port}"))
 }

@@ -324,6 +324,7 @@ fn native_plan(plan: &Plan, ecs: crate::native::config::EcsSection) -> NativePla
         wait: plan.wait.clone(),
         sync_desired_count: plan.sync_desired_count,
         notifications: plan.notifications.clone(),
+        gate: None,
         before_switch: plan.before_switch.clone(),
     }
 }

@@ -18,7 +18,7 @@ use crate::outcome::{Outcome, Result as Res};
 use crate::plan::WaitMode;
 use crate::progress::{Event, Observer, now_epoch};
 use crate::watch::Poller;
-use crate::watch::native::{self as follow, Until};
+use crate::watch::native::Until;
 
 /// What the mutating steps came to.
 enum Created {
@@ -117,7 +117,7 @@ impl NativePrepared {
                             &facts.service,
                         ));
                         out.next_steps = ending::next_steps(&facts.config, &arn, None);
-                        out
+                        self.held_for_promote(out)
                     }
                     mode => {
                         let (until, wait) = match mode {
@@ -134,9 +134,21 @@ impl NativePrepared {
                             deadline,
                             self.plan.wait.poll_interval,
                         );
-                        let followed = follow::follow(&mut poller, &self.aws, &arn, &until).await;
+                        // The gate at its pause, and --on-interrupt / --on-timeout (native/gate.rs).
+                        let guard = self.guard();
+                        let guarded =
+                            super::gate::follow(&mut poller, &self.aws, &arn, &until, &guard).await;
                         facts.interrupt_code = interrupt.exit_code();
-                        super::diagnose::ending(&self.aws, &facts, &arn, followed, wait).await
+                        let mut out = super::diagnose::ending(
+                            &self.aws,
+                            &facts,
+                            &arn,
+                            guarded.followed.clone(),
+                            wait,
+                        )
+                        .await;
+                        guarded.explain(&mut out, facts.interrupt_code);
+                        out
                     }
                 }
             }

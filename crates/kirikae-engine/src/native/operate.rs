@@ -22,6 +22,7 @@ use crate::deploy::ending::{Changes, Facts};
 use crate::error::{ConfigError, Error};
 use crate::interrupt::Interrupt;
 use crate::outcome::Outcome;
+use crate::policy::Policy;
 use crate::progress::{Observer, now_epoch};
 use crate::watch::Poller;
 use crate::watch::native::{self as follow, Snapshot, Until};
@@ -178,15 +179,32 @@ pub async fn promote(aws: &Clients, arn: &str) -> Result<String, Error> {
             ),
         });
     };
+    continue_hook(aws, arn, &hook.id, DeploymentLifecycleHookAction::Continue).await?;
+    Ok(hook.id.clone())
+}
+
+/// ContinueServiceDeployment on hook `hook_id` with `action` (CONTINUE, or ROLLBACK: rejecting the
+/// pause rolls the deployment back).
+pub async fn continue_hook(
+    aws: &Clients,
+    arn: &str,
+    hook_id: &str,
+    action: DeploymentLifecycleHookAction,
+) -> Result<(), Error> {
     aws.ecs
         .continue_service_deployment()
         .service_deployment_arn(arn)
-        .hook_id(&hook.id)
-        .action(DeploymentLifecycleHookAction::Continue)
+        .hook_id(hook_id)
+        .action(action)
         .send()
         .await
         .map_err(|e| failed("ecs:ContinueServiceDeployment", e))?;
-    Ok(hook.id.clone())
+    Ok(())
+}
+
+/// Rejects the pause `hook_id`: ContinueServiceDeployment ROLLBACK (a failed gate at promote).
+pub async fn roll_back_at(aws: &Clients, arn: &str, hook_id: &str) -> Result<(), Error> {
+    continue_hook(aws, arn, hook_id, DeploymentLifecycleHookAction::Rollback).await
 }
 
 /// `kirikae rollback`: StopServiceDeployment with rollback.
@@ -215,7 +233,7 @@ pub fn stop_refused(arn: &str) -> Error {
     )
 }
 
-/// Follows `arn` to its end (or `until`), as deploy does.
+/// Follows `arn` to its end, as deploy does (an interrupt or the deadline leaves it running).
 pub async fn follow_to_end(
     aws: &Clients,
     target: &Target,
@@ -225,6 +243,37 @@ pub async fn follow_to_end(
     observer: &dyn Observer,
     interrupt: &Interrupt,
 ) -> Outcome {
+    let waiting = Waiting {
+        timeout,
+        poll_interval,
+        policy: Policy::default(),
+    };
+    follow_with(aws, target, arn, &waiting, observer, interrupt).await
+}
+
+/// How an operating command waits: `--timeout`, the poll interval, `--on-interrupt` / `--on-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting {
+    pub timeout: Duration,
+    pub poll_interval: Duration,
+    pub policy: Policy,
+}
+
+/// Follows `arn` to its end as deploy does, with the interrupt / time-out policy
+/// ([`super::policy`]) when the wait stops first.
+pub async fn follow_with(
+    aws: &Clients,
+    target: &Target,
+    arn: &str,
+    waiting: &Waiting,
+    observer: &dyn Observer,
+    interrupt: &Interrupt,
+) -> Outcome {
+    let Waiting {
+        timeout,
+        poll_interval,
+        policy,
+    } = *waiting;
     let facts = Facts {
         config: target.config.clone(),
         region: aws.region.clone(),
@@ -239,11 +288,16 @@ pub async fn follow_to_end(
     };
     let mut poller = Poller::new(observer, interrupt, Instant::now() + timeout, poll_interval);
     let followed = follow::follow(&mut poller, aws, arn, &Until::End).await;
+    let (followed, applied) = super::policy::apply(policy, &poller, aws, arn, followed).await;
     let facts = Facts {
         interrupt_code: interrupt.exit_code(),
         ..facts
     };
-    ending::deployment(&facts, arn, followed, None)
+    let mut outcome = ending::deployment(&facts, arn, followed, None);
+    if let Some(applied) = &applied {
+        crate::policy::explain(&mut outcome, applied, facts.interrupt_code);
+    }
+    outcome
 }
 
 #[cfg(test)]

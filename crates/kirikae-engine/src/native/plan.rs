@@ -9,10 +9,11 @@ use serde_json::Value;
 
 use super::config::{self, EcsSection};
 use crate::config::before_switch::BeforeSwitch;
+use crate::config::gate::Gate;
 use crate::config::{Notifications, Templater};
 use crate::definitions::{ServiceDefinition, TaskDefinition};
 use crate::error::ConfigError;
-use crate::plan::{DeployFlags, OnStop, TaskDefinitionChoice, WaitMode, WaitOptions};
+use crate::plan::{DeployFlags, TaskDefinitionChoice, WaitMode, WaitOptions};
 use crate::suggest::closest;
 
 /// `kirikae.yml` with an `ecs:` block, exactly as written (after templating).
@@ -29,8 +30,8 @@ struct NativeConfigFile {
     sync_desired_count: bool,
     #[serde(default)]
     notifications: Notifications,
-    /// Read only to refuse it: the gate is not implemented on the ECS controller yet.
-    gate: Option<Value>,
+    /// Checks through the test listener (and an approval) at a pause before production traffic.
+    gate: Option<Gate>,
     /// A one-off task with the new task definition before UpdateService / CreateService.
     before_switch: Option<BeforeSwitch>,
 }
@@ -66,6 +67,8 @@ pub struct NativePlan {
     pub wait: WaitOptions,
     pub sync_desired_count: bool,
     pub notifications: Notifications,
+    /// `gate:`: held at a pause at POST_TEST_TRAFFIC_SHIFT ([`super::gate`]).
+    pub gate: Option<Gate>,
     /// `before_switch:`: a one-off task with the new task definition that must exit 0 before
     /// UpdateService / CreateService ([`crate::before_switch`]).
     pub before_switch: Option<BeforeSwitch>,
@@ -88,7 +91,10 @@ impl NativePlan {
             .iter()
             .map(|h| h.timeout_minutes.unwrap_or(1440) as u64 * h.stages.len() as u64)
             .sum();
-        ecs.bake_time_minutes as u64 + steps + hooks
+        let gate = super::gate::added_hook(ecs, self.gate.as_ref())
+            .and_then(|h| h.timeout_minutes)
+            .unwrap_or(0) as u64;
+        ecs.bake_time_minutes as u64 + steps + hooks + gate
     }
 }
 
@@ -173,13 +179,6 @@ fn from_file(
     if cfg.cluster.trim().is_empty() {
         return Err(err("cluster", "must not be empty".into()));
     }
-    if cfg.gate.is_some() {
-        return Err(err(
-            "gate",
-            "not implemented on the ECS controller yet: the gate runs on CodeDeploy deployments only".into(),
-        )
-        .hint("remove `gate:`; a `pause: true` hook at PRE_PRODUCTION_TRAFFIC_SHIFT holds production traffic until kirikae promote"));
-    }
     if let Err((field, message, hint)) = config::check(&cfg.ecs) {
         let mut e = err(&field, message);
         if let Some(h) = hint {
@@ -231,23 +230,19 @@ fn from_file(
     }
     crate::plan::check_notifications(path, &cfg.notifications)?;
     let wait = check_wait(path, &flags.wait, &cfg.ecs)?;
-    for (flag, policy) in [
-        ("--on-interrupt", flags.wait.on_interrupt),
-        ("--on-timeout", flags.wait.on_timeout),
-    ] {
-        if policy == OnStop::Rollback {
+    match &cfg.gate {
+        Some(gate) => super::gate::check(path, gate, &cfg.ecs, &wait)?,
+        None if wait.auto_promote_after.is_some() => {
             return Err(ConfigError::new(
-                flag,
-                "rollback is not implemented on the ECS controller yet",
+                "--auto-promote-after",
+                format!(
+                    "promotes a deployment held for approval, and {} has no gate",
+                    path.display()
+                ),
             )
-            .hint("leave it (the default), then kirikae rollback -c FILE"));
+            .hint("add `gate: {approve: true}` to the config"));
         }
-    }
-    if flags.wait.auto_promote_after.is_some() {
-        return Err(ConfigError::new(
-            "--auto-promote-after",
-            "not implemented on the ECS controller: it promotes a gate's approval, and native configs have no gate yet",
-        ));
+        None => {}
     }
     Ok(NativePlan {
         config_path: path.to_path_buf(),
@@ -262,6 +257,7 @@ fn from_file(
         wait,
         sync_desired_count: cfg.sync_desired_count,
         notifications: cfg.notifications,
+        gate: cfg.gate,
         before_switch: cfg.before_switch,
     })
 }

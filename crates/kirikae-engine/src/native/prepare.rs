@@ -30,6 +30,8 @@ pub struct NativePrepared {
     /// (unless `--force`).
     pub up_to_date: bool,
     pub notifier: Notifier,
+    /// The test listener's URL the gate's checks go to (with a gate that has checks).
+    pub test_url: Option<String>,
 }
 
 /// Connects and checks, without changing anything.
@@ -80,6 +82,7 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
             .as_ref()
             .is_some_and(|l| settings::same_settings(&desired, l));
     let notifier = Notifier::new(&plan.notifications);
+    let test_url = super::gate::test_url(&plan, remote.test_rule.as_deref(), &aws).await?;
     Ok(NativePrepared {
         plan,
         remote,
@@ -87,6 +90,7 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
         desired,
         up_to_date,
         notifier,
+        test_url,
     })
 }
 
@@ -161,6 +165,11 @@ impl NativePrepared {
                 "update service {}/{} ({what}) and follow the service deployment it starts",
                 p.cluster, p.service
             )),
+        }
+        if let Some(gate) = &p.gate
+            && (self.remote.live.is_none() || !self.up_to_date || p.force)
+        {
+            said.push(super::gate::said(&p.ecs, gate));
         }
         said
     }

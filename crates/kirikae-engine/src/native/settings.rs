@@ -1,5 +1,6 @@
 //! The service as the `ecs:` block wants it: the service definition plus the ECS controller, the
-//! deployment configuration (strategy, bake, linear / canary, lifecycle hooks, alarms) and the load
+//! deployment configuration (strategy, bake, linear / canary, lifecycle hooks — with the gate's pause
+//! when kirikae adds one —, alarms) and the load
 //! balancer's advanced configuration. Built as API JSON (the shapes AWS documents, one key per config
 //! key) and parsed into the SDK's `CreateServiceInput` by the same codec as the definition files, so
 //! CreateService and UpdateService send exactly what the JSON says.
@@ -47,9 +48,12 @@ pub fn deployment_configuration(plan: &NativePlan) -> Value {
         }
         Strategy::BlueGreen => {}
     }
+    // The gate's pause (super::gate) is one of the service's hooks like the config's own.
+    let gate_pause = super::gate::added_hook(ecs, plan.gate.as_ref());
     let hooks: Vec<Value> = ecs
         .hooks
         .iter()
+        .chain(gate_pause.iter())
         .map(|h| {
             let mut v = json!({
                 "targetType": if h.pause { "PAUSE" } else { "AWS_LAMBDA" },

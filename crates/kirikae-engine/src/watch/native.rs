@@ -32,6 +32,8 @@ pub enum Until {
     Stage(String),
     /// `--wait-until paused`: a PAUSE hook awaits action.
     Paused,
+    /// A hook awaits action at this stage (the gate's pause, [`crate::native::gate`]).
+    PausedAt(&'static str),
 }
 
 /// One revision of the service in a deployment, as ECS reports it (weights are a snapshot, 0-100).
@@ -254,6 +256,9 @@ pub fn reached(snap: &Snapshot, until: &Until) -> bool {
     match until {
         Until::End => false,
         Until::Paused => snap.awaiting().is_some(),
+        Until::PausedAt(stage) => {
+            snap.stage.as_deref() == Some(*stage) && snap.awaiting().is_some()
+        }
         Until::Stage(want) => match (
             snap.stage.as_deref().and_then(stage_order),
             stage_order(want),
@@ -267,8 +272,21 @@ pub fn reached(snap: &Snapshot, until: &Until) -> bool {
 /// Polls the service deployment until it ends, `until` is reached, or the wait must stop. Says a line
 /// whenever what a person sees changes.
 pub async fn follow(poller: &mut Poller<'_>, aws: &Clients, arn: &str, until: &Until) -> Followed {
-    let mut last: Option<Snapshot> = None;
-    let mut said = String::new();
+    follow_on(poller, aws, arn, until, None).await
+}
+
+/// [`follow`] again after an earlier follow of the same deployment ended at `earlier` (a pause the
+/// gate acted on, a rollback the policy started): the stages seen carry on, and a wait stopped before
+/// its first poll reports `earlier` as what was last seen.
+pub async fn follow_on(
+    poller: &mut Poller<'_>,
+    aws: &Clients,
+    arn: &str,
+    until: &Until,
+    earlier: Option<Snapshot>,
+) -> Followed {
+    let mut said = earlier.as_ref().map(Snapshot::said).unwrap_or_default();
+    let mut last: Option<Snapshot> = earlier;
     // Since when the deployment looks the same (what a person sees of it), on both clocks.
     let (mut quiet_since, mut quiet_since_epoch) = (Instant::now(), now_epoch());
     loop {

@@ -185,8 +185,9 @@ impl Common {
 
     /// A native service's command (a config with an `ecs:` block, or a service deployment ARN) runs in
     /// [`super::operate_native`]; `None` for a CodeDeploy one.
-    async fn native(&self, verb: super::operate_native::Verb) -> Option<ExitCode> {
+    async fn native(&self, verb: super::operate_native::Verb, policy: Policy) -> Option<ExitCode> {
         let inputs = super::operate_native::Inputs {
+            policy,
             config: self.config.as_deref(),
             deployment_id: self.deployment_id.as_deref(),
             timeout: self.timeout,
@@ -303,7 +304,7 @@ impl Run {
 
 pub async fn watch(args: WatchArgs) -> ExitCode {
     let verb = super::operate_native::Verb::Watch;
-    if let Some(code) = args.common.native(verb).await {
+    if let Some(code) = args.common.native(verb, args.policy.policy()).await {
         return code;
     }
     let run = match args.common.start_with(args.policy.policy()).await {
@@ -334,7 +335,7 @@ pub async fn watch(args: WatchArgs) -> ExitCode {
 
 pub async fn promote(args: PromoteArgs) -> ExitCode {
     let verb = super::operate_native::Verb::Promote;
-    if let Some(code) = args.common.native(verb).await {
+    if let Some(code) = args.common.native(verb, args.policy.policy()).await {
         return code;
     }
     let run = match args.common.start_with(args.policy.policy()).await {
@@ -396,7 +397,7 @@ pub async fn promote(args: PromoteArgs) -> ExitCode {
 
 pub async fn stop(args: StopArgs) -> ExitCode {
     let verb = super::operate_native::Verb::Stop;
-    if let Some(code) = args.common.native(verb).await {
+    if let Some(code) = args.common.native(verb, Policy::default()).await {
         return code;
     }
     let run = match args.common.start().await {
@@ -426,7 +427,7 @@ pub async fn rollback(args: RollbackArgs) -> ExitCode {
     let verb = super::operate_native::Verb::Rollback {
         dry_run: args.dry_run,
     };
-    if let Some(code) = args.common.native(verb).await {
+    if let Some(code) = args.common.native(verb, Policy::default()).await {
         return code;
     }
     let run = match args.common.start().await {

@@ -10,9 +10,12 @@ use std::time::Duration;
 
 use kirikae_engine::config::Templater;
 use kirikae_engine::connection::Connection;
+use kirikae_engine::gate::GateReport;
 use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::native::NativePlan;
 use kirikae_engine::native::operate::{self, Target};
 use kirikae_engine::plan::DeployFlags;
+use kirikae_engine::policy::Policy;
 use kirikae_engine::progress::Event;
 use kirikae_engine::{ConfigError, Error};
 
@@ -39,6 +42,8 @@ pub(crate) struct Inputs<'a> {
     pub poll_interval: Duration,
     pub json: bool,
     pub connection: Connection,
+    /// `--on-interrupt` / `--on-timeout` (watch, promote; the default elsewhere).
+    pub policy: Policy,
 }
 
 /// `Some(status)` when the command was for a native service (and ran here); `None` for a CodeDeploy
@@ -68,17 +73,16 @@ pub(crate) async fn run(verb: Verb, inputs: Inputs<'_>) -> Option<ExitCode> {
                 // A CodeDeploy config (or one whose error the CodeDeploy path will say as before).
                 Ok(None) | Err(_) => return None,
             };
-            (
-                Target {
-                    config: path.display().to_string(),
-                    cluster: plan.cluster,
-                    service: plan.service,
-                },
-                plan.region,
-            )
+            let region = plan.region.clone();
+            let target = Target {
+                config: path.display().to_string(),
+                cluster: plan.cluster.clone(),
+                service: plan.service.clone(),
+            };
+            return Some(operate_on(verb, inputs, target, region, Some(plan)).await);
         }
     };
-    Some(operate_on(verb, inputs, target, region).await)
+    Some(operate_on(verb, inputs, target, region, None).await)
 }
 
 async fn operate_on(
@@ -86,13 +90,14 @@ async fn operate_on(
     inputs: Inputs<'_>,
     target: Target,
     region: Option<String>,
+    plan: Option<NativePlan>,
 ) -> ExitCode {
     let report = Arc::new(Report::new(inputs.json));
     let interrupt = Interrupt::new();
     signals::spawn(
         interrupt.clone(),
         report.clone(),
-        signals::first_said(Default::default()),
+        signals::first_said(inputs.policy.on_interrupt),
     );
     let refused = |e: &Error| {
         render::error(e);
@@ -130,14 +135,45 @@ async fn operate_on(
         Ok(s) => s,
         Err(e) => return refused(&e),
     };
+    // What `promote -c` ran of the config's gate before continuing, for the outcome.
+    let mut promoted_gate: Option<GateReport> = None;
     match verb {
         Verb::Watch => eprintln!("following service deployment {arn} ({})", snap.said()),
-        Verb::Promote => match operate::promote(&aws, &arn).await {
-            Ok(hook) => eprintln!(
-                "service deployment {arn}: hook {hook} continued (ContinueServiceDeployment CONTINUE)"
-            ),
-            Err(e) => return refused(&e),
-        },
+        Verb::Promote => {
+            let gate = match plan.as_ref() {
+                Some(p) => match gate_checks(p, &aws, &snap, &interrupt).await {
+                    Ok(g) => g,
+                    Err(GateStop::Refused(e)) => return refused(&e),
+                    Err(GateStop::Interrupted) => {
+                        eprintln!(
+                            "interrupted while the gate's checks ran: nothing was changed; service deployment {arn} still waits at its pause"
+                        );
+                        return report.write(vec![report::interrupted_before_changes(
+                            interrupt.exit_code(),
+                        )]);
+                    }
+                },
+                None => None,
+            };
+            if let Some(failed) = gate.as_ref().filter(|g| !g.passed()) {
+                let hook = snap.awaiting().map(|h| h.id.clone()).unwrap_or_default();
+                eprintln!(
+                    "the gate {}: rolling back service deployment {arn} at hook {hook} (ContinueServiceDeployment ROLLBACK); production stays on the previous revision",
+                    failed.summary
+                );
+                if let Err(e) = operate::roll_back_at(&aws, &arn, &hook).await {
+                    return refused(&e);
+                }
+            } else {
+                match operate::promote(&aws, &arn).await {
+                    Ok(hook) => eprintln!(
+                        "service deployment {arn}: hook {hook} continued (ContinueServiceDeployment CONTINUE)"
+                    ),
+                    Err(e) => return refused(&e),
+                }
+            }
+            promoted_gate = gate;
+        }
         Verb::Stop => return refused(&operate::stop_refused(&arn)),
         Verb::Rollback { dry_run } => {
             if snap.is_terminal() && inputs.config.is_some() {
@@ -197,16 +233,16 @@ async fn operate_on(
     let timeout = inputs
         .timeout
         .unwrap_or_else(|| Duration::from_secs(24 * 3600));
-    let outcome = operate::follow_to_end(
-        &aws,
-        &target,
-        &arn,
+    let waiting = operate::Waiting {
         timeout,
-        inputs.poll_interval,
-        &observer,
-        &interrupt,
-    )
-    .await;
+        poll_interval: inputs.poll_interval,
+        policy: inputs.policy,
+    };
+    let mut outcome =
+        operate::follow_with(&aws, &target, &arn, &waiting, &observer, &interrupt).await;
+    if let Some(g) = &promoted_gate {
+        g.explain(&mut outcome);
+    }
     renderer.finish_row(0, &outcome);
     report.finished(0, &outcome);
     report.write(vec![report::doc(&outcome)])
@@ -276,5 +312,30 @@ async fn roll_back_finished(
             message: e.to_string(),
             hint: None,
         }),
+    }
+}
+
+/// Why `promote` did not get to continue the deployment while the gate's checks ran.
+enum GateStop {
+    Refused(Error),
+    Interrupted,
+}
+
+/// `promote -c FILE` on a service deployment paused at the gate: the config's gate checks through the
+/// test listener, as deploy runs them (the two-job pattern: `deploy --no-wait`, then `promote`).
+/// `Ok(None)`: no checks to run (no gate, an approval only, or not paused at the gate). Nothing is
+/// changed here.
+async fn gate_checks(
+    plan: &NativePlan,
+    aws: &kirikae_engine::connection::Clients,
+    snap: &kirikae_engine::watch::native::Snapshot,
+    interrupt: &Interrupt,
+) -> Result<Option<GateReport>, GateStop> {
+    let renderer = Arc::new(Renderer::new(vec![String::new()]));
+    let observer = renderer.observer(0);
+    let checks = kirikae_engine::native::gate::promote_checks(plan, aws, snap, &observer);
+    tokio::select! {
+        r = checks => r.map_err(GateStop::Refused),
+        _ = interrupt.raised() => Err(GateStop::Interrupted),
     }
 }
