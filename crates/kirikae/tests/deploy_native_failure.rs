@@ -133,3 +133,28 @@ async fn a_green_task_that_exits_is_shown_with_its_exit_code() {
     // Production stayed on the previous revision.
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_still_not_done_at_the_time_out_says_why_green_does_not_start() {
+    // Without the circuit breaker ECS keeps replacing green's crashing tasks: the deployment never
+    // ends by itself, and the time-out's ending says what AWS tells of green so far.
+    let stack = native_stack().await;
+    native_project(&stack).deploy(&[]).assert_exit(0);
+    let run = native_project(&stack)
+        .image("v2")
+        .task(
+            "/containerDefinitions/0/environment",
+            json!([{"name": "DEMO_CRASH_AFTER", "value": "0"}]),
+        )
+        .deploy(&["--output", "json", "--timeout", "15s"]);
+    run.assert_exit(3);
+    let out = run.json();
+    assert_eq!(out["result"], "timed_out", "{out:#}");
+    assert_eq!(out["status"], "IN_PROGRESS");
+    let stopped = lines(&out, "stopped_tasks");
+    assert!(
+        stopped.iter().any(|s| s.contains("(web exited 1)")),
+        "{stopped:?}"
+    );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
