@@ -8,7 +8,9 @@
 mod deploy_support;
 mod onboarding;
 
-use deploy_support::step_outputs;
+use std::process::Command;
+
+use deploy_support::{Stack, block_on, step_outputs, wait_for};
 use onboarding::{native_project, native_stack, native_stack_with};
 use serde_json::{Value, json};
 
@@ -156,5 +158,87 @@ async fn a_deployment_still_not_done_at_the_time_out_says_why_green_does_not_sta
         stopped.iter().any(|s| s.contains("(web exited 1)")),
         "{stopped:?}"
     );
+    assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
+}
+
+/// CloudWatch through boto3 (two calls; no other Rust SDK crate for them).
+fn cloudwatch(stack: &Stack, script: &str) {
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import boto3\ncw = boto3.client('cloudwatch', endpoint_url='{}', region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test')\n{script}",
+            stack.sandbox.url
+        ))
+        .status()
+        .expect("python3");
+    assert!(status.success(), "boto3 script failed: {script}");
+}
+
+/// Whether the service's newest service deployment waits at a hook.
+fn paused(stack: &Stack) -> Option<()> {
+    let listed = block_on(
+        stack
+            .ecs
+            .list_service_deployments()
+            .cluster("demo")
+            .service("web")
+            .send(),
+    )
+    .ok()?;
+    let arn = listed
+        .service_deployments()
+        .first()?
+        .service_deployment_arn()?;
+    let described = block_on(
+        stack
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send(),
+    )
+    .ok()?;
+    described.service_deployments()[0]
+        .lifecycle_hook_details()
+        .iter()
+        .any(|h| h.status().map(|s| s.as_str()) == Some("AWAITING_ACTION"))
+        .then_some(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_that_rolls_the_deployment_back_is_shown_with_cloudwatchs_reason() {
+    let stack = native_stack().await;
+    cloudwatch(
+        &stack,
+        "cw.put_metric_alarm(AlarmName='web-5xx', MetricName='HTTPCode_Target_5XX_Count', Namespace='AWS/ApplicationELB', \
+         Statistic='Sum', Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator='GreaterThanOrEqualToThreshold')",
+    );
+    let project = |tag: &str| {
+        native_project(&stack).image(tag).config(
+            "/ecs/alarms",
+            json!({"names": ["web-5xx"], "rollback": true}),
+        )
+    };
+    project("v1").deploy(&[]).assert_exit(0);
+    // Held before production traffic, so the alarm fires mid-deployment.
+    let v2 = project("v2").config(
+        "/ecs/hooks",
+        json!([{"stages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"], "pause": true}]),
+    );
+    let running = v2.spawn(&["--output", "json"]);
+    wait_for("the deployment held at its pause", 60, || paused(&stack));
+    cloudwatch(
+        &stack,
+        "cw.set_alarm_state(AlarmName='web-5xx', StateValue='ALARM', StateReason='test: 5xx from green')",
+    );
+    let run = running.wait();
+    run.assert_exit(1);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out:#}");
+    assert_eq!(
+        lines(&out, "alarms"),
+        ["web-5xx is in ALARM (test: 5xx from green)"]
+    );
+    run.assert_says(&["alarms: web-5xx is in ALARM (test: 5xx from green)"]);
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
