@@ -16,7 +16,7 @@ use crate::connection::Clients;
 use crate::progress::DeploymentSnapshot;
 
 /// At most this many lines of each kind.
-pub(crate) const MOST: usize = 3;
+const MOST: usize = 3;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Diagnosis {
