@@ -556,3 +556,117 @@ async fn promote_runs_the_gate_checks_first_on_a_deployment_left_at_the_pause() 
     assert_eq!(status_of(&stack, &arn), "ROLLBACK_SUCCESSFUL");
     assert_eq!(stack.version_on(80).as_deref(), Some("v1"));
 }
+
+/// `kirikae ARGS` against the sandbox in the project's directory, without writing its files again
+/// (kirikae migrate --write rewrote kirikae.yml).
+fn kirikae_as_is(stack: &Stack, project: &Project, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kirikae"));
+    cmd.args(args)
+        .current_dir(&project.dir)
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_OUTPUT")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &stack.sandbox.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_carries_the_gate_over_and_the_native_deploy_runs_it() {
+    let stack = Stack::new().await;
+    let p = stack
+        .project()
+        .config(
+            "/codedeploy/ready",
+            json!({"action": "STOP_DEPLOYMENT", "wait_minutes": 60}),
+        )
+        .config(
+            "/gate",
+            json!({"command": "echo \"$KIRIKAE_IMAGE_WEB\" >> gate-ran.txt"}),
+        );
+    p.deploy(&[]).assert_exit(0);
+    let config = p.dir.join("kirikae.yml");
+    let config = config.to_str().unwrap();
+
+    // The plan: the pause CodeDeploy's Ready wait becomes is where the gate runs.
+    let before = stack.mutating_calls();
+    let out = kirikae_as_is(
+        &stack,
+        &p,
+        &["migrate", "-c", config, "--dry-run", "--output", "json"],
+    )
+    .output()
+    .expect("run kirikae migrate --dry-run");
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{plan:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stack.mutating_calls(), before);
+    let text = plan["config_text"].as_str().unwrap();
+    assert!(
+        text.contains("POST_TEST_TRAFFIC_SHIFT") && !text.contains("PRE_PRODUCTION_TRAFFIC_SHIFT"),
+        "{text}"
+    );
+    assert!(text.contains("gate-ran.txt"), "the gate stays: {text}");
+    assert!(
+        plan["notes"].to_string().contains("gate: carried over"),
+        "{plan:#}"
+    );
+
+    // The move's own service deployment pauses at the gate's stage too: promote runs the gate first.
+    let migrating = kirikae_as_is(
+        &stack,
+        &p,
+        &["migrate", "-c", config, "--write", "--output", "json"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("run kirikae migrate --write");
+    wait_for_pause(&stack, "POST_TEST_TRAFFIC_SHIFT");
+    let promote = kirikae_as_is(&stack, &p, &["promote", "-c", config, "--output", "json"])
+        .output()
+        .expect("run kirikae promote");
+    let stderr = String::from_utf8_lossy(&promote.stderr);
+    assert_eq!(promote.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("gate: checking green through the test listener")
+            && stderr.contains("ContinueServiceDeployment CONTINUE"),
+        "{stderr}"
+    );
+    let promoted: Value = serde_json::from_slice(&promote.stdout).unwrap();
+    assert_eq!(promoted["gate"]["verdict"], "passed", "{promoted:#}");
+    let moved = migrating.wait_with_output().unwrap();
+    assert_eq!(
+        moved.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+
+    // A native deploy of the rewritten config runs the gate at the pause, then production moves.
+    let td = p.dir.join("task-definition.json");
+    let td_text = std::fs::read_to_string(&td).unwrap();
+    std::fs::write(&td, td_text.replace("kirikae/demo:v1", "kirikae/demo:v2")).unwrap();
+    let deploy = kirikae_as_is(&stack, &p, &["deploy", "-c", config, "--output", "json"])
+        .output()
+        .expect("run kirikae deploy");
+    let out: Value = serde_json::from_slice(&deploy.stdout).unwrap();
+    assert_eq!(
+        deploy.status.code(),
+        Some(0),
+        "{out:#}\n{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    assert_eq!(out["controller"], "ECS", "{out:#}");
+    assert_eq!(out["gate"]["verdict"], "passed", "{out:#}");
+    assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
+    let ran = std::fs::read_to_string(p.dir.join("gate-ran.txt")).unwrap();
+    assert!(ran.trim_end().ends_with("kirikae/demo:v2"), "{ran}");
+}

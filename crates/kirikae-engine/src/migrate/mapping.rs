@@ -187,6 +187,25 @@ pub fn map(
     })
 }
 
+/// The config's `gate:` carries over as it is (the rewrite keeps every line but the `codedeploy:`
+/// block): on ECS it holds at a pause at POST_TEST_TRAFFIC_SHIFT ([`crate::native::gate`]), so the pause
+/// CodeDeploy's Ready wait became moves there — test traffic on green, production on blue, as in Ready —
+/// keeping `ready.wait_minutes` as its timeout, which bounded the gate before and bounds it still. One
+/// pause, where the gate runs: a second one before production would hold again after the gate passed.
+pub fn carry_gate(mapped: &mut Mapped) {
+    use crate::native::gate::GATE_STAGE;
+    for hook in mapped.ecs.hooks.iter_mut().filter(|h| h.pause) {
+        for stage in hook.stages.iter_mut() {
+            if stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" {
+                *stage = GATE_STAGE.to_string();
+            }
+        }
+    }
+    mapped.notes.push(format!(
+        "gate: carried over: the service deployment pauses at {GATE_STAGE} (test traffic on green, production on the previous revision, as in Ready) while kirikae deploy runs the gate, then continues it or rolls it back; kirikae promote -c runs the gate's checks before it continues a pause"
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +273,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.0, "codedeploy.deployment_config");
+    }
+
+    #[test]
+    fn with_a_gate_the_ready_pause_is_where_the_gate_runs() {
+        let mut m = map(
+            &section("ready: {action: STOP_DEPLOYMENT, wait_minutes: 60}\n"),
+            Routing::AllAtOnce,
+            ROLE,
+        )
+        .unwrap();
+        carry_gate(&mut m);
+        assert_eq!(m.ecs.hooks.len(), 1);
+        assert_eq!(m.ecs.hooks[0].stages, ["POST_TEST_TRAFFIC_SHIFT"]);
+        assert_eq!(m.ecs.hooks[0].timeout_minutes, Some(60));
+        assert!(m.notes.iter().any(|n| n.starts_with("gate: carried over")));
     }
 
     #[test]

@@ -148,14 +148,11 @@ pub async fn plan(plan: &Plan, options: &Options, aws: &Clients) -> Result<Migra
         _ => Some((plan.application.clone(), plan.deployment_group.clone())),
     };
     let routing = checks::routing(aws, cfg, &plan.codedeploy.deployment_config).await?;
-    let mapped = mapping::map(&plan.codedeploy, routing, &role_arn)
+    let mut mapped = mapping::map(&plan.codedeploy, routing, &role_arn)
         .map_err(|(field, message, hint)| refuse(&field, message, hint))?;
-    if plan.gate.is_some() {
-        return Err(refuse(
-            "gate",
-            "the gate is not implemented on the ECS controller yet; migrating would drop it".into(),
-            "remove `gate:` to migrate (ready: {action: STOP_DEPLOYMENT} becomes a pause before production traffic that kirikae promote continues), or migrate later".into(),
-        ));
+    if let Some(gate) = &plan.gate {
+        mapping::carry_gate(&mut mapped);
+        crate::native::gate::check(cfg, gate, &mapped.ecs, &crate::plan::WaitOptions::default())?;
     }
     if let Err((field, message, hint)) = crate::native::config::check(&mapped.ecs) {
         let mut e =
@@ -324,7 +321,7 @@ fn native_plan(plan: &Plan, ecs: crate::native::config::EcsSection) -> NativePla
         wait: plan.wait.clone(),
         sync_desired_count: plan.sync_desired_count,
         notifications: plan.notifications.clone(),
-        gate: None,
+        gate: plan.gate.clone(),
         before_switch: plan.before_switch.clone(),
     }
 }
