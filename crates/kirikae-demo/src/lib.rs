@@ -303,7 +303,16 @@ pub fn with_gate(plan: &mut Plan) -> Result<(), Error> {
         action: ReadyAction::StopDeployment,
         wait_minutes: 60,
     };
-    let gate = Gate {
+    let gate = demo_gate();
+    config::gate::check(&plan.config_path, &gate, &plan.codedeploy, Ok(()), None)?;
+    plan.gate = Some(gate);
+    Ok(())
+}
+
+/// The demo's gate: requests through the test listener, spread over two seconds, each of which must be
+/// answered by v2.
+fn demo_gate() -> Gate {
+    Gate {
         http: vec![HttpCheck {
             path: "/".into(),
             method: "GET".into(),
@@ -318,10 +327,7 @@ pub fn with_gate(plan: &mut Plan) -> Result<(), Error> {
         command_timeout_seconds: 300,
         approve: false,
         test_url: None,
-    };
-    config::gate::check(&plan.config_path, &gate, &plan.codedeploy, Ok(()), None)?;
-    plan.gate = Some(gate);
-    Ok(())
+    }
 }
 
 /// `kirikae deploy`'s default flags, polling faster (the sandbox's clock runs fast).

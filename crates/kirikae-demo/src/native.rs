@@ -56,7 +56,12 @@ pub(super) async fn run(
             hint: None,
         })
     };
-    let (plan_v1, plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
+    let (plan_v1, mut plan_v2) = (plan_of(Deploy::V1)?, plan_of(Deploy::V2)?);
+    // v2 only: v1 creates the service, whose first service deployment would pause at the gate too, and
+    // the gate's checks expect v2.
+    if options.gate {
+        with_gate(&mut plan_v2)?;
+    }
 
     let aws = super::clients(&options.endpoint_url).await;
     let provisioned = stack::provision(&aws, &stack_file).await?;
@@ -81,12 +86,26 @@ pub(super) async fn run(
         prod_listener: listener_of(&prepared.remote.production_rule),
         target_groups: prepared.remote.target_groups.clone(),
         what: format!(
-            "deploying v2 ECS-native Blue/Green ({}) while the load runs",
-            prepared.plan.ecs.strategy.as_str()
+            "deploying v2 ECS-native Blue/Green ({}) while the load runs{}",
+            prepared.plan.ecs.strategy.as_str(),
+            if options.gate {
+                "; a gate checks green through the test listener at a pause before production moves"
+            } else {
+                ""
+            }
         ),
         ready: Ready::Native(Box::new(prepared)),
     };
     v2_under_load(options, &aws, v1, v2, narrator, &cancel).await
+}
+
+/// `--gate` on the ECS controller: the same checks as [`super::with_gate`], held at the pause kirikae
+/// adds at POST_TEST_TRAFFIC_SHIFT ([`native::gate`]). Checked as `gate:` in a config is.
+fn with_gate(plan: &mut NativePlan) -> Result<(), Error> {
+    let gate = super::demo_gate();
+    native::gate::check(&plan.config_path, &gate, &plan.ecs, &plan.wait)?;
+    plan.gate = Some(gate);
+    Ok(())
 }
 
 #[cfg(test)]

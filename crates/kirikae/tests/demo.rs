@@ -275,3 +275,38 @@ fn demo_on_the_ecs_controller_switches_under_load_without_a_failed_or_stale_requ
     assert_eq!(r["last_version"], "v2");
     assert_eq!(run.check("deployment")["ok"], true, "{r:#}");
 }
+
+#[test]
+fn demo_gate_on_the_ecs_controller_passes_at_the_pause_before_production_moves() {
+    let run = demo(
+        "ecs-gate",
+        &["--controller", "ecs", "--gate", "--time-scale", "120"],
+    );
+    run.assert_exit(0);
+    let r = &run.report;
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["v2"]["status"], "SUCCESSFUL", "{:#}", r["v2"]);
+    assert_eq!(
+        r["v2"]["gate"]["verdict"], "passed",
+        "{:#}",
+        r["v2"]["gate"]
+    );
+    assert_eq!(r["v2"]["gate"]["checks"][0]["failures"], 0);
+    let gate = run.check("gate");
+    assert_eq!(gate["ok"], true, "{gate:#}");
+    assert!(
+        gate["actual"]
+            .as_str()
+            .unwrap()
+            .ends_with("0 before the gate passed"),
+        "{gate:#}"
+    );
+    assert_eq!(r["requests"]["failed"], 0, "{:#}", r["requests"]);
+    assert_eq!(r["stale_after_switch"], 0);
+    assert_eq!(r["last_version"], "v2");
+    assert!(
+        run.stderr.contains("ContinueServiceDeployment CONTINUE"),
+        "{}",
+        run.stderr
+    );
+}

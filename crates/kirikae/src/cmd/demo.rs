@@ -29,14 +29,15 @@ pub struct Args {
     /// Green never passes its health checks (DEMO_HEALTH=fail): watch CodeDeploy roll back (exit 1).
     #[arg(long)]
     fail: bool,
-    /// Hold v2 in Ready and check it through the test listener (a `gate:`) before production moves: the
-    /// report checks that production answered nothing from v2 before the gate passed.
+    /// Hold v2 in Ready (on `--controller ecs`: at a pause at POST_TEST_TRAFFIC_SHIFT) and check it
+    /// through the test listener (a `gate:`) before production moves: the report checks that production
+    /// answered nothing from v2 before the gate passed.
     #[arg(long, conflicts_with = "fail")]
     gate: bool,
     /// Who runs the Blue/Green deployment: `codedeploy` (the service's controller is CODE_DEPLOY;
     /// examples/kirikae.yml) or `ecs` (ECS-native Blue/Green, controller ECS; examples/kirikae-ecs.yml,
     /// where --deployment-config all-at-once / canary / linear pick BLUE_GREEN / CANARY / LINEAR).
-    #[arg(long, value_enum, default_value_t = Controller::Codedeploy, conflicts_with_all = ["fail", "gate"])]
+    #[arg(long, value_enum, default_value_t = Controller::Codedeploy, conflicts_with = "fail")]
     controller: Controller,
     /// AWS seconds per real second in the sandbox this starts. Default: 60 (an AWS minute per second);
     /// 600 with --fail, since CodeDeploy gives green an hour to become healthy.
