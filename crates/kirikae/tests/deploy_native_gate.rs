@@ -348,6 +348,26 @@ async fn a_passing_gate_continues_the_pause_kirikae_added_and_production_moves()
         "command": "echo \"$KIRIKAE_TEST_URL $KIRIKAE_IMAGE_WEB $KIRIKAE_DEPLOYMENT_ID\" > gate-env.txt",
     });
     native(&stack).deploy(&[]).assert_exit(0);
+    // kirikae diff counts the pause the gate adds as a setting, as deploy does.
+    let gated = native(&stack).config("/gate", gate.clone());
+    let diff = gated
+        .kirikae("diff")
+        .arg("-c")
+        .arg(gated.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae diff");
+    let said = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(1), "{said}");
+    for line in [
+        "+lifecycleHooks[0].targetType: PAUSE",
+        "+lifecycleHooks[0].lifecycleStages: POST_TEST_TRAFFIC_SHIFT",
+        "+lifecycleHooks[0].timeoutConfiguration.timeoutInMinutes: 60",
+    ] {
+        assert!(
+            said.lines().any(|l| l.trim() == line),
+            "no {line:?} in\n{said}"
+        );
+    }
     let project = native(&stack).image("v2").config("/gate", gate);
     // The dry run shows the pause kirikae adds, and changes nothing.
     let before = stack.mutating_calls();
