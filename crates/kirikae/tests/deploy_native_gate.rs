@@ -369,14 +369,28 @@ async fn a_passing_gate_continues_the_pause_kirikae_added_and_production_moves()
         );
     }
     let project = native(&stack).image("v2").config("/gate", gate);
-    // The dry run shows the pause kirikae adds, and changes nothing.
+    // The dry run and verify show the pause kirikae adds and where the checks go, and change nothing.
     let before = stack.mutating_calls();
+    let through = format!("(through http://{}:8080)", stack.dns);
     project
         .deploy(&["--dry-run"])
         .assert_exit(0)
         .assert_says(&[
             "pause at POST_TEST_TRAFFIC_SHIFT (a PAUSE hook kirikae adds to the service's lifecycle hooks; 60 min, then ROLLBACK)",
+            &through,
         ]);
+    let verify = project
+        .kirikae("verify")
+        .arg("-c")
+        .arg(project.path("kirikae.yml"))
+        .output()
+        .expect("run kirikae verify");
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("pause at POST_TEST_TRAFFIC_SHIFT") && stderr.contains(&through),
+        "{stderr}"
+    );
     assert_eq!(stack.mutating_calls(), before);
 
     let run = project.deploy(&["--output", "json"]);

@@ -104,6 +104,14 @@ pub fn said(ecs: &EcsSection, gate: &Gate) -> String {
     )
 }
 
+/// [`said`], with where the checks go (the test listener's URL) when there are checks.
+pub fn said_with_url(ecs: &EcsSection, gate: &Gate, test_url: Option<&str>) -> String {
+    match test_url {
+        Some(url) => format!("{} (through {url})", said(ecs, gate)),
+        None => said(ecs, gate),
+    }
+}
+
 /// Everything about a native gate that needs no AWS call.
 pub fn check(
     path: &Path,

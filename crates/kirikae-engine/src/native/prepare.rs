@@ -58,10 +58,18 @@ pub async fn verify(
         Ok(aws) => aws,
         Err(e) => return (passed, Vec::new(), Some(e.into())),
     };
-    match preflight::check_noting(plan, &aws, &mut passed).await {
-        Ok(remote) => (passed, remote.warnings, None),
-        Err(e) => (passed, Vec::new(), Some(e)),
+    let remote = match preflight::check_noting(plan, &aws, &mut passed).await {
+        Ok(remote) => remote,
+        Err(e) => return (passed, Vec::new(), Some(e)),
+    };
+    // Where the gate would check green, found as deploy finds it.
+    if let Some(gate) = &plan.gate {
+        match super::gate::test_url(plan, remote.test_rule.as_deref(), &aws).await {
+            Ok(url) => passed.push(super::gate::said_with_url(&plan.ecs, gate, url.as_deref())),
+            Err(e) => return (passed, remote.warnings, Some(e)),
+        }
     }
+    (passed, remote.warnings, None)
 }
 
 /// [`prepare`] with clients already built.
@@ -169,7 +177,11 @@ impl NativePrepared {
         if let Some(gate) = &p.gate
             && (self.remote.live.is_none() || !self.up_to_date || p.force)
         {
-            said.push(super::gate::said(&p.ecs, gate));
+            said.push(super::gate::said_with_url(
+                &p.ecs,
+                gate,
+                self.test_url.as_deref(),
+            ));
         }
         said
     }
