@@ -73,7 +73,8 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     timeout: Option<Duration>,
     /// On SIGINT / SIGTERM / SIGHUP while a deployment runs: `leave` it running (say how to follow or
-    /// stop it), or `rollback`: stop it with CodeDeploy's rollback and follow that to its end first.
+    /// stop it), or `rollback`: roll it back (CodeDeploy's StopDeployment with rollback; on ECS-native,
+    /// Continue / StopServiceDeployment ROLLBACK) and follow that to its end first.
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
     pub(crate) on_interrupt: OnStopArg,
     /// When --timeout passes while a deployment runs: `leave` it running (exit 3), or `rollback` it

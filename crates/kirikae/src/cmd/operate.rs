@@ -54,8 +54,9 @@ pub struct Common {
 /// `--on-interrupt` / `--on-timeout`, as deploy takes them.
 #[derive(clap::Args, Debug)]
 pub struct PolicyArgs {
-    /// On SIGINT / SIGTERM / SIGHUP while the deployment runs: `leave` it running, or `rollback`: stop
-    /// it with CodeDeploy's rollback and follow that to its end first.
+    /// On SIGINT / SIGTERM / SIGHUP while the deployment runs: `leave` it running, or `rollback`: roll
+    /// it back (CodeDeploy's StopDeployment with rollback; on ECS-native, Continue /
+    /// StopServiceDeployment ROLLBACK) and follow that to its end first.
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = OnStopArg::Leave)]
     on_interrupt: OnStopArg,
     /// When --timeout passes while the deployment runs: `leave` it running (exit 3), or `rollback` it.
