@@ -16,11 +16,7 @@ use super::{
 
 /// The listener of a listener rule ARN (`…:listener-rule/app/LB/ID/LISTENER/RULE` → `…:listener/app/LB/ID/LISTENER`).
 fn listener_of(rule_arn: &str) -> String {
-    let arn = rule_arn.replacen(":listener-rule/", ":listener/", 1);
-    match arn.rsplit_once('/') {
-        Some((listener, _)) => listener.to_string(),
-        None => arn,
-    }
+    native::gate::listener_of_rule(rule_arn).unwrap_or_else(|| rule_arn.to_string())
 }
 
 pub(super) async fn run(
