@@ -93,6 +93,7 @@ async fn init_on_a_codedeploy_service_then_deploy_changes_nothing_and_diff_is_em
     assert_eq!(stack.mutating_calls(), before, "init changed something");
     let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(doc["controller"], "CODE_DEPLOY");
+    assert_eq!(doc["strategy"], Value::Null);
     assert_eq!(doc["deployment_group"], "DgpEcs-demo-web");
     assert_eq!(doc["needs_setup"], false);
 
@@ -247,6 +248,7 @@ async fn init_on_a_rolling_service_writes_blue_green_files_and_points_to_setup()
     assert_exit(&out, 0, "kirikae init on a rolling service");
     let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(doc["controller"], "ECS");
+    assert_eq!(doc["strategy"], "ROLLING");
     assert_eq!(doc["needs_setup"], true);
     let notes = doc["notes"].to_string();
     for part in [
@@ -366,7 +368,17 @@ async fn init_on_an_ecs_native_service_then_deploy_changes_nothing() {
     let out = init(&runner, "web", &dir, &["--output", "json"]);
     assert_exit(&out, 0, "kirikae init on an ECS-native service");
     let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    assert_eq!(doc["controller"], "ECS_NATIVE");
+    assert_eq!(doc["controller"], "ECS");
+    assert_eq!(doc["strategy"], "BLUE_GREEN");
+    // kirikae diff works on `ecs:` configs: the next step is the same trust check as on CodeDeploy.
+    assert!(
+        doc["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("kirikae diff -c ")),
+        "{doc:#}"
+    );
     let config = std::fs::read_to_string(dir.join("kirikae.yml")).unwrap();
     for line in [
         "ecs:",

@@ -53,8 +53,11 @@ pub struct Init {
     pub cluster: String,
     pub service: String,
     pub region: String,
-    /// The service's deployment controller: `CODE_DEPLOY` or `ECS` (rolling update).
+    /// The service's deployment controller, as AWS names it: `CODE_DEPLOY` or `ECS`.
     pub controller: String,
+    /// On the `ECS` controller, its deployment strategy: `ROLLING` (what setup moves to Blue/Green),
+    /// `BLUE_GREEN`, `LINEAR` or `CANARY` (ECS-native Blue/Green, the config's `ecs:` block).
+    pub strategy: Option<String>,
     /// The deployment group the config names, when one deploys the service.
     pub deployment_group: Option<String>,
     #[serde(skip)]
@@ -242,10 +245,15 @@ pub async fn read(aws: &Clients, cluster: &str, service: &str) -> Result<Init, E
         region: aws.region.clone(),
         controller: match kind {
             service::Controller::CodeDeploy => "CODE_DEPLOY",
-            service::Controller::Rolling => "ECS",
-            service::Controller::Native => "ECS_NATIVE",
+            service::Controller::Rolling | service::Controller::Native => "ECS",
         }
         .into(),
+        strategy: (kind != service::Controller::CodeDeploy).then(|| {
+            svc.deployment_configuration()
+                .and_then(|d| d.strategy())
+                .map_or("ROLLING", |s| s.as_str())
+                .to_string()
+        }),
         deployment_group: group_name,
         files: vec![
             (CONFIG_FILE, text.render()),

@@ -71,15 +71,11 @@ pub async fn run(args: Args) -> ExitCode {
     }
     let config = args.dir.join(init::CONFIG_FILE);
     let mut next = Vec::new();
-    if read.needs_setup || read.controller == "ECS" {
+    let rolling = read.strategy.as_deref() == Some("ROLLING");
+    if read.needs_setup || rolling {
         next.push(format!("kirikae setup -c {} --dry-run", config.display()));
     }
-    // `diff` compares CodeDeploy deploys; for an ECS-native service, the dry run shows the plan.
-    if read.controller == "ECS_NATIVE" {
-        next.push(format!("kirikae deploy -c {} --dry-run", config.display()));
-    } else {
-        next.push(format!("kirikae diff -c {}", config.display()));
-    }
+    next.push(format!("kirikae diff -c {}", config.display()));
     eprintln!("next: {}", next.join("   then   "));
     if json_out {
         let doc = json!({
@@ -89,6 +85,7 @@ pub async fn run(args: Args) -> ExitCode {
             "service": read.service,
             "region": read.region,
             "controller": read.controller,
+            "strategy": read.strategy,
             "deployment_group": read.deployment_group,
             "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "notes": read.notes,
