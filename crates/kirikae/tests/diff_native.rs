@@ -445,3 +445,43 @@ async fn a_failed_check_is_exit_2_with_the_deploys_message_and_no_change() {
         .says(&["exists with the ECS deployment controller"]);
     assert_eq!(stack.mutating_calls(), before);
 }
+
+/// The network configuration is part of a service revision: ECS starts a service deployment when it
+/// changes, so a change there alone is something to deploy — diff shows it, deploy deploys it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revision_setting_alone_is_a_change_that_deploy_deploys() {
+    let stack = native_stack().await;
+    native_project(&stack).deploy(&[]).assert_exit(0);
+    let before = stack.mutating_calls();
+    let subnets = || {
+        native_project(&stack).service(
+            "/networkConfiguration",
+            json!({"awsvpcConfiguration": {"subnets": ["subnet-a", "subnet-b"], "assignPublicIp": "DISABLED"}}),
+        )
+    };
+    let shown = diff(&subnets(), &[]);
+    shown.exit(1);
+    assert!(
+        shown
+            .changed_lines()
+            .iter()
+            .any(|l| l.starts_with('+') && l.contains("subnet-b")),
+        "{}",
+        shown.stdout
+    );
+    assert_eq!(stack.mutating_calls(), before);
+
+    let updates = stack.calls_of("ecs.UpdateService");
+    let run = subnets().deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    let doc = run.json();
+    assert_eq!(doc["result"], "succeeded", "{doc:#}");
+    assert!(
+        doc["deployment_id"]
+            .as_str()
+            .is_some_and(|d| d.contains(":service-deployment/")),
+        "a service deployment was followed: {doc:#}"
+    );
+    assert_eq!(stack.calls_of("ecs.UpdateService"), updates + 1);
+    diff(&subnets(), &[]).exit(0);
+}

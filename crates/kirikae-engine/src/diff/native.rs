@@ -29,6 +29,7 @@ use crate::error::Error;
 use crate::group::Change;
 use crate::native::NativePrepared;
 use crate::native::preflight::NativeService;
+use crate::native::revision;
 
 /// What one native config's deploy would change.
 #[derive(Debug, Clone, Serialize)]
@@ -383,131 +384,43 @@ fn leaf_text(v: &Value) -> String {
 }
 
 /// The settings besides the deployment configuration that UpdateService sends (as `steps.rs` does), each
-/// where the service definition says it and it differs from the live service.
+/// where the service definition says it and it differs from the live service: the revision settings
+/// (a change there is a deploy, as [`revision`] says), then desired count (with `sync_desired_count`),
+/// health check grace period and ECS Exec.
 fn service_changes(p: &NativePrepared, live: &Service) -> Vec<Change> {
     let want = &p.desired;
-    let mut out = Vec::new();
-    let mut cmp = |field: &str, from: Value, to: Value| {
-        let (from, to) = (comparable(from), comparable(to));
-        if from != to {
-            value_changes(field, Some(&from), Some(&to), &mut out);
-        }
-    };
+    let mut found = revision::revision_changes(want, live);
     if p.plan.sync_desired_count
         && let Some(n) = want.desired_count()
     {
-        cmp("desiredCount", json!(live.desired_count()), json!(n));
-    }
-    if let Some(n) = want.network_configuration() {
-        cmp(
-            "networkConfiguration",
-            encoded(live.network_configuration()),
-            encoded(Some(n)),
-        );
-    }
-    if let Some(v) = want.platform_version() {
-        cmp(
-            "platformVersion",
-            json!(live.platform_version().unwrap_or("LATEST")),
-            json!(v),
-        );
-    }
-    if want.capacity_provider_strategy.is_some() {
-        let list = |items: &[aws_sdk_ecs::types::CapacityProviderStrategyItem]| {
-            Value::Array(items.iter().map(|i| encoded(Some(i))).collect())
-        };
-        cmp(
-            "capacityProviderStrategy",
-            list(live.capacity_provider_strategy()),
-            list(want.capacity_provider_strategy()),
+        revision::differs(
+            &mut found,
+            "desiredCount",
+            json!(live.desired_count()),
+            json!(n),
         );
     }
     if let Some(g) = want.health_check_grace_period_seconds() {
-        cmp(
+        revision::differs(
+            &mut found,
             "healthCheckGracePeriodSeconds",
             json!(live.health_check_grace_period_seconds().unwrap_or(0)),
             json!(g),
         );
     }
     if let Some(e) = want.enable_execute_command() {
-        cmp(
+        revision::differs(
+            &mut found,
             "enableExecuteCommand",
             json!(live.enable_execute_command()),
             json!(e),
         );
     }
-    // Service Connect and volumes are settings of a deployment: the PRIMARY one runs with them.
-    let primary = live
-        .deployments()
-        .iter()
-        .find(|d| d.status() == Some("PRIMARY"));
-    if let Some(sc) = want.service_connect_configuration() {
-        cmp(
-            "serviceConnectConfiguration",
-            encoded(primary.and_then(|d| d.service_connect_configuration())),
-            encoded(Some(sc)),
-        );
-    }
-    if want.volume_configurations.is_some() {
-        let live_volumes: Vec<Value> = primary
-            .map(|d| d.volume_configurations())
-            .unwrap_or_default()
-            .iter()
-            .map(|v| encoded(Some(v)))
-            .collect();
-        let wanted: Vec<Value> = want
-            .volume_configurations()
-            .iter()
-            .map(|v| encoded(Some(v)))
-            .collect();
-        cmp(
-            "volumeConfigurations",
-            Value::Array(live_volumes),
-            Value::Array(wanted),
-        );
+    let mut out = Vec::new();
+    for c in found {
+        value_changes(c.field, Some(&c.from), Some(&c.to), &mut out);
     }
     out
-}
-
-fn encoded<T: aws_smithy_schema::serde::SerializableStruct>(v: Option<&T>) -> Value {
-    v.and_then(|v| codec::encode(v).ok()).unwrap_or(Value::Null)
-}
-
-/// A setting as compared: nulls, `false` flags, empty lists and objects left out; lists of plain
-/// values (subnets, security groups) sorted; what AWS uses when a setting is left out removed
-/// (`assignPublicIp: DISABLED`, a capacity provider's `base: 0`).
-fn comparable(v: Value) -> Value {
-    let mut v = v;
-    clean(&mut v);
-    v
-}
-
-fn clean(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.get("assignPublicIp").and_then(Value::as_str) == Some("DISABLED") {
-                map.remove("assignPublicIp");
-            }
-            if map.contains_key("capacityProvider")
-                && map.get("base").and_then(Value::as_i64) == Some(0)
-            {
-                map.remove("base");
-            }
-            map.values_mut().for_each(clean);
-            map.retain(|_, c| {
-                !matches!(c, Value::Null | Value::Bool(false))
-                    && !c.as_array().is_some_and(Vec::is_empty)
-                    && !c.as_object().is_some_and(|o| o.is_empty())
-            });
-        }
-        Value::Array(items) => {
-            items.iter_mut().for_each(clean);
-            if plain(items) {
-                items.sort_by_key(Value::to_string);
-            }
-        }
-        _ => {}
-    }
 }
 
 impl NativeDiff {
@@ -668,7 +581,7 @@ mod tests {
     fn settings_compare_without_what_aws_fills_in() {
         let live = json!({"awsvpcConfiguration": {"subnets": ["b", "a"], "securityGroups": [], "assignPublicIp": "DISABLED"}});
         let file = json!({"awsvpcConfiguration": {"subnets": ["a", "b"]}});
-        assert_eq!(comparable(live), comparable(file));
+        assert_eq!(revision::comparable(live), revision::comparable(file));
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod prepare;
+pub mod revision;
 pub mod settings;
 mod steps;
 

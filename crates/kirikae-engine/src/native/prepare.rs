@@ -8,7 +8,7 @@ use aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsErro
 
 use super::plan::NativePlan;
 use super::preflight::{self, NativeRemote};
-use super::settings;
+use super::{revision, settings};
 use crate::audit::{self, ServiceTag};
 use crate::aws::failed;
 use crate::connection::{Clients, Connection};
@@ -84,11 +84,13 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
     )
     .await?;
     let desired = settings::desired(&plan, &remote, remote.live.as_ref())?;
+    // A changed revision setting (network configuration, platform version…) is a deploy too: ECS
+    // starts a service deployment for it, as for a new task definition.
     let up_to_date = remote.unchanged_task_definition.is_some()
-        && remote
-            .live
-            .as_ref()
-            .is_some_and(|l| settings::same_settings(&desired, l));
+        && remote.live.as_ref().is_some_and(|l| {
+            settings::same_settings(&desired, l)
+                && revision::revision_changes(&desired, l).is_empty()
+        });
     let notifier = Notifier::new(&plan.notifications);
     let test_url = super::gate::test_url(&plan, remote.test_rule.as_deref(), &aws).await?;
     Ok(NativePrepared {
