@@ -653,36 +653,26 @@ async fn migrate_carries_the_gate_over_and_the_native_deploy_runs_it() {
         "{plan:#}"
     );
 
-    // The move's own service deployment pauses at the gate's stage too: promote runs the gate first.
-    let migrating = kirikae_as_is(
+    // The move's own service deployment pauses at the gate's stage too: migrate runs the gate there.
+    let moved = kirikae_as_is(
         &stack,
         &p,
         &["migrate", "-c", config, "--write", "--output", "json"],
     )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
+    .output()
     .expect("run kirikae migrate --write");
-    wait_for_pause(&stack, "POST_TEST_TRAFFIC_SHIFT");
-    let promote = kirikae_as_is(&stack, &p, &["promote", "-c", config, "--output", "json"])
-        .output()
-        .expect("run kirikae promote");
-    let stderr = String::from_utf8_lossy(&promote.stderr);
-    assert_eq!(promote.status.code(), Some(0), "{stderr}");
+    let stderr = String::from_utf8_lossy(&moved.stderr);
+    let out: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    assert_eq!(moved.status.code(), Some(0), "{out:#}\n{stderr}");
     assert!(
         stderr.contains("gate: checking green through the test listener")
             && stderr.contains("ContinueServiceDeployment CONTINUE"),
         "{stderr}"
     );
-    let promoted: Value = serde_json::from_slice(&promote.stdout).unwrap();
-    assert_eq!(promoted["gate"]["verdict"], "passed", "{promoted:#}");
-    let moved = migrating.wait_with_output().unwrap();
-    assert_eq!(
-        moved.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&moved.stderr)
-    );
+    assert_eq!(out["gate"]["verdict"], "passed", "{out:#}");
+    assert_eq!(out["config_written"], true, "{out:#}");
+    let ran = std::fs::read_to_string(p.dir.join("gate-ran.txt")).unwrap();
+    assert_eq!(ran.trim(), "kirikae/demo:v1", "the move deploys what runs");
 
     // A native deploy of the rewritten config runs the gate at the pause, then production moves.
     let td = p.dir.join("task-definition.json");
@@ -702,5 +692,5 @@ async fn migrate_carries_the_gate_over_and_the_native_deploy_runs_it() {
     assert_eq!(out["gate"]["verdict"], "passed", "{out:#}");
     assert_eq!(stack.version_on(80).as_deref(), Some("v2"));
     let ran = std::fs::read_to_string(p.dir.join("gate-ran.txt")).unwrap();
-    assert!(ran.trim_end().ends_with("kirikae/demo:v2"), "{ran}");
+    assert_eq!(ran.lines().last(), Some("kirikae/demo:v2"), "{ran}");
 }

@@ -202,7 +202,7 @@ pub fn carry_gate(mapped: &mut Mapped) {
         }
     }
     mapped.notes.push(format!(
-        "gate: carried over: the service deployment pauses at {GATE_STAGE} (test traffic on green, production on the previous revision, as in Ready) while kirikae deploy runs the gate, then continues it or rolls it back; kirikae promote -c runs the gate's checks before it continues a pause"
+        "gate: carried over: service deployments pause at {GATE_STAGE} (test traffic on green, production on the previous revision, as in Ready) while kirikae runs the gate — the move's own one included —, then continue or roll back; kirikae promote -c runs the gate's checks before it continues a pause"
     ));
 }
 

@@ -63,6 +63,9 @@ pub struct Moves {
     pub arns: Vec<(String, String)>,
     pub deployment_configuration: Option<aws_sdk_ecs::types::DeploymentConfiguration>,
     pub load_balancers: Vec<LoadBalancer>,
+    /// With a gate that has checks: the test listener's URL they go to (the move's own service
+    /// deployment pauses at the gate too, and migrate runs it there as deploy does).
+    pub test_url: Option<String>,
 }
 
 /// A planned migration: what was found, what will change, and the new config.
@@ -80,6 +83,8 @@ pub struct Migration {
     pub new_config: rewrite::Rewritten,
     /// How long the service deployment the move starts may take without a person (bakes, hooks).
     pub expected_minutes: u64,
+    /// The config's gate, carried over: run at the move's own pause as deploy runs it.
+    pub gate: Option<crate::config::gate::Gate>,
 }
 
 impl Migration {
@@ -260,6 +265,7 @@ pub async fn plan(plan: &Plan, options: &Options, aws: &Clients) -> Result<Migra
         delete_codedeploy: options.delete_codedeploy,
         new_config,
         expected_minutes,
+        gate: plan.gate.clone(),
     })
 }
 
@@ -529,6 +535,7 @@ async fn plan_moves(
         warnings: Vec::new(),
     };
     let desired = crate::native::settings::desired(native, &remote, None)?;
+    let test_url = crate::native::gate::test_url(native, remote.test_rule.as_deref(), aws).await?;
     steps.push(step(
         format!("service {target}"),
         "modify",
@@ -547,6 +554,7 @@ async fn plan_moves(
         arns,
         deployment_configuration: desired.deployment_configuration().cloned(),
         load_balancers: desired.load_balancers().to_vec(),
+        test_url,
     })
 }
 

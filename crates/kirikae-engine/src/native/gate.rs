@@ -531,7 +531,7 @@ pub async fn promote_checks(
 }
 
 /// The images of the deployment's target revision.
-async fn green_images(aws: &Clients, snap: &Snapshot) -> Result<Vec<Image>, Error> {
+pub(super) async fn green_images(aws: &Clients, snap: &Snapshot) -> Result<Vec<Image>, Error> {
     let Some(target) = &snap.target else {
         return Ok(Vec::new());
     };

@@ -269,11 +269,56 @@ pub async fn follow_with(
     observer: &dyn Observer,
     interrupt: &Interrupt,
 ) -> Outcome {
+    follow_guarded(aws, target, arn, waiting, None, observer, interrupt).await
+}
+
+/// A config's gate for a service deployment kirikae follows outside deploy (the one migrate's move
+/// starts): the gate, where its checks go, and the config (its directory, how to promote).
+#[derive(Debug, Clone, Copy)]
+pub struct GateAt<'a> {
+    pub gate: &'a crate::config::gate::Gate,
+    pub test_url: Option<&'a str>,
+    pub config_path: &'a std::path::Path,
+}
+
+/// [`follow_with`], with `gate` run at its pause as deploy runs it ([`super::gate::follow`]).
+pub async fn follow_guarded(
+    aws: &Clients,
+    target: &Target,
+    arn: &str,
+    waiting: &Waiting,
+    gate: Option<GateAt<'_>>,
+    observer: &dyn Observer,
+    interrupt: &Interrupt,
+) -> Outcome {
     let Waiting {
         timeout,
         poll_interval,
         policy,
     } = *waiting;
+    // The gate's command gets green's images: the deployment's target revision's (best effort: a
+    // deployment ECS does not describe yet has none to say).
+    let images = match gate.filter(|g| g.gate.has_checks()) {
+        Some(_) => match follow::describe(aws, arn).await {
+            Ok(Some(snap)) => super::gate::green_images(aws, &snap)
+                .await
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let guard = crate::gate::Guard {
+        gate: gate.map(|g| g.gate),
+        test_url: gate.and_then(|g| g.test_url).map(str::to_string),
+        deployment_env: crate::gate::deployment_env(&target.cluster, &target.service, &images),
+        dir: gate.map_or_else(
+            || std::path::PathBuf::from("."),
+            |g| super::gate::config_dir(g.config_path),
+        ),
+        auto_promote_after: None,
+        policy,
+        promote: format!("kirikae promote -c {}", target.config),
+    };
     let facts = Facts {
         config: target.config.clone(),
         region: aws.region.clone(),
@@ -287,16 +332,13 @@ pub async fn follow_with(
         changes: Changes::default(),
     };
     let mut poller = Poller::new(observer, interrupt, Instant::now() + timeout, poll_interval);
-    let followed = follow::follow(&mut poller, aws, arn, &Until::End).await;
-    let (followed, applied) = super::policy::apply(policy, &poller, aws, arn, followed).await;
+    let guarded = super::gate::follow(&mut poller, aws, arn, &Until::End, &guard).await;
     let facts = Facts {
         interrupt_code: interrupt.exit_code(),
         ..facts
     };
-    let mut outcome = ending::deployment(&facts, arn, followed, None);
-    if let Some(applied) = &applied {
-        crate::policy::explain(&mut outcome, applied, facts.interrupt_code);
-    }
+    let mut outcome = ending::deployment(&facts, arn, guarded.followed.clone(), None);
+    guarded.explain(&mut outcome, facts.interrupt_code);
     outcome
 }
 

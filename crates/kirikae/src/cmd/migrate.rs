@@ -343,16 +343,23 @@ async fn follow(
     let timeout = args
         .timeout
         .unwrap_or_else(|| Duration::from_secs((m.expected_minutes + 30) * 60));
-    let outcome = operate::follow_to_end(
-        aws,
-        target,
-        arn,
+    let waiting = operate::Waiting {
         timeout,
-        args.poll_interval,
-        &observer,
-        interrupt,
-    )
-    .await;
+        poll_interval: args.poll_interval,
+        policy: Default::default(),
+    };
+    // A gate carried over runs at the move's own pause, as deploy runs it.
+    let test_url = match &m.standing {
+        migrate::Standing::Move(moves) => moves.test_url.as_deref(),
+        _ => None,
+    };
+    let gate = m.gate.as_ref().map(|gate| operate::GateAt {
+        gate,
+        test_url,
+        config_path: &args.config,
+    });
+    let outcome =
+        operate::follow_guarded(aws, target, arn, &waiting, gate, &observer, interrupt).await;
     renderer.finish_row(0, &outcome);
     report.finished(0, &outcome);
     report::doc(&outcome)
