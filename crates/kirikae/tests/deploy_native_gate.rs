@@ -482,6 +482,11 @@ async fn a_gate_that_cannot_work_is_refused_before_any_change() {
         .assert_says(&["has no `approve: true`"]);
     native(&stack)
         .image("v2")
+        .deploy(&["--auto-promote-after", "1m"])
+        .assert_exit(2)
+        .assert_says(&["promotes a deployment held for approval", "has no gate"]);
+    native(&stack)
+        .image("v2")
         .config(
             "/ecs/hooks",
             json!([{"stages": ["POST_TEST_TRAFFIC_SHIFT"], "pause": true, "timeout_minutes": 1}]),
