@@ -485,3 +485,50 @@ async fn a_revision_setting_alone_is_a_change_that_deploy_deploys() {
     assert_eq!(stack.calls_of("ecs.UpdateService"), updates + 1);
     diff(&subnets(), &[]).exit(0);
 }
+
+/// The deployment configuration is not part of a service revision: ECS applies a new bake time without
+/// a service deployment. The deploy says so, and does not present the last deployment as its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn deployment_settings_alone_are_applied_without_a_service_deployment() {
+    let stack = native_stack().await;
+    let first = native_project(&stack).deploy(&["--output", "json"]);
+    first.assert_exit(0);
+    let first_deployment = first.json()["deployment_id"].clone();
+    let bake = native_project(&stack).config("/ecs/bake_time_minutes", json!(3));
+    bake.deploy(&["--dry-run"]).assert_exit(0).assert_says(&[
+        "would update the deployment settings of service demo/web (bakeTimeInMinutes); ECS starts no service deployment",
+    ]);
+    let updates = stack.calls_of("ecs.UpdateService");
+    let run = bake.deploy(&["--output", "json"]);
+    run.assert_exit(0)
+        .assert_says(&["no service deployment", "bakeTimeInMinutes"]);
+    let doc = run.json();
+    assert_eq!(doc["result"], "succeeded", "{doc:#}");
+    assert_ne!(doc["deployment_id"], first_deployment, "{doc:#}");
+    assert_eq!(doc["deployment_id"], Value::Null, "{doc:#}");
+    assert_eq!(stack.calls_of("ecs.UpdateService"), updates + 1);
+    let live = stack
+        .ecs
+        .describe_services()
+        .cluster("demo")
+        .services("web")
+        .send()
+        .await
+        .expect("DescribeServices");
+    let dc = live.services()[0].deployment_configuration().unwrap();
+    assert_eq!(dc.bake_time_in_minutes(), Some(3));
+    diff(&bake, &[]).exit(0);
+
+    // --force starts a service deployment all the same, and follows that one.
+    let forced = native_project(&stack)
+        .config("/ecs/bake_time_minutes", json!(2))
+        .deploy(&["--force", "--output", "json"]);
+    forced.assert_exit(0);
+    let doc = forced.json();
+    assert!(
+        doc["deployment_id"]
+            .as_str()
+            .is_some_and(|d| d != first_deployment),
+        "{doc:#}"
+    );
+}

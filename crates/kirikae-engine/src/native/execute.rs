@@ -201,11 +201,27 @@ impl NativePrepared {
         if interrupt.is_raised() {
             return Ok(interrupted());
         }
-        let started = if self.remote.live.is_none() {
-            self.create_service(&td_arn, run_id, changes, observer)
-                .await?
-        } else {
-            self.update_service(&td_arn, changes, observer).await?
+        let started = match &self.remote.live {
+            None => {
+                self.create_service(&td_arn, run_id, changes, observer)
+                    .await?
+            }
+            Some(live) => match self.update_service(&td_arn, changes, observer).await? {
+                Some(started) => started,
+                None => {
+                    let fields = super::settings::deployment_changes(&self.desired, live);
+                    return Ok(Created::Nothing(
+                        Res::Succeeded,
+                        format!(
+                            "updated the deployment settings of {}/{} ({}); no service deployment: ECS starts none for them, as the service revision (task definition {}, load balancer, network) is unchanged — the next service deployment runs with them",
+                            self.plan.cluster,
+                            self.plan.service,
+                            fields.join(", "),
+                            short_arn(&td_arn)
+                        ),
+                    ));
+                }
+            },
         };
         self.record(&started, run_id, audit, observer).await;
         let arn = started.deployment_arn;

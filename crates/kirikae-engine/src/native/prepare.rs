@@ -29,6 +29,10 @@ pub struct NativePrepared {
     /// The service runs this very task definition content with these very settings: nothing to deploy
     /// (unless `--force`).
     pub up_to_date: bool,
+    /// The update starts a service deployment by itself (a new service, task definition, load
+    /// balancer or other revision setting); else it changes only deployment settings, which ECS
+    /// applies without one.
+    pub starts_deployment: bool,
     pub notifier: Notifier,
     /// The test listener's URL the gate's checks go to (with a gate that has checks).
     pub test_url: Option<String>,
@@ -91,6 +95,16 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
             settings::same_settings(&desired, l)
                 && revision::revision_changes(&desired, l).is_empty()
         });
+    // Whether ECS starts a service deployment for the update: not when only the deployment
+    // configuration changes (it is no part of a service revision).
+    let starts_deployment = match remote.live.as_ref() {
+        None => true,
+        Some(l) => {
+            remote.unchanged_task_definition.is_none()
+                || !settings::same_load_balancers(&desired, l)
+                || !revision::revision_changes(&desired, l).is_empty()
+        }
+    };
     let notifier = Notifier::new(&plan.notifications);
     let test_url = super::gate::test_url(&plan, remote.test_rule.as_deref(), &aws).await?;
     Ok(NativePrepared {
@@ -99,6 +113,7 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
         aws,
         desired,
         up_to_date,
+        starts_deployment,
         notifier,
         test_url,
     })
@@ -170,6 +185,12 @@ impl NativePrepared {
             Some(_) if self.up_to_date && !p.force => said.push(format!(
                 "nothing to deploy: {}/{} already runs this task definition with these settings",
                 p.cluster, p.service
+            )),
+            Some(live) if !self.starts_deployment && !p.force => said.push(format!(
+                "update the deployment settings of service {}/{} ({}); ECS starts no service deployment for them",
+                p.cluster,
+                p.service,
+                settings::deployment_changes(&self.desired, live).join(", ")
             )),
             Some(_) => said.push(format!(
                 "update service {}/{} ({what}) and follow the service deployment it starts",

@@ -135,18 +135,45 @@ pub fn desired(
 /// Whether the live service already deploys as `want` says (strategy, bake, steps, hooks, alarms, and
 /// the same pair, rules and role): then only a new task definition makes a deploy.
 pub fn same_settings(want: &CreateServiceInput, live: &Service) -> bool {
+    deployment_changes(want, live).is_empty() && same_load_balancers(want, live)
+}
+
+/// The members of the deployment configuration (strategy, bake, steps, hooks, alarms) in which `want`
+/// differs from the live service. They are no part of a service revision: ECS applies them without a
+/// service deployment.
+pub fn deployment_changes(want: &CreateServiceInput, live: &Service) -> Vec<&'static str> {
     let (Some(w), Some(l)) = (
         want.deployment_configuration(),
         live.deployment_configuration(),
     ) else {
-        return false;
+        return vec!["deploymentConfiguration"];
     };
-    let same_dc = w.strategy() == l.strategy()
-        && w.bake_time_in_minutes() == l.bake_time_in_minutes()
-        && w.linear_configuration() == l.linear_configuration()
-        && w.canary_configuration() == l.canary_configuration()
-        && w.lifecycle_hooks() == l.lifecycle_hooks()
-        && w.alarms() == l.alarms();
+    [
+        ("strategy", w.strategy() == l.strategy()),
+        (
+            "bakeTimeInMinutes",
+            w.bake_time_in_minutes() == l.bake_time_in_minutes(),
+        ),
+        (
+            "linearConfiguration",
+            w.linear_configuration() == l.linear_configuration(),
+        ),
+        (
+            "canaryConfiguration",
+            w.canary_configuration() == l.canary_configuration(),
+        ),
+        ("lifecycleHooks", w.lifecycle_hooks() == l.lifecycle_hooks()),
+        ("alarms", w.alarms() == l.alarms()),
+    ]
+    .into_iter()
+    .filter(|(_, same)| !same)
+    .map(|(member, _)| member)
+    .collect()
+}
+
+/// Whether the load balancer is the same: the pair (in either role), the rules and the role. Part of a
+/// service revision: a change here starts a service deployment.
+pub fn same_load_balancers(want: &CreateServiceInput, live: &Service) -> bool {
     let pair = |lb: &aws_sdk_ecs::types::LoadBalancer| {
         let adv = lb.advanced_configuration();
         let mut groups = vec![
@@ -164,9 +191,8 @@ pub fn same_settings(want: &CreateServiceInput, live: &Service) -> bool {
             adv.and_then(|a| a.role_arn()).map(str::to_string),
         )
     };
-    let same_lb = match (want.load_balancers().first(), live.load_balancers().first()) {
+    match (want.load_balancers().first(), live.load_balancers().first()) {
         (Some(w), Some(l)) => pair(w) == pair(l),
         _ => false,
-    };
-    same_dc && same_lb
+    }
 }
