@@ -105,13 +105,14 @@ impl NativePrepared {
     }
 
     /// UpdateService to the task definition and the `ecs:` block's settings; returns the service
-    /// deployment it started.
+    /// deployment it started, or `None` when it changed only deployment settings, for which ECS starts
+    /// none ([`NativePrepared::starts_deployment`]; `--force` starts one all the same).
     pub(super) async fn update_service(
         &self,
         td_arn: &str,
         changes: &mut Changes,
         observer: &dyn Observer,
-    ) -> Result<Started, Error> {
+    ) -> Result<Option<Started>, Error> {
         let i = self.desired.clone();
         let desired_count = if self.plan.sync_desired_count {
             i.desired_count
@@ -135,7 +136,7 @@ impl NativePrepared {
             .set_enable_execute_command(i.enable_execute_command)
             .set_service_connect_configuration(i.service_connect_configuration)
             .set_volume_configurations(i.volume_configurations)
-            .force_new_deployment(self.plan.force && self.up_to_date)
+            .force_new_deployment(self.plan.force && !self.starts_deployment)
             .send()
             .await
             .map_err(|e| failed("ecs:UpdateService", e))?;
@@ -152,6 +153,9 @@ impl NativePrepared {
                 });
             }
         }
+        if !self.starts_deployment && !self.plan.force {
+            return Ok(None);
+        }
         observer.on_event(&Event::Step {
             message: format!(
                 "updated service {}/{} to {} ({})",
@@ -161,7 +165,7 @@ impl NativePrepared {
                 self.plan.ecs.strategy.as_str()
             ),
         });
-        self.started(out.service()).await
+        self.started(out.service()).await.map(Some)
     }
 
     /// The service and the service deployment a CreateService / UpdateService answer says it started.
