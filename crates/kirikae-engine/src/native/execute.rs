@@ -192,9 +192,11 @@ impl NativePrepared {
             return Ok(interrupted());
         }
         // For a new service too: its first tasks must find what the task prepares (the migration).
-        if let Some((result, message)) = self
-            .before_switch(&td_arn, run_id, changes, observer, interrupt)
-            .await?
+        // Not before a change of deployment settings alone: no new revision, nothing switches.
+        if (self.starts_deployment || self.plan.force)
+            && let Some((result, message)) = self
+                .before_switch(&td_arn, run_id, changes, observer, interrupt)
+                .await?
         {
             return Ok(Created::Nothing(result, message));
         }

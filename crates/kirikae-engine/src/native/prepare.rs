@@ -164,7 +164,7 @@ impl NativePrepared {
             p.ecs.bake_time_minutes
         );
         if let Some(b) = &p.before_switch
-            && !(self.up_to_date && !p.force)
+            && (self.starts_deployment || p.force)
         {
             said.push(format!(
                 "run `{}` in container {} with the new task definition (RunTask) and {} only once it exits 0",
