@@ -3,7 +3,9 @@
 //! a live lock left by another run is refused with the untag command), a running service deployment
 //! refused naming who started it, `--wait-for-active` queueing behind it, the `before_switch:` task
 //! with the new task definition before UpdateService / CreateService, and the audit record (a tag on
-//! the service per service deployment) that `kirikae history` shows. Every refusal changes nothing.
+//! the service per service deployment, the newest ten kept) that `kirikae history` shows; a service
+//! deployment started by someone else while the task ran is not followed by a second. Every refusal
+//! changes nothing.
 
 mod deploy_support;
 
@@ -601,4 +603,192 @@ async fn a_before_switch_container_the_task_definition_lacks_is_refused_before_a
         "task definition web:1 has no container `migrate` to run the task in (it has: web)",
     ]);
     assert_eq!(stack.mutating_calls(), before, "nothing may change");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_deployment_started_while_before_switch_ran_is_not_followed_by_a_second() {
+    let gate = std::env::temp_dir().join(format!("kirikae-native-before-{}", std::process::id()));
+    let _ = std::fs::remove_file(&gate);
+    let wait = format!(
+        "example/migrate=exec sh -c 'while [ ! -f {} ]; do sleep 0.1; done' sh",
+        gate.display()
+    );
+    let stack = native_stack(&["--image-command", &wait]).await;
+    native(&stack, "ana", "host-0").deploy(&[]).assert_exit(0);
+    // The service's deployments now pause before production traffic until someone continues them.
+    let alice = paused(native(&stack, "alice", "host-a")).image("v2");
+    alice.deploy(&["--wait-until", "paused"]).assert_exit(0);
+    let promoted = kirikae_on(&alice, "promote", &[]);
+    assert_eq!(promoted.status.code(), Some(0));
+    wait_for("alice's deployment to end", 120, || {
+        (block_on(
+            stack
+                .ecs
+                .list_service_deployments()
+                .cluster("demo")
+                .service("web")
+                .status(aws_sdk_ecs::types::ServiceDeploymentStatus::InProgress)
+                .send(),
+        )
+        .ok()?
+        .service_deployments()
+        .is_empty())
+        .then_some(())
+    });
+
+    let carol = paused(native(&stack, "carol", "host-c"))
+        .task(
+            "/containerDefinitions",
+            json!([
+                {"name": "web", "image": "kirikae/demo:v3", "essential": false,
+                 "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]},
+                {"name": "migrate", "image": "example/migrate:1", "essential": true}
+            ]),
+        )
+        .config(
+            "/before_switch",
+            json!({"container": "migrate", "command": ["up"]}),
+        );
+    // The task stops when its essential container (the migration) exits.
+    let running = carol.spawn(&["--no-wait", "--output", "json"]);
+    wait_for("the task to run", 60, || {
+        let listed = block_on(
+            stack
+                .ecs
+                .list_tasks()
+                .cluster("demo")
+                .started_by("kirikae")
+                .send(),
+        )
+        .ok()?;
+        let arn = listed.task_arns().first()?.clone();
+        let described = block_on(
+            stack
+                .ecs
+                .describe_tasks()
+                .cluster("demo")
+                .tasks(&arn)
+                .send(),
+        )
+        .ok()?;
+        (described.tasks()[0].last_status() == Some("RUNNING")).then_some(())
+    });
+    // Someone else (not kirikae: no lock) starts a service deployment meanwhile; it waits at its pause.
+    let other = block_on(
+        stack
+            .ecs
+            .update_service()
+            .cluster("demo")
+            .service("web")
+            .force_new_deployment(true)
+            .send(),
+    )
+    .unwrap();
+    let other = other
+        .service()
+        .and_then(|s| s.current_service_deployment())
+        .expect("the deployment it started")
+        .to_string();
+    let updates = stack.calls_of("ecs.UpdateService");
+    std::fs::write(&gate, "").unwrap();
+    let run = running.wait();
+    let _ = std::fs::remove_file(&gate);
+    run.assert_exit(1).assert_says(&[
+        &format!("service deployment {other} is IN_PROGRESS on demo/web"),
+        "started by unknown (not started by kirikae)",
+    ]);
+    let out = run.json();
+    assert_eq!(out["before_switch"]["passed"], true, "{out:#}");
+    assert!(
+        out["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed so far: registered task definition"),
+        "{out:#}"
+    );
+    assert_eq!(
+        stack.calls_of("ecs.UpdateService"),
+        updates,
+        "no second one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_keeps_the_records_of_its_newest_ten_deployments() {
+    let stack = native_stack(&[]).await;
+    native(&stack, "ana", "host-0").deploy(&[]).assert_exit(0);
+    let service_arn = block_on(
+        stack
+            .ecs
+            .describe_services()
+            .cluster("demo")
+            .services("web")
+            .send(),
+    )
+    .unwrap()
+    .services()[0]
+        .service_arn()
+        .unwrap()
+        .to_string();
+    // Ten older records (as earlier runs left them) and a team's own tag.
+    let mut tags: Vec<aws_sdk_ecs::types::Tag> = (1..=10)
+        .map(|i| {
+            aws_sdk_ecs::types::Tag::builder()
+                .key(format!("kirikae:deployment/old{i}"))
+                .value(format!(
+                    "at={i} run=r{i} kirikae=0.1.0 by=arn:aws:iam::000000000000:root from=ci"
+                ))
+                .build()
+        })
+        .collect();
+    tags.push(
+        aws_sdk_ecs::types::Tag::builder()
+            .key("team")
+            .value("payments")
+            .build(),
+    );
+    block_on(
+        stack
+            .ecs
+            .tag_resource()
+            .resource_arn(&service_arn)
+            .set_tags(Some(tags))
+            .send(),
+    )
+    .unwrap();
+    let run = native(&stack, "ana", "host-0")
+        .image("v2")
+        .deploy(&["--output", "json"]);
+    run.assert_exit(0);
+    let id = run.json()["deployment_id"].as_str().unwrap().to_string();
+    let mut records: Vec<String> = service_tags(&stack)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("kirikae:deployment/"))
+        .collect();
+    records.sort();
+    let mut expected: Vec<String> = (3..=10)
+        .map(|i| format!("kirikae:deployment/old{i}"))
+        .collect();
+    // The two oldest go; the first deploy's record and this one's stay.
+    assert_eq!(records.len(), 10, "{records:?}");
+    expected.push(format!(
+        "kirikae:deployment/{}",
+        id.rsplit('/').next().unwrap()
+    ));
+    for k in &expected {
+        assert!(records.contains(k), "{k} kept: {records:?}");
+    }
+    for gone in ["old1", "old2"] {
+        assert!(
+            !records.contains(&format!("kirikae:deployment/{gone}")),
+            "{gone}: {records:?}"
+        );
+    }
+    assert!(
+        service_tags(&stack)
+            .iter()
+            .any(|(k, v)| k == "team" && v == "payments"),
+        "the team's own tag stays"
+    );
 }

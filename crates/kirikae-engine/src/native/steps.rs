@@ -217,7 +217,18 @@ impl NativePrepared {
             poll_interval: self.plan.wait.poll_interval,
             nothing,
         };
-        before_switch::before_switching(&before, td_arn, run_id, changes, observer, interrupt).await
+        let ended =
+            before_switch::before_switching(&before, td_arn, run_id, changes, observer, interrupt)
+                .await?;
+        // The task may outlast the deploy lock (it expires after lock::TTL), and ECS would start a
+        // second service deployment where CodeDeploy refuses one: what runs now is checked again.
+        if ended.is_none()
+            && self.remote.live.is_some()
+            && let Some(active) = super::prepare::active_deployment(&self.aws, &self.plan).await?
+        {
+            return Err(super::prepare::active_refusal(&self.plan, &active));
+        }
+        Ok(ended)
     }
 
     /// Who started the service deployment and from where, as a tag on its service. Best effort: the
