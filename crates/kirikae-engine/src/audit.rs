@@ -11,8 +11,8 @@
 //! **On the ECS controller** a service deployment has no description and takes no tags (ECS tags
 //! clusters, services, tasks, task definitions, capacity providers and container instances only), so
 //! the record is a tag on the **service**, one per service deployment, keyed by its id
-//! ([`ServiceTag`]): `kirikae:deployment/<id>` = `at=<s> run=<run id> kirikae=<version> by=<who>
-//! from=<where>`, within ECS's tag limits (key ≤ 128, value ≤ 256 characters of
+//! ([`ServiceTag`]): `kirikae:deployment/<id>` = `at=<s> run=<run id> kirikae=<version> by=<caller>
+//! [actor=<CI user>] from=<where>`, within ECS's tag limits (key ≤ 128, value ≤ 256 characters of
 //! `[\p{L}\p{Z}\p{N}_.:/=+\-@]`; others become `_`, the tail of `from` is cut first). It stays true per
 //! deployment (never overwritten), a person reads it with `aws ecs list-tags-for-resource
 //! --resource-arn <service ARN>`, and only the newest [`ServiceTag::KEEP`] are kept, so the service's
@@ -220,8 +220,10 @@ pub struct ServiceTag {
     pub at: u64,
     pub run_id: String,
     pub version: String,
-    /// [`Record::who`], as the tag could hold it.
-    pub who: String,
+    /// The IAM caller, as the tag could hold it.
+    pub by: String,
+    /// The CI's user who triggered the run.
+    pub actor: Option<String>,
     /// [`Record::from_where`], as the tag could hold it.
     pub from: String,
 }
@@ -239,8 +241,17 @@ impl ServiceTag {
             at,
             run_id: run_id.to_string(),
             version: record.version.clone(),
-            who: record.who(),
+            by: record.by.clone().unwrap_or_else(|| "unknown caller".into()),
+            actor: record.actor.clone(),
             from: record.from_where(),
+        }
+    }
+
+    /// Who, said as [`Record::who`] says it: the caller, and the CI's user when known.
+    pub fn who(&self) -> String {
+        match &self.actor {
+            Some(actor) => format!("{} ({actor})", self.by),
+            None => self.by.clone(),
         }
     }
 
@@ -248,11 +259,17 @@ impl ServiceTag {
         format!("{}{}", Self::PREFIX, self.deployment_id)
     }
 
-    /// The value, in what ECS accepts; the short fields first, so a cut only shortens `from`.
+    /// The value, in what ECS accepts (no parentheses: the actor has a field of its own); the short
+    /// fields first, so a cut only shortens `from`.
     pub fn value(&self) -> String {
+        let actor = self
+            .actor
+            .as_ref()
+            .map(|a| format!(" actor={a}"))
+            .unwrap_or_default();
         format!(
-            "at={} run={} kirikae={} by={} from={}",
-            self.at, self.run_id, self.version, self.who, self.from
+            "at={} run={} kirikae={} by={}{actor} from={}",
+            self.at, self.run_id, self.version, self.by, self.from
         )
         .chars()
         .map(|c| if tag_char(c) { c } else { '_' })
@@ -268,12 +285,17 @@ impl ServiceTag {
         let (run_id, rest) = rest.split_once(" kirikae=")?;
         let (version, rest) = rest.split_once(" by=")?;
         let (who, from) = rest.split_once(" from=").unwrap_or((rest, "unknown"));
+        let (by, actor) = match who.split_once(" actor=") {
+            Some((by, actor)) => (by, Some(actor.to_string())),
+            None => (who, None),
+        };
         Some(ServiceTag {
             deployment_id,
             at: at.parse().ok()?,
             run_id: run_id.to_string(),
             version: version.to_string(),
-            who: who.to_string(),
+            by: by.to_string(),
+            actor,
             from: from.to_string(),
         })
     }
@@ -458,7 +480,7 @@ mod tests {
         assert!(v.len() <= 256 && v.chars().all(tag_char), "{v}");
         let back = ServiceTag::parse(&t.key(), &v).expect("parses");
         assert_eq!(
-            back.who,
+            back.who(),
             "arn:aws:sts::123456789012:assumed-role/deploy/gha (octocat)"
         );
         assert_eq!(

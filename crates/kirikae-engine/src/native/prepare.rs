@@ -300,7 +300,7 @@ pub fn started_by(tag: Option<&ServiceTag>) -> StartedBy {
     match tag {
         Some(t) => StartedBy {
             audit: None,
-            who: t.who.clone(),
+            who: t.who(),
             from: t.from.clone(),
         },
         None => StartedBy {
