@@ -55,6 +55,9 @@ def test_blue_green_switches_production_once_and_swaps_the_groups(sandbox):
     assert d["targetServiceRevision"]["requestedTestTrafficWeight"] == 100.0
     rev = s["ecs"].describe_service_revisions(serviceRevisionArns=[d["targetServiceRevision"]["arn"]])
     assert rev["failures"] == []
+    # Each container of the revision's task definition with its image (ContainerImage).
+    images = rev["serviceRevisions"][0]["containerImages"]
+    assert [(c["containerName"], c["image"].rsplit(":", 1)[-1]) for c in images] == [("web", "v2")], images
     resolved = rev["serviceRevisions"][0]["resolvedConfiguration"]["loadBalancers"][0]
     assert resolved["targetGroupArn"] == s["green"]["TargetGroupArn"]
     assert native.rule_weights(s) == {"green": 100, "blue": 0}

@@ -101,11 +101,30 @@ pub fn describe_revisions(cx: &mut Ctx, input: &Value) -> Result<Value, ApiError
     let mut failures = Vec::new();
     for arn in arns_of(input, "serviceRevisionArns")? {
         match owner(cx, arn).and_then(|(_, s)| Some(s.history.revision(arn)?.to_json(s))) {
-            Some(r) => found.push(r),
+            Some(mut r) => {
+                r["containerImages"] = container_images(cx, &r["taskDefinition"]);
+                found.push(r)
+            }
             None => failures.push(json!({ "arn": arn, "reason": "MISSING" })),
         }
     }
     Ok(json!({ "serviceRevisions": found, "failures": failures }))
+}
+
+/// `containerImages` of a revision: each container of its task definition with its image, as AWS
+/// reports them (without `imageDigest`: the sandbox pulls from no registry, so it has no digest to say).
+fn container_images(cx: &Ctx, task_definition: &Value) -> Value {
+    let containers = task_definition
+        .as_str()
+        .and_then(|arn| cx.region.ecs.task_definitions.find(arn))
+        .map(|td| {
+            td.containers
+                .iter()
+                .map(|c| json!({ "containerName": c.name, "image": c.image }))
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Array(containers)
 }
 
 /// The deployment an ARN names, for a call that changes it.
