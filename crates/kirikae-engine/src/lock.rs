@@ -123,10 +123,17 @@ fn tag_value(s: &str) -> String {
         .collect()
 }
 
+/// The lock's tag value. The CI's user has a field of its own: ECS allows no parentheses in a tag, so
+/// `who()`'s "caller (actor)" would read back as "caller _actor_".
 fn value(at_ms: u64, expires: u64, audit: &Record) -> String {
+    let actor = audit
+        .actor
+        .as_deref()
+        .map(|a| format!(" actor={a}"))
+        .unwrap_or_default();
     tag_value(&format!(
-        "at={at_ms} expires={expires} by={} from={}",
-        audit.who(),
+        "at={at_ms} expires={expires} by={}{actor} from={}",
+        audit.by.as_deref().unwrap_or("unknown caller"),
         audit.from_where()
     ))
 }
@@ -137,12 +144,16 @@ fn parse(service: &str, key: &str, value: &str) -> Option<Holder> {
     let (at, rest) = rest.split_once(" expires=")?;
     let (expires, rest) = rest.split_once(" by=")?;
     let (by, from) = rest.split_once(" from=").unwrap_or((rest, "unknown"));
+    let by = match by.split_once(" actor=") {
+        Some((caller, actor)) => format!("{caller} ({actor})"),
+        None => by.to_string(),
+    };
     Some(Holder {
         key: key.to_string(),
         run_id,
         at_ms: at.parse().ok()?,
         expires: expires.parse().ok()?,
-        by: by.to_string(),
+        by,
         from: from.to_string(),
     })
 }
@@ -661,6 +672,12 @@ mod tests {
             "{}",
             h.from
         );
+        // The CI's user reads back as who() says it, not mangled by ECS's tag characters.
+        audit.actor = Some("octocat".into());
+        let v = value(1_700_000_000_123, 1_700_000_600, &audit);
+        assert!(allowed(&v), "{v}");
+        let h = parse("web", &k, &v).expect("parses");
+        assert_eq!(h.by, audit.who());
         // Another service's lock is not this one's.
         assert_eq!(parse("we", &k, &v), None);
         assert_eq!(parse("web-api", &k, &v), None);
