@@ -598,3 +598,92 @@ async fn ctrl_c_while_following_the_move_says_the_deployment_goes_on_and_the_fil
     let written = std::fs::read_to_string(&config).unwrap();
     assert!(written.contains("ecs:\n  strategy: BLUE_GREEN\n  bake_time_minutes: 600\n"));
 }
+
+/// The service's cluster tags that are kirikae deploy locks.
+async fn lock_tags(stack: &Stack) -> Vec<String> {
+    let cluster = stack
+        .ecs
+        .describe_clusters()
+        .clusters("demo")
+        .send()
+        .await
+        .expect("DescribeClusters");
+    let arn = cluster.clusters()[0].cluster_arn().unwrap().to_string();
+    let tags = stack
+        .ecs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("ListTagsForResource");
+    tags.tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .filter(|k| k.starts_with("kirikae:lock/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The move takes the service's deploy lock, as a deploy does: while another run holds it, nothing
+/// changes; once it is gone, the move runs and leaves no lock behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_move_changes_nothing_while_another_run_holds_the_deploy_lock() {
+    let (stack, p) = codedeploy_service().await;
+    let cluster = stack
+        .ecs
+        .describe_clusters()
+        .clusters("demo")
+        .send()
+        .await
+        .expect("DescribeClusters");
+    let cluster_arn = cluster.clusters()[0].cluster_arn().unwrap().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    stack
+        .ecs
+        .tag_resource()
+        .resource_arn(&cluster_arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("kirikae:lock/web/other-run")
+                .value(format!(
+                    "at={} expires={} by=arn:aws:iam::000000000000:role/ci actor=octocat from=acme/web@abc",
+                    now * 1000,
+                    now + 3600
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+    let before = stack.mutating_calls();
+    let out = kirikae(&stack, &p, &["migrate", "--write", "--output", "json"]);
+    assert_exit(&out, 1, "migrate while another run holds the lock");
+    let said = stderr(&out);
+    for part in [
+        "kirikae run other-run",
+        "arn:aws:iam::000000000000:role/ci (octocat)",
+        "--tag-keys kirikae:lock/web/other-run",
+        "nothing was changed",
+    ] {
+        assert!(said.contains(part), "stderr lacks {part:?}:\n{said}");
+    }
+    assert_eq!(doc(&out)["exit_code"], 1);
+    assert_eq!(stack.mutating_calls(), before, "{}", stack.sandbox.calls());
+    assert_eq!(controller(&stack).await, "CODE_DEPLOY");
+
+    stack
+        .ecs
+        .untag_resource()
+        .resource_arn(&cluster_arn)
+        .tag_keys("kirikae:lock/web/other-run")
+        .send()
+        .await
+        .expect("UntagResource");
+    let out = kirikae(&stack, &p, &["migrate", "--write", "--output", "json"]);
+    assert_exit(&out, 0, "migrate once the lock is gone");
+    assert_eq!(controller(&stack).await, "ECS");
+    assert_eq!(lock_tags(&stack).await, Vec::<String>::new());
+}

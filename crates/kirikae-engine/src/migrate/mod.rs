@@ -14,6 +14,7 @@
 //! one, of the same task definition) is followed by the caller as `kirikae deploy` follows one.
 
 pub mod checks;
+pub mod guard;
 pub mod mapping;
 pub mod rewrite;
 

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use kirikae_engine::config::Templater;
 use kirikae_engine::interrupt::Interrupt;
+use kirikae_engine::lock::Taken;
 use kirikae_engine::migrate::{self, Migration, Options};
 use kirikae_engine::native::operate::{self, Target};
 use kirikae_engine::plan::{self, DeployFlags};
-use kirikae_engine::progress::Event;
+use kirikae_engine::progress::{Event, Observer};
 use kirikae_engine::{Error, native};
 use serde_json::{Value, json};
 
@@ -158,7 +159,41 @@ pub async fn run(args: Args) -> ExitCode {
         signals::first_said(Default::default()),
     );
     report.begin([(config.clone(), m.cluster.clone(), m.service.clone())]);
+    // Under the deploy lock: no deploy of this service interleaves with the move.
+    let guard = migrate::guard::Guard {
+        migration: m,
+        plan,
+        options,
+        aws: aws.clone(),
+    };
+    let (m, lock) = match migrate::guard::take(guard, &Warnings, &interrupt).await {
+        Taken::Held(g, lock) => (g.migration, lock),
+        Taken::Refused(e) => {
+            render::error(&e);
+            eprintln!("nothing was changed");
+            doc["result"] = json!("error");
+            doc["exit_code"] = json!(Status::Failure as u8);
+            doc["error"] = error_doc(&e, Status::Failure)["error"].clone();
+            return report.write(vec![doc]);
+        }
+        Taken::TimedOut(message) => {
+            eprintln!("{message}; nothing was changed");
+            doc["result"] = json!("timed_out");
+            doc["exit_code"] = json!(Status::TimedOut as u8);
+            doc["message"] = json!(message);
+            return report.write(vec![doc]);
+        }
+        Taken::Interrupted => {
+            eprintln!("interrupted: nothing was changed");
+            return report.write(vec![report::interrupted_before_changes(
+                interrupt.exit_code(),
+            )]);
+        }
+    };
     let executed = migrate::execute(&m, &aws).await;
+    if let Some(lock) = lock {
+        lock.release(&Warnings).await;
+    }
     for c in &executed.changed {
         eprintln!("changed {c}");
     }
@@ -363,4 +398,15 @@ async fn follow(
     renderer.finish_row(0, &outcome);
     report.finished(0, &outcome);
     report::doc(&outcome)
+}
+
+/// What the lock says before the move's rows exist: its warnings, on stderr.
+struct Warnings;
+
+impl Observer for Warnings {
+    fn on_event(&self, event: &Event) {
+        if let Event::Warning { message } = event {
+            eprintln!("warning: {message}");
+        }
+    }
 }
