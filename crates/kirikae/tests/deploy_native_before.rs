@@ -8,69 +8,23 @@
 //! changes nothing.
 
 mod deploy_support;
+mod onboarding;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
-};
-use deploy_support::{BLUE, GREEN, LB, Project, Stack, block_on, wait_for};
+use deploy_support::{Project, Stack, block_on, wait_for};
+use onboarding::{native_project, native_stack_with as native_stack};
 use serde_json::{Value, json};
 
-const ROLE: &str = "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers";
 const CI_VARS: &[&str] = &["CI", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI"];
-
-/// A forward over the pair, weight 1 on the first group and 0 on the second (AWS's migration guide).
-fn both(groups: &[String]) -> Action {
-    let mut config = ForwardActionConfig::builder();
-    for (tg, w) in groups.iter().zip([1, 0]) {
-        config = config.target_groups(
-            TargetGroupTuple::builder()
-                .target_group_arn(tg)
-                .weight(w)
-                .build(),
-        );
-    }
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(config.build())
-        .build()
-}
-
-/// The stack, with both listeners forwarding to both groups (1/0), as ECS requires.
-async fn native_stack(extra: &[&str]) -> Stack {
-    let stack = Stack::with_sandbox("60", extra).await;
-    for listener in [&stack.prod_listener, &stack.test_listener] {
-        stack
-            .elb
-            .modify_listener()
-            .listener_arn(listener)
-            .default_actions(both(&stack.target_groups))
-            .send()
-            .await
-            .expect("forward to both groups");
-    }
-    stack
-}
 
 /// The stack's project with an `ecs:` block, run by `user` on `host` outside CI.
 fn native(stack: &Stack, user: &str, host: &str) -> Project {
-    let p = stack.project().config("/codedeploy", Value::Null).config(
-        "/ecs",
-        json!({
-            "strategy": "BLUE_GREEN",
-            "bake_time_minutes": 1,
-            "target_groups": [BLUE, GREEN],
-            "production_listener": {"load_balancer": LB, "port": 80},
-            "test_listener": {"load_balancer": LB, "port": 8080},
-            "infrastructure_role": ROLE
-        }),
-    );
     CI_VARS
         .iter()
-        .fold(p, |p, v| p.unset(v))
+        .fold(native_project(stack), |p, v| p.unset(v))
         .env("USER", user)
         .env("HOSTNAME", host)
 }

@@ -7,58 +7,11 @@
 //! approval holds there until `kirikae promote`.
 
 mod deploy_support;
+mod onboarding;
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
-};
-use deploy_support::{BLUE, GREEN, LB, Project, Stack, block_on, wait_for};
+use deploy_support::{Project, Stack, block_on, wait_for};
+use onboarding::{native_project as native, native_stack};
 use serde_json::{Value, json};
-
-const ROLE: &str = "arn:aws:iam::000000000000:role/ecsInfrastructureRoleForLoadBalancers";
-
-/// The stack (an AWS minute is a second), both listeners forwarding to both groups (1/0) as ECS needs.
-async fn native_stack() -> Stack {
-    let stack = Stack::with_sandbox("60", &[]).await;
-    for listener in [&stack.prod_listener, &stack.test_listener] {
-        let mut config = ForwardActionConfig::builder();
-        for (tg, w) in stack.target_groups.iter().zip([1, 0]) {
-            config = config.target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(tg)
-                    .weight(w)
-                    .build(),
-            );
-        }
-        let forward = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(config.build())
-            .build();
-        stack
-            .elb
-            .modify_listener()
-            .listener_arn(listener)
-            .default_actions(forward)
-            .send()
-            .await
-            .expect("forward to both groups");
-    }
-    stack
-}
-
-/// The stack's project with an `ecs:` block.
-fn native(stack: &Stack) -> Project {
-    stack.project().config("/codedeploy", Value::Null).config(
-        "/ecs",
-        json!({
-            "strategy": "BLUE_GREEN",
-            "bake_time_minutes": 1,
-            "target_groups": [BLUE, GREEN],
-            "production_listener": {"load_balancer": LB, "port": 80},
-            "test_listener": {"load_balancer": LB, "port": 8080},
-            "infrastructure_role": ROLE
-        }),
-    )
-}
 
 /// A pause before production traffic for an AWS hour: the deployment waits there for someone.
 fn paused(p: Project) -> Project {
