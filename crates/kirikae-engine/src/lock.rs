@@ -249,6 +249,30 @@ pub enum Taken<P = Prepared> {
     TimedOut(String),
 }
 
+impl<P> Taken<P> {
+    /// The deploy and its lock when taken; else the run's outcome (nothing was changed), with the
+    /// interrupt's exit status when it was one.
+    pub fn held_or_outcome(
+        self,
+        facts: &mut crate::deploy::ending::Facts,
+        interrupt: &Interrupt,
+    ) -> Result<(P, Option<Lock>), Box<crate::outcome::Outcome>> {
+        facts.interrupt_code = interrupt.exit_code();
+        let outcome = match self {
+            Taken::Held(p, lock) => return Ok((*p, lock)),
+            Taken::Refused(e) => facts.failed(&e, None),
+            Taken::TimedOut(message) => {
+                facts.before_deployment(crate::outcome::Result::TimedOut, message)
+            }
+            Taken::Interrupted => facts.before_deployment(
+                crate::outcome::Result::Interrupted,
+                "interrupted while waiting for the deploy lock; nothing was changed".into(),
+            ),
+        };
+        Err(Box::new(outcome))
+    }
+}
+
 /// Takes the service's lock and checks, under it, that no deployment is active in the group. With
 /// `--wait-for-active` (the plan's `wait.wait_for_active`), waits for another run's lock or the group's
 /// active deployment to go, saying what it waits for, then checks everything again; else refuses.

@@ -12,7 +12,7 @@ use crate::audit::Record;
 use crate::deploy::ending::{Changes, Facts};
 use crate::deploy::short_arn;
 use crate::interrupt::Interrupt;
-use crate::lock::{self, Lock, Taken};
+use crate::lock::{self, Lock};
 use crate::notify::Start;
 use crate::outcome::{Outcome, Result as Res};
 use crate::plan::WaitMode;
@@ -54,20 +54,12 @@ impl NativePrepared {
         let audit = Record::gather(&self.aws).await;
         let mut facts = self.facts(interrupt);
         let notifier = self.notifier.clone();
-        let (this, lock) = match lock::take(self, &run_id, &audit, observer, interrupt).await {
-            Taken::Held(p, lock) => (*p, lock),
-            not_taken => {
-                facts.interrupt_code = interrupt.exit_code();
-                let outcome = match not_taken {
-                    Taken::Refused(e) => facts.failed(&e, None),
-                    Taken::TimedOut(message) => facts.before_deployment(Res::TimedOut, message),
-                    _ => facts.before_deployment(
-                        Res::Interrupted,
-                        "interrupted while waiting for the deploy lock; nothing was changed".into(),
-                    ),
-                };
+        let taken = lock::take(self, &run_id, &audit, observer, interrupt).await;
+        let (this, lock) = match taken.held_or_outcome(&mut facts, interrupt) {
+            Ok(held) => held,
+            Err(outcome) => {
                 notifier.finished(&outcome, observer).await;
-                return outcome;
+                return *outcome;
             }
         };
         this.execute_locked(&run_id, &audit, lock, observer, interrupt)
