@@ -475,30 +475,10 @@ impl Revisions {
         if let Some(found) = self.images.get(arn) {
             return found.clone();
         }
-        let found = match aws
-            .ecs
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .task_definition()
-                .map(|t| {
-                    t.container_definitions()
-                        .iter()
-                        .map(|c| Image {
-                            container: c.name().unwrap_or_default().to_string(),
-                            image: c.image().unwrap_or_default().to_string(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::warn!("{}", failed("ecs:DescribeTaskDefinition", e).to_string());
-                Vec::new()
-            }
-        };
+        let found = crate::task_images::of(aws, arn).await.unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            Vec::new()
+        });
         self.images.insert(arn.to_string(), found.clone());
         found
     }

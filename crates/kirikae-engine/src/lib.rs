@@ -55,6 +55,7 @@ pub mod previous;
 pub mod progress;
 pub mod setup;
 mod suggest;
+mod task_images;
 pub mod watch;
 mod wire;
 

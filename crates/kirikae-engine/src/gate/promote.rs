@@ -83,25 +83,5 @@ async fn green_images(plan: &Plan, aws: &Clients) -> Result<Vec<Image>, Error> {
     else {
         return Ok(Vec::new());
     };
-    let described = aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(td)
-        .send()
-        .await
-        .map_err(|e| failed("ecs:DescribeTaskDefinition", e))?;
-    Ok(described
-        .task_definition()
-        .map(|t| {
-            t.container_definitions()
-                .iter()
-                .filter_map(|c| {
-                    Some(Image {
-                        container: c.name()?.to_string(),
-                        image: c.image()?.to_string(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default())
+    crate::task_images::of(aws, td).await
 }
