@@ -248,7 +248,7 @@ async fn after_a_native_deploy_only_what_changed_shows() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn service_settings_show_only_when_a_deploy_would_apply_them() {
+async fn service_settings_show_and_deploy_applies_them_without_a_service_deployment() {
     let stack = native_stack().await;
     native_project(&stack).deploy(&[]).assert_exit(0);
     let before = stack.mutating_calls();
@@ -258,24 +258,22 @@ async fn service_settings_show_only_when_a_deploy_would_apply_them() {
             .service("/desiredCount", json!(3))
     };
 
-    // Same task definition and deployment settings: the deploy has nothing to deploy and sends no
-    // UpdateService, so the count is a note, not a change (exit 0).
+    // Same task definition and deployment settings: the count is a change that a deploy applies with
+    // one UpdateService, without a service deployment (it is no part of a service revision).
     let alone = diff(&three(), &[]);
-    alone.exit(0).says(&[
-        "desiredCount of service demo/web differs",
-        "nothing to deploy",
+    alone.exit(1).says(&[
+        "a deploy would update service demo/web's settings (desiredCount) without a service deployment",
     ]);
-    assert_eq!(alone.stdout, "");
-
-    // With a new image the UpdateService carries it.
-    let with_image = diff(&three().image("v2"), &[]);
-    with_image.exit(1).says(&["change desiredCount"]);
-    let lines = with_image.changed_lines();
+    let lines = alone.changed_lines();
     assert!(
         lines.contains(&"-desiredCount: 2") && lines.contains(&"+desiredCount: 3"),
         "{}",
-        with_image.stdout
+        alone.stdout
     );
+
+    // With a new image the UpdateService carries it too.
+    let with_image = diff(&three().image("v2"), &[]);
+    with_image.exit(1).says(&["change desiredCount"]);
     assert!(
         with_image
             .stdout
@@ -296,7 +294,32 @@ async fn service_settings_show_only_when_a_deploy_would_apply_them() {
         "{}",
         unsynced.stdout
     );
+    let unsynced_alone = diff(
+        &native_project(&stack).service("/desiredCount", json!(3)),
+        &[],
+    );
+    unsynced_alone.exit(0);
     assert_eq!(stack.mutating_calls(), before);
+
+    // The deploy applies the count and starts no service deployment; then nothing differs.
+    let deployments = stack.calls_of("ecs.UpdateService");
+    let run = three().deploy(&["--output", "json"]);
+    run.assert_exit(0)
+        .assert_says(&["no service deployment", "desiredCount"]);
+    let doc = run.json();
+    assert_eq!(doc["result"], "succeeded", "{doc:#}");
+    assert_eq!(doc["deployment_id"], Value::Null, "{doc:#}");
+    assert_eq!(stack.calls_of("ecs.UpdateService"), deployments + 1);
+    let live = stack
+        .ecs
+        .describe_services()
+        .cluster("demo")
+        .services("web")
+        .send()
+        .await
+        .expect("DescribeServices");
+    assert_eq!(live.services()[0].desired_count(), 3);
+    diff(&three(), &[]).exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -496,7 +519,7 @@ async fn deployment_settings_alone_are_applied_without_a_service_deployment() {
     let first_deployment = first.json()["deployment_id"].clone();
     let bake = native_project(&stack).config("/ecs/bake_time_minutes", json!(3));
     bake.deploy(&["--dry-run"]).assert_exit(0).assert_says(&[
-        "would update the deployment settings of service demo/web (bakeTimeInMinutes); ECS starts no service deployment",
+        "would update the settings of service demo/web (bakeTimeInMinutes); ECS starts no service deployment",
     ]);
     let updates = stack.calls_of("ecs.UpdateService");
     let run = bake.deploy(&["--output", "json"]);

@@ -10,8 +10,9 @@
 //!   deploy says "nothing to deploy";
 //! - the other settings UpdateService sends (desired count with `sync_desired_count`, network
 //!   configuration, platform version, capacity provider strategy, health check grace period, ECS Exec,
-//!   Service Connect, volumes). A deploy with nothing to deploy sends none of them, so a difference
-//!   there alone is a note, not a change.
+//!   Service Connect, volumes), as [`native::revision`] compares them: each difference is a change. Those
+//!   of the service revision make a service deployment; the others (and deployment settings) alone an
+//!   UpdateService without one, which a note says.
 //!
 //! Only read-only calls: the preflight's, and DescribeTaskDefinition.
 
@@ -95,17 +96,12 @@ pub async fn diff(p: &NativePrepared) -> Result<NativeDiff, Error> {
             let others = service_changes(p, live);
             // The deploy's own test (`up_to_date`): then it sends no UpdateService at all.
             let deploying = !p.up_to_date;
-            if !deploying && !others.is_empty() {
+            // Without a new revision the update starts no service deployment (ECS starts none for
+            // deployment or service settings alone).
+            if deploying && !p.starts_deployment && !plan.force {
                 notes.push(format!(
-                    "{} of service {target} differ{} from the service definition, but a deploy would \
-                     not apply {}: nothing to deploy (deploy --force would)",
-                    others
-                        .iter()
-                        .map(|c| c.field.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if others.len() == 1 { "s" } else { "" },
-                    if others.len() == 1 { "it" } else { "them" },
+                    "a deploy would update service {target}'s settings ({}) without a service deployment",
+                    p.settings_only_changes().join(", ")
                 ));
             }
             (
@@ -121,12 +117,6 @@ pub async fn diff(p: &NativePrepared) -> Result<NativeDiff, Error> {
     };
     // The deploy's own rule, not a sum of the parts: the parts only say why.
     let changed = live.is_none() || !p.up_to_date;
-    if changed && live.is_some() && !task_definition.changed && deployment_settings.is_empty() {
-        notes.push(format!(
-            "the deployment settings of service {target} differ from the config's as a deploy compares \
-             them: a deploy would start a service deployment"
-        ));
-    }
     Ok(NativeDiff {
         config,
         cluster: plan.cluster.clone(),
@@ -390,32 +380,11 @@ fn leaf_text(v: &Value) -> String {
 fn service_changes(p: &NativePrepared, live: &Service) -> Vec<Change> {
     let want = &p.desired;
     let mut found = revision::revision_changes(want, live);
-    if p.plan.sync_desired_count
-        && let Some(n) = want.desired_count()
-    {
-        revision::differs(
-            &mut found,
-            "desiredCount",
-            json!(live.desired_count()),
-            json!(n),
-        );
-    }
-    if let Some(g) = want.health_check_grace_period_seconds() {
-        revision::differs(
-            &mut found,
-            "healthCheckGracePeriodSeconds",
-            json!(live.health_check_grace_period_seconds().unwrap_or(0)),
-            json!(g),
-        );
-    }
-    if let Some(e) = want.enable_execute_command() {
-        revision::differs(
-            &mut found,
-            "enableExecuteCommand",
-            json!(live.enable_execute_command()),
-            json!(e),
-        );
-    }
+    found.extend(revision::service_setting_changes(
+        want,
+        live,
+        p.plan.sync_desired_count,
+    ));
     let mut out = Vec::new();
     for c in found {
         value_changes(c.field, Some(&c.from), Some(&c.to), &mut out);

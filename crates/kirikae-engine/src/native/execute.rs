@@ -200,17 +200,16 @@ impl NativePrepared {
                 self.create_service(&td_arn, run_id, changes, observer)
                     .await?
             }
-            Some(live) => match self.update_service(&td_arn, changes, observer).await? {
+            Some(_) => match self.update_service(&td_arn, changes, observer).await? {
                 Some(started) => started,
                 None => {
-                    let fields = super::settings::deployment_changes(&self.desired, live);
                     return Ok(Created::Nothing(
                         Res::Succeeded,
                         format!(
-                            "updated the deployment settings of {}/{} ({}); no service deployment: ECS starts none for them, as the service revision (task definition {}, load balancer, network) is unchanged — the next service deployment runs with them",
+                            "updated the settings of {}/{} ({}); no service deployment: ECS starts none for them, as the service revision (task definition {}, load balancer, network) is unchanged — the next service deployment runs with them",
                             self.plan.cluster,
                             self.plan.service,
-                            fields.join(", "),
+                            self.settings_only_changes().join(", "),
                             short_arn(&td_arn)
                         ),
                     ));

@@ -94,6 +94,8 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
         && remote.live.as_ref().is_some_and(|l| {
             settings::same_settings(&desired, l)
                 && revision::revision_changes(&desired, l).is_empty()
+                && revision::service_setting_changes(&desired, l, plan.sync_desired_count)
+                    .is_empty()
         });
     // Whether ECS starts a service deployment for the update: not when only the deployment
     // configuration changes (it is no part of a service revision).
@@ -120,6 +122,21 @@ pub async fn prepare_with(plan: NativePlan, aws: Clients) -> Result<NativePrepar
 }
 
 impl NativePrepared {
+    /// What a deploy that starts no service deployment changes: the deployment settings and the
+    /// service's own settings that differ (none without a live service).
+    pub fn settings_only_changes(&self) -> Vec<&'static str> {
+        let Some(live) = self.remote.live.as_ref() else {
+            return Vec::new();
+        };
+        let mut fields = settings::deployment_changes(&self.desired, live);
+        fields.extend(
+            revision::service_setting_changes(&self.desired, live, self.plan.sync_desired_count)
+                .into_iter()
+                .map(|c| c.field),
+        );
+        fields
+    }
+
     pub fn images(&self) -> Vec<Image> {
         self.plan
             .task_definition
@@ -186,11 +203,11 @@ impl NativePrepared {
                 "nothing to deploy: {}/{} already runs this task definition with these settings",
                 p.cluster, p.service
             )),
-            Some(live) if !self.starts_deployment && !p.force => said.push(format!(
-                "update the deployment settings of service {}/{} ({}); ECS starts no service deployment for them",
+            Some(_) if !self.starts_deployment && !p.force => said.push(format!(
+                "update the settings of service {}/{} ({}); ECS starts no service deployment for them",
                 p.cluster,
                 p.service,
-                settings::deployment_changes(&self.desired, live).join(", ")
+                self.settings_only_changes().join(", ")
             )),
             Some(_) => said.push(format!(
                 "update service {}/{} ({what}) and follow the service deployment it starts",

@@ -4,7 +4,7 @@
 //! and volumes. ECS starts a service deployment when one of them changes, so a deploy whose task
 //! definition is unchanged still has something to deploy when one of these differs from the service
 //! definition. Settings outside the revision (the deployment configuration, desired count, health
-//! check grace period, ECS Exec) change without a deployment.
+//! check grace period, ECS Exec: [`service_setting_changes`]) change without a deployment.
 
 use aws_sdk_ecs::operation::create_service::CreateServiceInput;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, Service};
@@ -81,6 +81,43 @@ pub fn revision_changes(want: &CreateServiceInput, live: &Service) -> Vec<Settin
             "volumeConfigurations",
             Value::Array(live_volumes),
             Value::Array(wanted),
+        );
+    }
+    out
+}
+
+/// The service's own settings outside the revision and the deployment configuration that the service
+/// definition says and that differ from the live service: desired count (only with
+/// `sync_desired_count`: else it is the service's own, autoscaling's), health check grace period and
+/// ECS Exec. UpdateService applies them without a service deployment.
+pub fn service_setting_changes(
+    want: &CreateServiceInput,
+    live: &Service,
+    sync_desired_count: bool,
+) -> Vec<SettingChange> {
+    let mut out = Vec::new();
+    if sync_desired_count && let Some(n) = want.desired_count() {
+        differs(
+            &mut out,
+            "desiredCount",
+            json!(live.desired_count()),
+            json!(n),
+        );
+    }
+    if let Some(g) = want.health_check_grace_period_seconds() {
+        differs(
+            &mut out,
+            "healthCheckGracePeriodSeconds",
+            json!(live.health_check_grace_period_seconds().unwrap_or(0)),
+            json!(g),
+        );
+    }
+    if let Some(e) = want.enable_execute_command() {
+        differs(
+            &mut out,
+            "enableExecuteCommand",
+            json!(live.enable_execute_command()),
+            json!(e),
         );
     }
     out
