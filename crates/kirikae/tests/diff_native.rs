@@ -132,8 +132,10 @@ async fn after_a_native_deploy_only_what_changed_shows() {
         &native_project(&stack).config("/ecs/bake_time_minutes", json!(5)),
         &[],
     );
-    bake.exit(1)
-        .says(&["a deploy would change 1 deployment setting, start a service deployment"]);
+    // ECS starts no service deployment for a deployment setting alone (no new service revision).
+    bake.exit(1).says(&[
+        "a deploy would change 1 deployment setting, start no service deployment (ECS starts none for these)",
+    ]);
     assert_eq!(
         bake.changed_lines(),
         vec!["-bakeTimeInMinutes: 1", "+bakeTimeInMinutes: 5"],
@@ -263,7 +265,13 @@ async fn service_settings_show_and_deploy_applies_them_without_a_service_deploym
     let alone = diff(&three(), &[]);
     alone.exit(1).says(&[
         "a deploy would update service demo/web's settings (desiredCount) without a service deployment",
+        "start no service deployment",
     ]);
+    let alone_json = diff(&three(), &["--output", "json"]).json();
+    assert_eq!(
+        alone_json["configs"][0]["starts_service_deployment"], false,
+        "{alone_json:#}"
+    );
     let lines = alone.changed_lines();
     assert!(
         lines.contains(&"-desiredCount: 2") && lines.contains(&"+desiredCount: 3"),
@@ -483,7 +491,7 @@ async fn a_revision_setting_alone_is_a_change_that_deploy_deploys() {
         )
     };
     let shown = diff(&subnets(), &[]);
-    shown.exit(1);
+    shown.exit(1).says(&["start a service deployment"]);
     assert!(
         shown
             .changed_lines()

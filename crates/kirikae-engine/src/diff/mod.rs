@@ -554,21 +554,7 @@ impl Diff {
     /// The diff as text: a `--- current` / `+++ <config>` section for each part that would change.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        out.push_str(&self.task_definition.unified_diff);
-        if let Some(note) = self
-            .task_definition
-            .note
-            .as_ref()
-            .filter(|_| self.task_definition.unified_diff.is_empty())
-        {
-            let current = self.task_definition.current.as_deref().unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "--- current: task definition {}\n+++ {}: task definition\n# {note}",
-                short_arn(current),
-                self.config
-            );
-        }
+        self.task_definition.write_text(&mut out, &self.config);
         if !self.deployment_group.is_empty() {
             let name = &self.deployment_group_name;
             let creating = |what: &str| self.creates.iter().any(|c| c.starts_with(what));
@@ -592,29 +578,9 @@ impl Diff {
             && !self.appspec.changed)
             .then_some(self.appspec.note.as_deref())
             .flatten();
-        if self.service.create.is_some()
-            || !self.service.changes.is_empty()
-            || unexplained.is_some()
-        {
-            let target = format!("{}/{}", self.cluster, self.service_name);
-            let current = if self.service.create.is_some() {
-                format!("service {target} (none)")
-            } else {
-                format!("service {target}")
-            };
-            let _ = writeln!(
-                out,
-                "--- current: {current}\n+++ {}: service {target}",
-                self.config
-            );
-            if let Some(c) = &self.service.create {
-                let _ = writeln!(out, "+{c}");
-            }
-            changes(&mut out, &self.service.changes);
-            if let Some(why) = unexplained {
-                let _ = writeln!(out, "# {why}");
-            }
-        }
+        let target = format!("{}/{}", self.cluster, self.service_name);
+        self.service
+            .write_text(&mut out, &self.config, &target, unexplained);
         if self.appspec.changed {
             out.push_str(&self.appspec.unified_diff);
         }
@@ -656,7 +622,55 @@ impl Diff {
     }
 }
 
-fn changes(out: &mut String, list: &[Change]) {
+impl TaskDefinitionDiff {
+    /// Its section of the text: the unified diff, or the note of a change the files do not show.
+    pub(super) fn write_text(&self, out: &mut String, config: &str) {
+        out.push_str(&self.unified_diff);
+        if let Some(note) = self.note.as_ref().filter(|_| self.unified_diff.is_empty()) {
+            let current = self.current.as_deref().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "--- current: task definition {}\n+++ {config}: task definition\n# {note}",
+                short_arn(current)
+            );
+        }
+    }
+}
+
+impl ServiceDiff {
+    /// Its section of the text (none when nothing would change and nothing is `unexplained`): the
+    /// service a deploy creates, or each change, and why a deploy would happen when no line says it.
+    pub(super) fn write_text(
+        &self,
+        out: &mut String,
+        config: &str,
+        target: &str,
+        unexplained: Option<&str>,
+    ) {
+        if self.create.is_none() && self.changes.is_empty() && unexplained.is_none() {
+            return;
+        }
+        let current = if self.create.is_some() {
+            format!("service {target} (none)")
+        } else {
+            format!("service {target}")
+        };
+        let _ = writeln!(
+            out,
+            "--- current: {current}\n+++ {config}: service {target}"
+        );
+        if let Some(c) = &self.create {
+            let _ = writeln!(out, "+{c}");
+        }
+        changes(out, &self.changes);
+        if let Some(why) = unexplained {
+            let _ = writeln!(out, "# {why}");
+        }
+    }
+}
+
+/// Each change as a `-field: from` (unless new) and a `+field: to` line.
+pub(super) fn changes(out: &mut String, list: &[Change]) {
     for c in list {
         if !c.from.is_empty() {
             let _ = writeln!(out, "-{}: {}", c.field, c.from);

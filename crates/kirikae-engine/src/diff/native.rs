@@ -23,7 +23,9 @@ use aws_sdk_ecs::types::{DeploymentConfiguration, LoadBalancer, Service};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ServiceDiff, TaskDefinitionDiff, TaskDefinitionFound, task_definition_against};
+use super::{
+    ServiceDiff, TaskDefinitionDiff, TaskDefinitionFound, changes, task_definition_against,
+};
 use crate::definitions::codec;
 use crate::deploy::short_arn;
 use crate::error::Error;
@@ -42,6 +44,9 @@ pub struct NativeDiff {
     pub controller: &'static str,
     /// Whether a deploy would change anything (false exactly when it would say "nothing to deploy").
     pub changed: bool,
+    /// Whether that deploy would start a service deployment (a new service or service revision, or
+    /// `--force`); a change of deployment or service settings alone starts none.
+    pub starts_service_deployment: bool,
     /// What a deploy would create (`service …`).
     pub creates: Vec<String>,
     pub task_definition: TaskDefinitionDiff,
@@ -117,12 +122,31 @@ pub async fn diff(p: &NativePrepared) -> Result<NativeDiff, Error> {
     };
     // The deploy's own rule, not a sum of the parts: the parts only say why.
     let changed = live.is_none() || !p.up_to_date;
+    let starts_service_deployment = changed && (p.starts_deployment || plan.force);
+    // A deploy no part above explains: said, never left as an empty diff with exit 1.
+    if changed
+        && live.is_some()
+        && !task_definition.changed
+        && deployment_settings.is_empty()
+        && service.changes.is_empty()
+    {
+        notes.push(format!(
+            "the settings of service {target} differ from the config's as a deploy compares them: a \
+             deploy would {}",
+            if starts_service_deployment {
+                "start a service deployment"
+            } else {
+                "update the service without a service deployment"
+            }
+        ));
+    }
     Ok(NativeDiff {
         config,
         cluster: plan.cluster.clone(),
         service_name: plan.service.clone(),
         controller: "ECS",
         changed,
+        starts_service_deployment,
         creates,
         task_definition,
         deployment_settings,
@@ -397,21 +421,7 @@ impl NativeDiff {
     pub fn text(&self) -> String {
         let target = format!("{}/{}", self.cluster, self.service_name);
         let mut out = String::new();
-        out.push_str(&self.task_definition.unified_diff);
-        if let Some(note) = self
-            .task_definition
-            .note
-            .as_ref()
-            .filter(|_| self.task_definition.unified_diff.is_empty())
-        {
-            let current = self.task_definition.current.as_deref().unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "--- current: task definition {}\n+++ {}: task definition\n# {note}",
-                short_arn(current),
-                self.config
-            );
-        }
+        self.task_definition.write_text(&mut out, &self.config);
         if !self.deployment_settings.is_empty() {
             let current = if self.service.create.is_some() {
                 format!("deployment settings of service {target} (none: a deploy creates it)")
@@ -432,28 +442,12 @@ impl NativeDiff {
             && self.service.changes.is_empty())
         .then(|| self.notes.last())
         .flatten();
-        if self.service.create.is_some()
-            || !self.service.changes.is_empty()
-            || unexplained.is_some()
-        {
-            let current = if self.service.create.is_some() {
-                format!("service {target} (none)")
-            } else {
-                format!("service {target}")
-            };
-            let _ = writeln!(
-                out,
-                "--- current: {current}\n+++ {}: service {target}",
-                self.config
-            );
-            if let Some(c) = &self.service.create {
-                let _ = writeln!(out, "+{c}");
-            }
-            changes(&mut out, &self.service.changes);
-            if let Some(why) = unexplained {
-                let _ = writeln!(out, "# {why}");
-            }
-        }
+        self.service.write_text(
+            &mut out,
+            &self.config,
+            &target,
+            unexplained.map(String::as_str),
+        );
         out
     }
 
@@ -485,17 +479,12 @@ impl NativeDiff {
         for c in &self.service.changes {
             parts.push(format!("change {}", c.field));
         }
-        parts.push("start a service deployment".into());
-        format!("{target}: a deploy would {}", parts.join(", "))
-    }
-}
-
-fn changes(out: &mut String, list: &[Change]) {
-    for c in list {
-        if !c.from.is_empty() {
-            let _ = writeln!(out, "-{}: {}", c.field, c.from);
+        if self.starts_service_deployment {
+            parts.push("start a service deployment".into());
+        } else {
+            parts.push("start no service deployment (ECS starts none for these)".into());
         }
-        let _ = writeln!(out, "+{}: {}", c.field, c.to);
+        format!("{target}: a deploy would {}", parts.join(", "))
     }
 }
 
